@@ -1,0 +1,1 @@
+"""The engine: wires discovery, parsing, fingerprints, the index and reports together."""

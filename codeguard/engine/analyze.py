@@ -1,0 +1,79 @@
+"""One file through the pure stages: decode -> parse/chunk -> fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from codeguard.discover import prepare_source
+from codeguard.fingerprint.winnow import family_seed, fingerprint
+from codeguard.model import Skip
+from codeguard.parsing.chunker import ParsedFile, parse_file
+from codeguard.parsing.languages import LANGUAGES
+
+
+@dataclass
+class Analyzed:
+    """A parsed and fingerprinted file."""
+
+    relpath: str
+    language: str
+    sha256: str
+    source: bytes
+    parsed: ParsedFile
+    hashes: np.ndarray  # int64
+    positions: np.ndarray  # int64 k-gram start positions
+    note: str = ""
+
+
+def analyze(relpath: str, raw: bytes, language: str) -> Analyzed | Skip:
+    """Decode, parse and fingerprint one file; a Skip with the reason when it cannot be."""
+    sha = hashlib.sha256(raw).hexdigest()
+    source, note = prepare_source(raw)
+    if source is None:
+        return Skip(relpath, note)
+    parsed = parse_file(source, language)
+    if len(parsed.tokens) == 0:
+        return Skip(relpath, "no code (only comments or blank)")
+    seed = family_seed(LANGUAGES[language].fingerprint_family)
+    hashes, positions = fingerprint(parsed.tokens, seed)
+    if parsed.has_errors:
+        note = (note + "; " if note else "") + "syntax errors (parsed with error recovery)"
+    return Analyzed(relpath, language, sha, source, parsed, hashes, positions, note)
+
+
+def analyze_path(relpath: str, path: Path, language: str) -> Analyzed | Skip:
+    """``analyze`` for a file on disk; unreadable files become skips."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return Skip(relpath, f"unreadable: {exc.strerror or exc}")
+    return analyze(relpath, raw, language)
+
+
+def compress(data: bytes) -> bytes:
+    return zlib.compress(data, 1)
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parallel_map(fn: Callable[[T], R], items: Iterable[T], jobs: int, min_parallel: int = 16) -> Iterator[R]:
+    """Map in worker processes when there is enough work, in order, streaming results."""
+    items = list(items)
+    jobs = jobs or (os.cpu_count() or 1)
+    if jobs <= 1 or len(items) < min_parallel:
+        yield from map(fn, items)
+        return
+    chunksize = max(1, min(32, len(items) // (jobs * 8)))
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield from pool.map(fn, items, chunksize=chunksize)

@@ -1,0 +1,281 @@
+"""Adding and removing reference sources: one transaction each, incremental by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from codeguard.discover import DEFAULT_MAX_BYTES, Candidate, iter_tree
+from codeguard.engine.analyze import Analyzed, analyze, compress, parallel_map
+from codeguard.errors import SourceError, UsageError
+from codeguard.fingerprint.winnow import family_seed, fingerprint
+from codeguard.gitio import git_tree, head_commit, parse_source_arg
+from codeguard.index.store import IndexStore, pack_tokens, unpack_tokens
+from codeguard.model import Skip
+from codeguard.parsing.languages import LANGUAGES, language_for_path
+
+
+class Progress(Protocol):
+    """What the engine reports about long work (the CLI draws it with rich)."""
+
+    def start(self, total: int, label: str) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+
+
+class NoProgress:
+    def start(self, total: int, label: str) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+@dataclass
+class AddSummary:
+    """What ``index add`` did."""
+
+    name: str
+    commit: str | None
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    skipped: list[Skip] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "commit": self.commit,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "chunks": self.chunks,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+        }
+
+
+# A job: (relpath, path on disk or bytes, language, sha256 already indexed or "")
+Job = tuple[str, "Path | bytes", str, str]
+
+
+def _index_job(job: Job) -> tuple[Any, ...]:
+    relpath, where, language, known = job
+    if isinstance(where, bytes):
+        raw = where
+    else:
+        try:
+            raw = where.read_bytes()
+        except OSError as exc:
+            return ("skip", relpath, f"unreadable: {exc.strerror or exc}")
+    if known and hashlib.sha256(raw).hexdigest() == known:
+        return ("same", relpath)
+    res = analyze(relpath, raw, language)
+    if isinstance(res, Skip):
+        return ("skip", relpath, res.reason)
+    return ("ok", relpath, *_row(res))
+
+
+def _row(a: Analyzed) -> tuple[Any, ...]:
+    p = a.parsed
+    chunks = [(c.kind, c.name, c.start_tok, c.end_tok, c.start_line, c.end_line, c.depth) for c in p.chunks]
+    return (
+        a.sha256,
+        a.language,
+        p.n_lines,
+        len(p.tokens),
+        compress(a.source),
+        pack_tokens(p.tokens, p.starts, p.ends),
+        chunks,
+        a.hashes.tolist(),
+        a.positions.tolist(),
+    )
+
+
+def _dir_jobs(root: Path, known: dict[str, tuple[int, str]], max_bytes: int, exclude: tuple[str, ...]) -> tuple[list[Job], list[Skip]]:
+    jobs: list[Job] = []
+    skips: list[Skip] = []
+    for item in iter_tree(root, max_bytes, exclude):
+        if isinstance(item, Skip):
+            skips.append(item)
+        else:
+            assert isinstance(item, Candidate)
+            jobs.append((item.relpath, item.path, item.language, known.get(item.relpath, (0, ""))[1]))
+    return jobs, skips
+
+
+def _git_jobs(blobs: Iterator[Any], known: dict[str, tuple[int, str]], max_bytes: int) -> tuple[list[Job], list[Skip]]:
+    jobs: list[Job] = []
+    skips: list[Skip] = []
+    for blob in blobs:
+        spec = language_for_path(blob.path)
+        if spec is None:
+            continue
+        if blob.is_symlink:
+            skips.append(Skip(blob.path, "symlink in git tree (not followed)"))
+        elif blob.size > max_bytes:
+            skips.append(Skip(blob.path, f"larger than the {max_bytes:,}-byte limit ({blob.size:,} bytes)"))
+        else:
+            jobs.append((blob.path, blob.read(), spec.name, known.get(blob.path, (0, ""))[1]))
+    return jobs, skips
+
+
+def default_name(location: str, is_url: bool) -> str:
+    """A source name from its path or URL: the last path component without ``.git``."""
+    tail = location.rstrip("/").replace(":", "/").rsplit("/", 1)[-1] if is_url else Path(location).resolve().name
+    return tail.removesuffix(".git") or "source"
+
+
+def add_source(
+    store: IndexStore,
+    source: str,
+    name: str | None = None,
+    license: str | None = None,
+    boilerplate: bool = False,
+    jobs: int = 0,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    exclude: tuple[str, ...] = (),
+    progress: Progress | None = None,
+) -> AddSummary:
+    """Add (or refresh) a directory or git repository as a reference source, atomically."""
+    progress = progress or NoProgress()
+    arg = parse_source_arg(source)
+    name = name or default_name(arg.location, arg.is_url)
+    existing = store.source_by_name(name)
+    known = store.file_hashes(existing.id) if existing else {}
+    location = arg.location if arg.is_url else str(Path(arg.location).resolve())
+    if arg.revision is None and not arg.is_url:
+        root = Path(arg.location)
+        if not root.is_dir():
+            raise UsageError(f"{source} is not a directory; index a directory or a git repository.")
+        commit, kind = head_commit(root), "dir"
+        job_list, skips = _dir_jobs(root, known, max_bytes, exclude)
+        return _apply(store, name, kind, location, None, commit, license, boilerplate, existing, known, job_list, skips, jobs, progress)
+    with git_tree(arg.location, arg.revision, arg.is_url) as (commit, blobs):
+        job_list, skips = _git_jobs(blobs, known, max_bytes)
+        return _apply(store, name, "git", location, arg.revision, commit, license, boilerplate, existing, known, job_list, skips, jobs, progress)
+
+
+def _apply(
+    store: IndexStore,
+    name: str,
+    kind: str,
+    location: str,
+    revision: str | None,
+    commit: str | None,
+    license: str | None,
+    boilerplate: bool,
+    existing: Any,
+    known: dict[str, tuple[int, str]],
+    job_list: list[Job],
+    skips: list[Skip],
+    jobs: int,
+    progress: Progress,
+) -> AddSummary:
+    summary = AddSummary(name=name, commit=commit)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    progress.start(len(job_list), f"indexing {name}")
+    with store.transaction() as conn:
+        if existing is None:
+            cur = conn.execute(
+                """INSERT INTO sources (name, kind, location, revision, commit_sha, license,
+                   boilerplate, added_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)""",
+                (name, kind, location, revision, commit, license, int(boilerplate), now, now),
+            )
+            source_id = int(cur.lastrowid or 0)
+        else:
+            source_id = existing.id
+            conn.execute(
+                """UPDATE sources SET kind=?, location=?, revision=?, commit_sha=?,
+                   license=COALESCE(?, license), boilerplate=?, updated_at=? WHERE id=?""",
+                (kind, location, revision, commit, license, int(boilerplate), now, source_id),
+            )
+        seen: set[str] = set()
+        for res in parallel_map(_index_job, job_list, jobs):
+            progress.advance()
+            status, relpath = res[0], res[1]
+            if status == "same":
+                seen.add(relpath)
+                summary.unchanged += 1
+                continue
+            if status == "skip":
+                skips.append(Skip(relpath, res[2]))
+                continue
+            seen.add(relpath)
+            if relpath in known:
+                _delete_file(conn, known[relpath][0])
+                summary.updated += 1
+            else:
+                summary.added += 1
+            summary.chunks += len(res[8])
+            _insert_file(conn, source_id, relpath, res[2:])
+        for relpath, (file_id, _) in known.items():
+            if relpath not in seen:
+                _delete_file(conn, file_id)
+                summary.removed += 1
+        conn.execute("DELETE FROM skips WHERE source_id = ?", (source_id,))
+        conn.executemany(
+            "INSERT INTO skips VALUES (?,?,?)", [(source_id, s.path, s.reason) for s in skips]
+        )
+        store.refresh_common_hashes(conn)
+    summary.skipped = sorted(skips, key=lambda s: s.path)
+    return summary
+
+
+def _insert_file(conn: sqlite3.Connection, source_id: int, relpath: str, row: tuple[Any, ...]) -> None:
+    sha, language, n_lines, n_tokens, content, tokens, chunks, hashes, positions = row
+    cur = conn.execute(
+        """INSERT INTO files (source_id, path, sha256, language, n_lines, n_tokens, license,
+           content, tokens) VALUES (?,?,?,?,?,?,NULL,?,?)""",
+        (source_id, relpath, sha, language, n_lines, n_tokens, content, tokens),
+    )
+    file_id = cur.lastrowid
+    conn.executemany(
+        """INSERT INTO chunks (file_id, kind, name, start_tok, end_tok, start_line, end_line, depth)
+           VALUES (?,?,?,?,?,?,?,?)""",
+        [(file_id, *c) for c in chunks],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO postings VALUES (?,?,?)",
+        zip(hashes, [file_id] * len(hashes), positions),
+    )
+
+
+def _delete_file(conn: sqlite3.Connection, file_id: int) -> None:
+    """Delete a file with its chunks and postings (postings found by re-fingerprinting it)."""
+    language, blob = conn.execute("SELECT language, tokens FROM files WHERE id = ?", (file_id,)).fetchone()
+    tokens, _, _ = unpack_tokens(blob)
+    hashes, positions = fingerprint(tokens, family_seed(LANGUAGES[language].fingerprint_family))
+    conn.executemany(
+        "DELETE FROM postings WHERE hash = ? AND file_id = ? AND pos = ?",
+        zip(hashes.tolist(), [file_id] * len(hashes), positions.tolist()),
+    )
+    conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+    conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+
+def remove_source(store: IndexStore, name: str) -> int:
+    """Remove a source and everything indexed from it; returns the number of files removed."""
+    src = store.source_by_name(name)
+    if src is None:
+        known = ", ".join(s.name for s in store.sources()) or "none"
+        raise UsageError(f"No source named {name!r} in the index (sources: {known}).")
+    with store.transaction() as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM files WHERE source_id = ?", (src.id,))]
+        for file_id in ids:
+            _delete_file(conn, file_id)
+        conn.execute("DELETE FROM skips WHERE source_id = ?", (src.id,))
+        conn.execute("DELETE FROM sources WHERE id = ?", (src.id,))
+        store.refresh_common_hashes(conn)
+    return len(ids)
+
+
+__all__ = ["AddSummary", "NoProgress", "Progress", "SourceError", "add_source", "remove_source", "np"]

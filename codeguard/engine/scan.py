@@ -1,0 +1,245 @@
+"""Scanning: analyze the files of a tree, look their fingerprints up, align, decide, report."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codeguard.discover import DEFAULT_MAX_BYTES, Candidate, check_size, iter_tree
+from codeguard.engine.analyze import Analyzed, analyze_path, parallel_map
+from codeguard.engine.indexing import NoProgress, Progress
+from codeguard.errors import UsageError
+from codeguard.fingerprint.align import Group, align, group_fragments
+from codeguard.index.store import IndexStore, RefFile, SourceRow
+from codeguard.model import Finding, Fragment, Provenance, ScanResult, Skip
+from codeguard.parsing.chunker import token_lines
+from codeguard.parsing.languages import language_for_path
+
+# A copy is reported when at least MIN_MATCHED tokens of a chunk match and either one fragment
+# is long (MIN_LONGEST) or the match covers most of the query or the origin chunk (MIN_SCORE).
+# Whole-file ratios are not used: they flag tiny files and miss small copies in big files.
+MIN_MATCHED = 40
+MIN_LONGEST = 60
+MIN_SCORE = 0.5
+# Seeds (shared fingerprints) a file pair needs before it is aligned.
+MIN_SEEDS = 2
+# Alternative origins listed per finding: those matching at least this share of the best.
+ALSO_IN_RATIO = 0.8
+ALSO_IN_MAX = 5
+
+
+@dataclass
+class ScanOptions:
+    """Tunable parts of a scan."""
+
+    jobs: int = 0
+    max_bytes: int = DEFAULT_MAX_BYTES
+    exclude: tuple[str, ...] = ()
+    min_matched: int = MIN_MATCHED
+    min_longest: int = MIN_LONGEST
+    min_score: float = MIN_SCORE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "min_matched_tokens": self.min_matched,
+            "min_longest_fragment_tokens": self.min_longest,
+            "min_score": self.min_score,
+            "max_file_bytes": self.max_bytes,
+        }
+
+
+@dataclass
+class _Candidate:
+    group: Group
+    ref: RefFile
+    query: Analyzed
+    source: SourceRow
+    fragments: list[Fragment] = field(default_factory=list)
+
+
+def _analyze_job(c: Candidate) -> Analyzed | Skip:
+    return analyze_path(c.relpath, c.path, c.language)
+
+
+def discover(root: Path, options: ScanOptions) -> tuple[list[Candidate], list[Skip]]:
+    """Candidates and skips of a scan root (a directory or one file)."""
+    if not root.exists():
+        raise UsageError(f"No such file or directory: {root}")
+    if root.is_file():
+        spec = language_for_path(root.name)
+        if spec is None:
+            raise UsageError(f"{root} is not a source file of a supported language.")
+        items = list(check_size(root.name, root, spec, options.max_bytes))
+    else:
+        items = list(iter_tree(root, options.max_bytes, options.exclude))
+    cands = [i for i in items if isinstance(i, Candidate)]
+    skips = [i for i in items if isinstance(i, Skip)]
+    return cands, skips
+
+
+def scan(store: IndexStore, root: Path, options: ScanOptions | None = None, progress: Progress | None = None) -> ScanResult:
+    """Scan a directory (or one file) against the reference index."""
+    options = options or ScanOptions()
+    progress = progress or NoProgress()
+    t0 = time.perf_counter()
+    cands, skips = discover(root, options)
+    progress.start(len(cands), "parsing")
+    analyzed: list[Analyzed] = []
+    notes: list[dict[str, str]] = []
+    for res in parallel_map(_analyze_job, cands, options.jobs):
+        progress.advance()
+        if isinstance(res, Skip):
+            skips.append(res)
+        else:
+            analyzed.append(res)
+            if res.note:
+                notes.append({"path": res.relpath, "note": res.note})
+    t_parse = time.perf_counter()
+    findings = match_files(store, analyzed, options, progress)
+    t_end = time.perf_counter()
+    stats = {
+        "files_scanned": len(analyzed),
+        "files_skipped": len(skips),
+        "chunks": sum(len(a.parsed.chunks) for a in analyzed),
+        "lines": sum(a.parsed.n_lines for a in analyzed),
+        "findings": len(findings),
+        "seconds": round(t_end - t0, 3),
+        "seconds_parse": round(t_parse - t0, 3),
+        "seconds_match": round(t_end - t_parse, 3),
+        "notes": notes,
+        "thresholds": options.to_json(),
+    }
+    index_info = {"path": str(store.path), **store.stats(), "manifest": store.manifest}
+    return ScanResult(
+        root=str(root),
+        findings=findings,
+        skipped=sorted(skips, key=lambda s: s.path),
+        stats=stats,
+        index=index_info,
+    )
+
+
+def match_files(store: IndexStore, analyzed: list[Analyzed], options: ScanOptions, progress: Progress) -> list[Finding]:
+    """Findings for already analyzed files."""
+    all_hashes = {int(h) for a in analyzed for h in a.hashes.tolist()}
+    postings: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for h, file_id, pos in store.lookup(all_hashes):
+        postings[h].append((file_id, pos))
+    sources = store.source_map()
+    ref_cache: dict[int, RefFile] = {}
+    progress.start(len(analyzed), "matching")
+    findings: list[Finding] = []
+    for a in analyzed:
+        progress.advance()
+        seeds: dict[int, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+        for h, qpos in zip(a.hashes.tolist(), a.positions.tolist()):
+            for file_id, rpos in postings.get(h, ()):
+                pair = seeds[file_id]
+                pair[0].append(qpos)
+                pair[1].append(rpos)
+        cands: list[_Candidate] = []
+        for file_id, (qp, rp) in seeds.items():
+            if len(qp) < MIN_SEEDS:
+                continue
+            ref = ref_cache.get(file_id)
+            if ref is None:
+                ref = ref_cache[file_id] = store.load_file(file_id)
+            frags = align(a.parsed.tokens, ref.tokens, np.array(qp), np.array(rp))
+            if not frags:
+                continue
+            for g in group_fragments(frags, a.parsed.chunks, ref.chunks):
+                if _reportable(g, options):
+                    cands.append(_Candidate(g, ref, a, sources[ref.source_id]))
+        findings.extend(_select(cands))
+    findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
+    return findings
+
+
+def _reportable(g: Group, o: ScanOptions) -> bool:
+    return g.matched >= o.min_matched and (g.longest >= o.min_longest or g.score >= o.min_score)
+
+
+def _select(cands: list[_Candidate]) -> list[Finding]:
+    """Best origin per query chunk; drop findings nested in a stronger one."""
+    by_region: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
+    for c in cands:
+        by_region[(c.group.q_region.start_tok, c.group.q_region.end_tok)].append(c)
+    best: list[tuple[_Candidate, list[_Candidate]]] = []
+    for group in by_region.values():
+        group.sort(key=lambda c: (-c.group.matched, -c.group.score, c.source.name, c.ref.path))
+        top = group[0]
+        others = [c for c in group[1:] if c.group.matched >= ALSO_IN_RATIO * top.group.matched]
+        best.append((top, others[:ALSO_IN_MAX]))
+    best.sort(key=lambda t: -t[0].group.matched)
+    kept: list[tuple[_Candidate, list[_Candidate]]] = []
+    for c, others in best:
+        r = c.group.q_region
+        if any(k.group.q_region.start_tok <= r.start_tok and r.end_tok <= k.group.q_region.end_tok for k, _ in kept):
+            continue
+        kept.append((c, others))
+    return [_finding(c, others) for c, others in kept]
+
+
+def _provenance(c: _Candidate) -> Provenance:
+    r = c.group.r_region
+    return Provenance(
+        source=c.source.name,
+        path=c.ref.path,
+        start_line=r.start_line,
+        end_line=r.end_line,
+        commit=c.source.commit_sha,
+        license=c.ref.license or c.source.license,
+        chunk_kind=r.kind,
+        chunk_name=r.name,
+        origin=c.source.location,
+    )
+
+
+def _raw(src: bytes, starts: np.ndarray, ends: np.ndarray, a: int, b: int) -> list[bytes]:
+    return [src[s:e] for s, e in zip(starts[a:b].tolist(), ends[a:b].tolist())]
+
+
+def _finding(c: _Candidate, others: list[_Candidate]) -> Finding:
+    q, ref, g = c.query, c.ref, c.group
+    r_first, r_last = token_lines(ref.content, ref.starts, ref.ends)
+    frags = []
+    for qs, qe, rs, re_ in g.pieces:
+        exact = _raw(q.source, q.parsed.starts, q.parsed.ends, qs, qe) == _raw(ref.content, ref.starts, ref.ends, rs, re_)
+        frags.append(
+            Fragment(
+                start_line=int(q.parsed.lines[qs]),
+                end_line=int(q.parsed.end_lines[qe - 1]),
+                origin_start_line=int(r_first[rs]),
+                origin_end_line=int(r_last[re_ - 1]),
+                tokens=qe - qs,
+                exact=exact,
+            )
+        )
+    whole = len(frags) == 1 and g.coverage >= 0.9
+    if whole and all(f.exact for f in frags):
+        match_type = "exact"
+    elif whole:
+        match_type = "renamed"
+    else:
+        match_type = "modified"
+    qr = g.q_region
+    return Finding(
+        path=q.relpath,
+        start_line=qr.start_line,
+        end_line=qr.end_line,
+        chunk_kind=qr.kind,
+        chunk_name=qr.name,
+        match_type=match_type,
+        score=g.score,
+        coverage=min(1.0, g.coverage),
+        origin_coverage=min(1.0, g.origin_coverage),
+        longest=g.longest,
+        fragments=tuple(frags),
+        origin=_provenance(c),
+        also_in=tuple(_provenance(o) for o in others),
+    )

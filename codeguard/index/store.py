@@ -1,0 +1,328 @@
+"""SQLite storage of sources, files, chunks and fingerprint postings, behind a manifest.
+
+Layout of an index directory::
+
+    manifest.json   format version and parameters (a copy of the ``meta`` table, for humans)
+    index.db        SQLite in WAL mode
+
+Every change (adding or removing a source) is one transaction, so a crash leaves the previous
+index intact. A new index is built in a temporary directory and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codeguard import __version__
+from codeguard.errors import IndexUnavailable, UsageError
+from codeguard.fingerprint.winnow import HASH_SCHEME, K, W
+from codeguard.model import Chunk
+
+FORMAT_VERSION = 1
+DB_NAME = "index.db"
+MANIFEST_NAME = "manifest.json"
+# A fingerprint found in more files than this fraction of the index (and at least
+# MAX_DF_MIN files) is boilerplate: it is ignored when looking for candidates.
+MAX_DF_FRACTION = 0.01
+MAX_DF_MIN = 25
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, location TEXT NOT NULL,
+    revision TEXT, commit_sha TEXT, license TEXT, boilerplate INTEGER NOT NULL DEFAULT 0,
+    added_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY, source_id INTEGER NOT NULL REFERENCES sources(id),
+    path TEXT NOT NULL, sha256 TEXT NOT NULL, language TEXT NOT NULL, n_lines INTEGER NOT NULL,
+    n_tokens INTEGER NOT NULL, license TEXT, content BLOB NOT NULL, tokens BLOB NOT NULL,
+    UNIQUE (source_id, path)
+);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL REFERENCES files(id), kind TEXT NOT NULL,
+    name TEXT NOT NULL, start_tok INTEGER NOT NULL, end_tok INTEGER NOT NULL,
+    start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, depth INTEGER NOT NULL
+);
+CREATE INDEX chunks_file ON chunks (file_id);
+CREATE TABLE postings (
+    hash INTEGER NOT NULL, file_id INTEGER NOT NULL, pos INTEGER NOT NULL,
+    PRIMARY KEY (hash, file_id, pos)
+) WITHOUT ROWID;
+CREATE TABLE common_hashes (hash INTEGER PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE skips (source_id INTEGER NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL);
+"""
+
+
+def current_manifest() -> dict[str, Any]:
+    """The parameters this build of codeguard writes and requires."""
+    return {
+        "format": "codeguard-index",
+        "format_version": FORMAT_VERSION,
+        "k": K,
+        "w": W,
+        "hash_scheme": HASH_SCHEME,
+        "normalization": "ts-leaves-v1",
+    }
+
+
+# Keys whose values must match exactly for an index to be usable.
+_REQUIRED = ("format", "format_version", "k", "w", "hash_scheme", "normalization")
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """A reference source as stored."""
+
+    id: int
+    name: str
+    kind: str
+    location: str
+    revision: str | None
+    commit_sha: str | None
+    license: str | None
+    boilerplate: bool
+    added_at: str
+    updated_at: str
+    n_files: int = 0
+    n_chunks: int = 0
+
+
+@dataclass(frozen=True)
+class RefFile:
+    """A reference file loaded for alignment."""
+
+    id: int
+    source_id: int
+    path: str
+    language: str
+    license: str | None
+    content: bytes
+    tokens: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    chunks: list[Chunk]
+
+
+def pack_tokens(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
+    """Token ids and byte spans as one compressed blob (little-endian uint32 rows)."""
+    arr = np.stack([tokens, starts, ends]).astype("<u4")
+    return zlib.compress(arr.tobytes(), 1)
+
+
+def unpack_tokens(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of ``pack_tokens``."""
+    arr = np.frombuffer(zlib.decompress(blob), dtype="<u4").reshape(3, -1)
+    return arr[0], arr[1], arr[2]
+
+
+class IndexStore:
+    """An open reference index."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, manifest: dict[str, Any]):
+        self.path = path
+        self.conn = conn
+        self.manifest = manifest
+
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path, create: bool = False) -> IndexStore:
+        """Open the index at ``path``; create it when asked and absent; refuse incompatible ones."""
+        path = Path(path)
+        db = path / DB_NAME
+        if not db.exists():
+            if path.exists() and path.is_dir() and any(path.iterdir()) and not create:
+                raise IndexUnavailable(f"{path} is not a codeguard index (no {DB_NAME}).")
+            if not create:
+                raise IndexUnavailable(
+                    f"No reference index at {path}. Create one with `codeguard index add PATH "
+                    f"--index {path}`, or point --index / CODEGUARD_INDEX at an existing one."
+                )
+            if path.exists() and (not path.is_dir() or any(path.iterdir())):
+                raise UsageError(f"Cannot create an index at {path}: it exists and is not empty.")
+            cls._create(path)
+        try:
+            conn = sqlite3.connect(str(db), timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            rows = conn.execute("SELECT key, value FROM meta").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise IndexUnavailable(
+                f"The index at {path} is corrupt or not a codeguard index ({exc}). "
+                f"Remove it and add your sources again."
+            ) from None
+        manifest = {k: json.loads(v) for k, v in rows}
+        _check_compatible(path, manifest)
+        return cls(path, conn, manifest)
+
+    @staticmethod
+    def _create(path: Path) -> None:
+        parent = path.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
+        try:
+            conn = sqlite3.connect(str(tmp / DB_NAME), isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            manifest = current_manifest() | {"created_by": f"codeguard {__version__}"}
+            conn.execute("BEGIN")
+            for stmt in _SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.executemany(
+                "INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in manifest.items()]
+            )
+            conn.execute("COMMIT")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+            _write_json(tmp / MANIFEST_NAME, manifest)
+            if path.exists():
+                path.rmdir()  # empty directory, checked by the caller
+            os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic change: committed on success, rolled back on any error or interrupt."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- sources --------------------------------------------------------------------------
+    def sources(self) -> list[SourceRow]:
+        rows = self.conn.execute(
+            """SELECT s.id, s.name, s.kind, s.location, s.revision, s.commit_sha, s.license,
+                      s.boilerplate, s.added_at, s.updated_at,
+                      (SELECT COUNT(*) FROM files f WHERE f.source_id = s.id),
+                      (SELECT COUNT(*) FROM chunks c JOIN files f ON c.file_id = f.id
+                        WHERE f.source_id = s.id)
+               FROM sources s ORDER BY s.name"""
+        ).fetchall()
+        return [SourceRow(*r[:7], bool(r[7]), *r[8:]) for r in rows]  # type: ignore[misc]
+
+    def source_by_name(self, name: str) -> SourceRow | None:
+        for s in self.sources():
+            if s.name == name:
+                return s
+        return None
+
+    def source_map(self) -> dict[int, SourceRow]:
+        return {s.id: s for s in self.sources()}
+
+    def file_hashes(self, source_id: int) -> dict[str, tuple[int, str]]:
+        """path -> (file id, sha256) of a source's files."""
+        rows = self.conn.execute(
+            "SELECT path, id, sha256 FROM files WHERE source_id = ?", (source_id,)
+        ).fetchall()
+        return {p: (i, h) for p, i, h in rows}
+
+    # -- queries --------------------------------------------------------------------------
+    def lookup(self, hashes: Iterable[int], batch: int = 900) -> list[tuple[int, int, int]]:
+        """Postings (hash, file id, pos) of the given hashes, without boilerplate hashes."""
+        out: list[tuple[int, int, int]] = []
+        uniq = sorted(set(hashes))
+        for i in range(0, len(uniq), batch):
+            part = uniq[i : i + batch]
+            marks = ",".join("?" * len(part))
+            out.extend(
+                self.conn.execute(
+                    f"""SELECT p.hash, p.file_id, p.pos FROM postings p
+                        WHERE p.hash IN ({marks})
+                          AND p.hash NOT IN (SELECT hash FROM common_hashes)""",
+                    part,
+                ).fetchall()
+            )
+        return out
+
+    def load_file(self, file_id: int) -> RefFile:
+        row = self.conn.execute(
+            "SELECT id, source_id, path, language, license, content, tokens FROM files WHERE id = ?",
+            (file_id,),
+        ).fetchone()
+        if row is None:
+            raise IndexUnavailable(f"The index at {self.path} lost file {file_id}; rebuild it.")
+        tokens, starts, ends = unpack_tokens(row[6])
+        chunks = [
+            Chunk(*c)
+            for c in self.conn.execute(
+                """SELECT kind, name, start_tok, end_tok, start_line, end_line, depth
+                   FROM chunks WHERE file_id = ? ORDER BY start_tok, end_tok DESC""",
+                (file_id,),
+            )
+        ]
+        return RefFile(
+            id=row[0],
+            source_id=row[1],
+            path=row[2],
+            language=row[3],
+            license=row[4],
+            content=zlib.decompress(row[5]),
+            tokens=tokens,
+            starts=starts,
+            ends=ends,
+            chunks=chunks,
+        )
+
+    def stats(self) -> dict[str, int]:
+        c = self.conn
+        return {
+            "sources": c.execute("SELECT COUNT(*) FROM sources").fetchone()[0],
+            "files": c.execute("SELECT COUNT(*) FROM files").fetchone()[0],
+            "chunks": c.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
+            "fingerprints": c.execute("SELECT COUNT(*) FROM postings").fetchone()[0],
+            "common_fingerprints": c.execute("SELECT COUNT(*) FROM common_hashes").fetchone()[0],
+        }
+
+    # -- maintenance ----------------------------------------------------------------------
+    def refresh_common_hashes(self, conn: sqlite3.Connection) -> None:
+        """Recompute the ignored fingerprints: too frequent ones and all boilerplate ones."""
+        n_files = conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        max_df = max(MAX_DF_MIN, int(n_files * MAX_DF_FRACTION))
+        conn.execute("DELETE FROM common_hashes")
+        conn.execute(
+            """INSERT INTO common_hashes
+               SELECT hash FROM postings GROUP BY hash HAVING COUNT(DISTINCT file_id) > ?
+               UNION
+               SELECT p.hash FROM postings p JOIN files f ON p.file_id = f.id
+                 JOIN sources s ON f.source_id = s.id WHERE s.boilerplate = 1""",
+            (max_df,),
+        )
+
+
+def _check_compatible(path: Path, manifest: dict[str, Any]) -> None:
+    want = current_manifest()
+    if manifest.get("format") != want["format"]:
+        raise IndexUnavailable(f"{path} is not a codeguard index (no manifest in its database).")
+    diffs = [f"{k}={manifest.get(k)!r} (this codeguard: {want[k]!r})" for k in _REQUIRED if manifest.get(k) != want[k]]
+    if diffs:
+        raise IndexUnavailable(
+            f"The index at {path} was built with other parameters: {', '.join(diffs)}. "
+            f"Build a new index with this version (`codeguard index add ... --index NEWDIR`)."
+        )
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,133 @@
+"""Value types that cross module boundaries: chunks, fragments, provenance, findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A unit of code in a file: a function, method, class, or a window over top-level code.
+
+    Token positions index the file's normalized token stream; ``end_tok`` is exclusive.
+    """
+
+    kind: str
+    name: str
+    start_tok: int
+    end_tok: int
+    start_line: int
+    end_line: int
+    depth: int = 0
+
+    @property
+    def n_tokens(self) -> int:
+        return self.end_tok - self.start_tok
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A file left out of a scan or an index, with the reason a report can list."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a reference chunk comes from."""
+
+    source: str
+    path: str
+    start_line: int
+    end_line: int
+    commit: str | None = None
+    license: str | None = None
+    chunk_kind: str = ""
+    chunk_name: str = ""
+    origin: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "commit": self.commit,
+            "license": self.license,
+            "chunk": {"kind": self.chunk_kind, "name": self.chunk_name},
+            "origin": self.origin,
+        }
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One aligned run of identical normalized tokens: lines on the scanned side and the origin."""
+
+    start_line: int
+    end_line: int
+    origin_start_line: int
+    origin_end_line: int
+    tokens: int
+    exact: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lines": [self.start_line, self.end_line],
+            "origin_lines": [self.origin_start_line, self.origin_end_line],
+            "tokens": self.tokens,
+            "exact": self.exact,
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A chunk of the scanned tree that was copied from a reference chunk."""
+
+    path: str
+    start_line: int
+    end_line: int
+    chunk_kind: str
+    chunk_name: str
+    match_type: str  # exact | renamed | modified
+    score: float
+    coverage: float
+    origin_coverage: float
+    longest: int
+    fragments: tuple[Fragment, ...]
+    origin: Provenance
+    level: str = "warning"
+    also_in: tuple[Provenance, ...] = field(default=())
+
+    @property
+    def key(self) -> tuple[str, int, str, str]:
+        return (self.path, self.start_line, self.origin.source, self.origin.path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "chunk": {"kind": self.chunk_kind, "name": self.chunk_name},
+            "match_type": self.match_type,
+            "score": round(self.score, 4),
+            "coverage": round(self.coverage, 4),
+            "origin_coverage": round(self.origin_coverage, 4),
+            "longest_fragment_tokens": self.longest,
+            "level": self.level,
+            "fragments": [f.to_json() for f in self.fragments],
+            "origin": self.origin.to_json(),
+            "also_in": [p.to_json() for p in self.also_in],
+        }
+
+
+@dataclass
+class ScanResult:
+    """Everything a report needs: findings, skipped files and counters."""
+
+    root: str
+    findings: list[Finding]
+    skipped: list[Skip]
+    stats: dict[str, Any]
+    index: dict[str, Any]

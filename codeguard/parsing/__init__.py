@@ -1,0 +1,1 @@
+"""Parsing: tree-sitter grammars (the only package that imports tree-sitter) and chunking."""

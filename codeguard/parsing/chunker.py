@@ -1,0 +1,195 @@
+"""Parse a file with tree-sitter into a normalized token stream and chunks.
+
+Normalization: identifiers become one ``$ID`` token and literals one ``$LIT`` token, comments
+(and Python docstrings) are dropped, every other leaf keeps its node kind. Renaming variables
+and reformatting therefore leave the stream unchanged. Each token keeps its byte span, from which
+lines are derived, so fragments map back to line ranges on both sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from codeguard.model import Chunk
+from codeguard.parsing.languages import DROP, LITERAL, LIT_TOKEN, Grammar, grammar, stable_token_id
+
+# Top-level code outside functions and classes is cut into windows of at most this many lines,
+# so that a copied block of module-level code is a chunk of its own.
+WINDOW_LINES = 40
+
+_LIT = stable_token_id(LIT_TOKEN)
+
+
+@dataclass
+class ParsedFile:
+    """A file as the matcher sees it: token ids, their byte spans and lines, and its chunks."""
+
+    language: str
+    tokens: np.ndarray  # uint32 stable token ids
+    starts: np.ndarray  # uint32 byte offset of each token
+    ends: np.ndarray  # uint32 byte end of each token
+    lines: np.ndarray  # uint32 1-based first line of each token
+    end_lines: np.ndarray  # uint32 1-based last line of each token
+    chunks: list[Chunk]
+    n_lines: int
+    has_errors: bool
+
+
+def token_lines(source: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last 1-based line of each token from its byte span."""
+    newlines = np.flatnonzero(np.frombuffer(source, dtype=np.uint8) == 10)
+    first = np.searchsorted(newlines, starts, side="right") + 1
+    last = np.searchsorted(newlines, np.maximum(ends.astype(np.int64) - 1, starts), side="right") + 1
+    return first.astype(np.uint32), last.astype(np.uint32)
+
+
+def parse_file(source: bytes, language: str) -> ParsedFile:
+    """Parse ``source`` and return its normalized tokens and chunks."""
+    g = grammar(language)
+    tree = g.parser.parse(source)
+    toks, starts, ends, chunk_nodes = _walk(tree, g)
+    tok_arr = np.asarray(toks, dtype=np.uint32)
+    start_arr = np.asarray(starts, dtype=np.uint32)
+    end_arr = np.asarray(ends, dtype=np.uint32)
+    first, last = token_lines(source, start_arr, end_arr)
+    n_lines = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
+    chunks = _chunks(chunk_nodes, g, start_arr, first, last)
+    return ParsedFile(
+        language=language,
+        tokens=tok_arr,
+        starts=start_arr,
+        ends=end_arr,
+        lines=first,
+        end_lines=last,
+        chunks=chunks,
+        n_lines=n_lines,
+        has_errors=bool(tree.root_node.has_error),
+    )
+
+
+def _walk(tree: object, g: Grammar) -> tuple[list[int], list[int], list[int], list[object]]:
+    """Pre-order walk with a cursor (no recursion: deep trees cannot overflow the stack)."""
+    action = g.action.tolist()
+    token = g.token
+    chunk_ids = g.function_ids | g.class_ids
+    doc_id = g.docstring_id
+    string_ids = g.string_ids
+    toks: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    chunk_nodes: list[object] = []
+    cursor = tree.walk()  # type: ignore[attr-defined]
+    while True:
+        node = cursor.node
+        kid = node.kind_id
+        act = action[kid]
+        descend = False
+        if act == DROP:
+            pass
+        elif act == LITERAL:
+            toks.append(_LIT)
+            starts.append(node.start_byte)
+            ends.append(node.end_byte)
+        elif node.child_count == 0:
+            s, e = node.start_byte, node.end_byte
+            if e > s:  # zero-width MISSING nodes inserted by error recovery are not tokens
+                toks.append(token[kid])
+                starts.append(s)
+                ends.append(e)
+        elif kid == doc_id and node.named_child_count == 1 and node.named_children[0].kind_id in string_ids:
+            pass  # a statement that is only a string literal is documentation
+        else:
+            if kid in chunk_ids:
+                chunk_nodes.append(node)
+            descend = True
+        if descend and cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return toks, starts, ends, chunk_nodes
+
+
+def _node_name(node: object) -> str:
+    """The declared name of a function or class node, following C-style declarators."""
+    cur = node
+    for _ in range(6):
+        name = cur.child_by_field_name("name")  # type: ignore[attr-defined]
+        if name is not None:
+            return name.text.decode("utf-8", "replace")[:200]
+        declarator = cur.child_by_field_name("declarator")  # type: ignore[attr-defined]
+        if declarator is None:
+            break
+        if declarator.child_count == 0 or declarator.type.endswith("identifier"):
+            return declarator.text.decode("utf-8", "replace")[:200]
+        cur = declarator
+    for child in node.named_children:  # type: ignore[attr-defined]
+        if child.type.endswith("identifier") or child.type in ("constant", "name"):
+            return child.text.decode("utf-8", "replace")[:200]
+    return "<anonymous>"
+
+
+def _chunks(
+    nodes: list[object], g: Grammar, starts: np.ndarray, first: np.ndarray, last: np.ndarray
+) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    stack: list[tuple[int, bool]] = []  # (end_byte, is_class) of enclosing chunks
+    n = len(starts)
+    for node in nodes:
+        sb, eb = node.start_byte, node.end_byte  # type: ignore[attr-defined]
+        while stack and stack[-1][0] <= sb:
+            stack.pop()
+        is_class = node.kind_id in g.class_ids  # type: ignore[attr-defined]
+        s_tok = int(np.searchsorted(starts, sb, side="left"))
+        e_tok = int(np.searchsorted(starts, eb, side="left"))
+        if e_tok > s_tok:
+            kind = "class" if is_class else ("method" if stack and stack[-1][1] else "function")
+            chunks.append(
+                Chunk(
+                    kind=kind,
+                    name=_node_name(node),
+                    start_tok=s_tok,
+                    end_tok=e_tok,
+                    start_line=node.start_point[0] + 1,  # type: ignore[attr-defined]
+                    end_line=node.end_point[0] + 1,  # type: ignore[attr-defined]
+                    depth=len(stack),
+                )
+            )
+        stack.append((eb, is_class))
+    chunks.extend(_windows(chunks, n, first, last))
+    chunks.sort(key=lambda c: (c.start_tok, -c.end_tok))
+    return chunks
+
+
+def _windows(chunks: list[Chunk], n: int, first: np.ndarray, last: np.ndarray) -> list[Chunk]:
+    """Windows over the tokens that no top-level chunk covers."""
+    covered = np.zeros(n + 1, dtype=np.int32)
+    for c in chunks:
+        if c.depth == 0:
+            covered[c.start_tok] += 1
+            covered[c.end_tok] -= 1
+    free = np.flatnonzero(np.cumsum(covered[:n]) == 0)
+    if free.size == 0:
+        return []
+    # Split free tokens into runs (contiguous positions), then runs into line windows.
+    breaks = np.flatnonzero(np.diff(free) != 1) + 1
+    out: list[Chunk] = []
+    for run in np.split(free, breaks):
+        run_lines = first[run].astype(np.int64)
+        window_of = (run_lines - run_lines[0]) // WINDOW_LINES
+        cuts = np.flatnonzero(np.diff(window_of) != 0) + 1
+        for part in np.split(run, cuts):
+            s, e = int(part[0]), int(part[-1]) + 1
+            out.append(
+                Chunk(
+                    kind="window",
+                    name=f"lines {int(first[s])}-{int(last[e - 1])}",
+                    start_tok=s,
+                    end_tok=e,
+                    start_line=int(first[s]),
+                    end_line=int(last[e - 1]),
+                    depth=0,
+                )
+            )
+    return out

@@ -1,0 +1,319 @@
+"""The language registry: name -> extensions, grammar, chunk node types, token classes.
+
+Grammars come from the official per-language wheels (offline). Each language is one entry in
+``LANGUAGES``; adding a language means adding an entry here, nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import zlib
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+# Per-kind actions of the normalizing walk.
+EMIT = 0  # a leaf token: emit its (abstracted) kind
+LITERAL = 1  # a literal: emit one LIT token, do not descend
+DROP = 2  # a comment (or docstring): emit nothing, do not descend
+DESCEND = 3  # an inner node: descend
+
+ID_TOKEN = "$ID"
+LIT_TOKEN = "$LIT"
+
+# Kinds whose names look like literals but hold code (Go's composite literals, Kotlin lambdas...).
+_CODE_LITERALS = frozenset(
+    {
+        "composite_literal",
+        "compound_literal_expression",
+        "func_literal",
+        "lambda_literal",
+        "collection_literal",
+        "object_literal",
+        "list_literal",
+        "literal_value",
+        "literal_element",
+        "class_literal",
+        "string_interpolation",
+        "interpolation",
+        "template_substitution",
+        "character_literal_content",
+    }
+)
+_LITERAL_RE = re.compile(
+    r"(^|_)(string|literal|integer|float|number|char|character|regex|heredoc|boolean|symbol|"
+    r"nowdoc_string|encapsed_string|rune)($|_)"
+)
+_LITERAL_EXCLUDE_RE = re.compile(r"(_content|_start|_end|_fragment|_delimiter|_type|_flags|_pattern)$")
+_MAX_KIND = 1 << 16
+_IDENT_NAMES = frozenset({"constant", "name", "simple_identifier", "self", "this"})
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    """One language: how to find it, load its grammar and cut it into chunks."""
+
+    name: str
+    extensions: tuple[str, ...]
+    module: str
+    factory: str = "language"
+    family: str = ""  # token streams of one family are comparable (C with C++, JS with TS)
+    function_kinds: frozenset[str] = frozenset()
+    class_kinds: frozenset[str] = frozenset()
+    extra_literals: frozenset[str] = frozenset()
+    docstring_statement: str | None = None  # a statement holding only a string is a comment
+
+    @property
+    def fingerprint_family(self) -> str:
+        return self.family or self.name
+
+
+def _fs(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+LANGUAGES: dict[str, LanguageSpec] = {
+    spec.name: spec
+    for spec in [
+        LanguageSpec(
+            "python",
+            (".py", ".pyi", ".pyw"),
+            "tree_sitter_python",
+            function_kinds=_fs("function_definition"),
+            class_kinds=_fs("class_definition"),
+            docstring_statement="expression_statement",
+        ),
+        LanguageSpec(
+            "java",
+            (".java",),
+            "tree_sitter_java",
+            function_kinds=_fs("method_declaration", "constructor_declaration"),
+            class_kinds=_fs(
+                "class_declaration", "interface_declaration", "enum_declaration", "record_declaration"
+            ),
+        ),
+        LanguageSpec(
+            "c",
+            (".c", ".h"),
+            "tree_sitter_c",
+            family="c",
+            function_kinds=_fs("function_definition"),
+        ),
+        LanguageSpec(
+            "cpp",
+            (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx", ".h++", ".ipp"),
+            "tree_sitter_cpp",
+            family="c",
+            function_kinds=_fs("function_definition"),
+            class_kinds=_fs("class_specifier", "struct_specifier"),
+        ),
+        LanguageSpec(
+            "javascript",
+            (".js", ".mjs", ".cjs", ".jsx"),
+            "tree_sitter_javascript",
+            family="js",
+            function_kinds=_fs(
+                "function_declaration",
+                "generator_function_declaration",
+                "method_definition",
+                "function_expression",
+                "arrow_function",
+            ),
+            class_kinds=_fs("class_declaration", "class"),
+        ),
+        LanguageSpec(
+            "typescript",
+            (".ts", ".mts", ".cts"),
+            "tree_sitter_typescript",
+            factory="language_typescript",
+            family="js",
+            function_kinds=_fs(
+                "function_declaration",
+                "generator_function_declaration",
+                "method_definition",
+                "function_expression",
+                "arrow_function",
+            ),
+            class_kinds=_fs(
+                "class_declaration", "abstract_class_declaration", "class", "interface_declaration"
+            ),
+        ),
+        LanguageSpec(
+            "tsx",
+            (".tsx",),
+            "tree_sitter_typescript",
+            factory="language_tsx",
+            family="js",
+            function_kinds=_fs(
+                "function_declaration",
+                "generator_function_declaration",
+                "method_definition",
+                "function_expression",
+                "arrow_function",
+            ),
+            class_kinds=_fs(
+                "class_declaration", "abstract_class_declaration", "class", "interface_declaration"
+            ),
+        ),
+        LanguageSpec(
+            "go",
+            (".go",),
+            "tree_sitter_go",
+            function_kinds=_fs("function_declaration", "method_declaration", "func_literal"),
+        ),
+        LanguageSpec(
+            "rust",
+            (".rs",),
+            "tree_sitter_rust",
+            function_kinds=_fs("function_item"),
+            class_kinds=_fs("impl_item", "trait_item", "mod_item"),
+        ),
+        LanguageSpec(
+            "csharp",
+            (".cs",),
+            "tree_sitter_c_sharp",
+            function_kinds=_fs(
+                "method_declaration",
+                "constructor_declaration",
+                "local_function_statement",
+                "operator_declaration",
+            ),
+            class_kinds=_fs(
+                "class_declaration", "struct_declaration", "interface_declaration", "record_declaration"
+            ),
+        ),
+        LanguageSpec(
+            "ruby",
+            (".rb",),
+            "tree_sitter_ruby",
+            function_kinds=_fs("method", "singleton_method"),
+            class_kinds=_fs("class", "module"),
+        ),
+        LanguageSpec(
+            "php",
+            (".php",),
+            "tree_sitter_php",
+            factory="language_php",
+            function_kinds=_fs("function_definition", "method_declaration"),
+            class_kinds=_fs("class_declaration", "trait_declaration", "interface_declaration"),
+        ),
+        LanguageSpec(
+            "kotlin",
+            (".kt", ".kts"),
+            "tree_sitter_kotlin",
+            function_kinds=_fs("function_declaration"),
+            class_kinds=_fs("class_declaration", "object_declaration"),
+        ),
+    ]
+}
+
+_BY_EXTENSION: dict[str, str] = {
+    ext: spec.name for spec in LANGUAGES.values() for ext in spec.extensions
+}
+
+
+def language_for_path(path: str) -> LanguageSpec | None:
+    """The language of a file by its extension, or None when no grammar covers it."""
+    dot = path.rfind(".")
+    if dot < 0 or "/" in path[dot:]:
+        return None
+    name = _BY_EXTENSION.get(path[dot:].lower())
+    return LANGUAGES[name] if name else None
+
+
+def stable_token_id(text: str) -> int:
+    """A token id that is identical on every machine and process (never Python's hash())."""
+    return zlib.crc32(text.encode("utf-8")) or 1
+
+
+@dataclass
+class Grammar:
+    """A loaded grammar with per-kind-id lookup tables for the normalizing walk."""
+
+    spec: LanguageSpec
+    language: Any
+    parser: Any
+    action: np.ndarray  # kind_id -> EMIT/LITERAL/DROP/DESCEND (for nodes with children)
+    token: list[int]  # kind_id -> stable token id
+    is_ident: list[bool]
+    function_ids: frozenset[int]
+    class_ids: frozenset[int]
+    docstring_id: int = -1
+    string_ids: frozenset[int] = field(default_factory=frozenset)
+
+
+def _classify(kind: str, named: bool, spec: LanguageSpec) -> int:
+    if named and "comment" in kind:
+        return DROP
+    if named and kind not in _CODE_LITERALS:
+        if kind in spec.extra_literals:
+            return LITERAL
+        if _LITERAL_RE.search(kind) and not _LITERAL_EXCLUDE_RE.search(kind):
+            return LITERAL
+    return DESCEND
+
+
+@cache
+def grammar(name: str) -> Grammar:
+    """Load (once per process) the grammar of a registered language."""
+    import tree_sitter as ts
+
+    spec = LANGUAGES[name]
+    module = importlib.import_module(spec.module)
+    language = ts.Language(getattr(module, spec.factory)())
+    parser = ts.Parser(language)
+    count = language.node_kind_count
+    # Tables cover every 16-bit kind id: ERROR nodes carry the id 65535.
+    action = np.full(_MAX_KIND, DESCEND, dtype=np.int8)
+    token = [stable_token_id("ERROR")] * _MAX_KIND
+    is_ident = [False] * _MAX_KIND
+    function_ids, class_ids, string_ids = set(), set(), set()
+    docstring_id = -1
+    for kid in range(count):
+        kind = language.node_kind_for_id(kid) or ""
+        named = language.node_kind_is_named(kid)
+        action[kid] = _classify(kind, named, spec)
+        ident = named and (kind.endswith("identifier") or kind in _IDENT_NAMES)
+        is_ident[kid] = ident
+        if ident:
+            token[kid] = stable_token_id(ID_TOKEN)
+        elif action[kid] == LITERAL:
+            token[kid] = stable_token_id(LIT_TOKEN)
+        else:
+            token[kid] = stable_token_id(kind)
+        if kind in spec.function_kinds and named:
+            function_ids.add(kid)
+        if kind in spec.class_kinds and named:
+            class_ids.add(kid)
+        if kind == "string" and named:
+            string_ids.add(kid)
+        if kind == spec.docstring_statement and named:
+            docstring_id = kid
+    return Grammar(
+        spec=spec,
+        language=language,
+        parser=parser,
+        action=action,
+        token=token,
+        is_ident=is_ident,
+        function_ids=frozenset(function_ids),
+        class_ids=frozenset(class_ids),
+        docstring_id=docstring_id,
+        string_ids=frozenset(string_ids),
+    )
+
+
+def grammar_versions() -> dict[str, str]:
+    """Installed versions of tree-sitter and every grammar wheel (recorded in index manifests)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str] = {}
+    for dist in ["tree-sitter"] + sorted({s.module.replace("_", "-") for s in LANGUAGES.values()}):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "missing"
+    return out

@@ -29,8 +29,11 @@ def find_shared_bench() -> Path:
     """Locate shared/bench (corpus.py and the peer drivers)."""
     env = os.environ.get("CODEGUARD_SHARED_BENCH")
     candidates = [Path(env)] if env else []
-    candidates += [Path("/work/shared/bench"), REPO.parent / "shared" / "bench",
-                   REPO / "shared" / "bench"]
+    candidates += [
+        Path("/work/shared/bench"),
+        REPO.parent / "shared" / "bench",
+        REPO / "shared" / "bench",
+    ]
     for cand in candidates:
         if (cand / "corpus.py").is_file():
             return cand
@@ -119,8 +122,14 @@ class RunResult:
         return data
 
 
-def run_measured(cmd: list[str], *, timeout: float | None = None, cwd: Path | None = None,
-                 env: dict | None = None, capture_stdout: bool = True) -> RunResult:
+def run_measured(
+    cmd: list[str],
+    *,
+    timeout: float | None = None,
+    cwd: Path | None = None,
+    env: dict | None = None,
+    capture_stdout: bool = True,
+) -> RunResult:
     """Run *cmd*; return wall time and the child's own peak RSS (via wait4).
 
     os.wait4 gives the rusage of that one child (Linux folds in the peak of its
@@ -130,12 +139,20 @@ def run_measured(cmd: list[str], *, timeout: float | None = None, cwd: Path | No
     """
     out_path = BENCH_DIR / "tmp" / f"run-{os.getpid()}-{time.monotonic_ns()}"
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_path.with_suffix(".out"), "w+b") as out, \
-            open(out_path.with_suffix(".err"), "w+b") as err:
+    with (
+        open(out_path.with_suffix(".out"), "w+b") as out,
+        open(out_path.with_suffix(".err"), "w+b") as err,
+    ):
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                stdout=out if capture_stdout else subprocess.DEVNULL,
-                                stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out if capture_stdout else subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
         timed_out = False
         deadline = None if timeout is None else t0 + timeout
         while True:
@@ -156,9 +173,16 @@ def run_measured(cmd: list[str], *, timeout: float | None = None, cwd: Path | No
         stderr = err.read().decode("utf-8", "replace")
     for suffix in (".out", ".err"):
         out_path.with_suffix(suffix).unlink(missing_ok=True)
-    return RunResult(cmd=[str(c) for c in cmd], rc=proc.returncode, wall_s=round(wall, 3),
-                     peak_rss_kb=int(usage.ru_maxrss), timed_out=timed_out, limit_s=timeout,
-                     stdout=stdout, stderr_tail=stderr[-2000:])
+    return RunResult(
+        cmd=[str(c) for c in cmd],
+        rc=proc.returncode,
+        wall_s=round(wall, 3),
+        peak_rss_kb=int(usage.ru_maxrss),
+        timed_out=timed_out,
+        limit_s=timeout,
+        stdout=stdout,
+        stderr_tail=stderr[-2000:],
+    )
 
 
 def median(values: list[float]) -> float | None:
@@ -182,8 +206,11 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
 
 
 def machine_info() -> dict:
-    info = {"python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count()}
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
     try:
         with open("/proc/meminfo") as fh:
             info["mem_total_kb"] = int(fh.readline().split()[1])

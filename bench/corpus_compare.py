@@ -77,39 +77,67 @@ CSV_FIELD_LIMIT = 1 << 30
 # Each driver returns (pairs, [RunResult, ...], info) where pairs is the normalised list
 # [{"suspect", "reference", "score"}] relative to DIR/suspect and to the reference root.
 
+
 def run_codeguard(suspect: Path, refs: Path, refname: str, work: Path, timeout: float):
     index_dir = work / "cg-index"
     if index_dir.exists():
         shutil.rmtree(index_dir)
     cg = codeguard_cmd()
-    add = run_measured(cg + ["index", "add", str(refs), "--name", refname,
-                             "--index", str(index_dir)], timeout=timeout)
+    add = run_measured(
+        cg + ["index", "add", str(refs), "--name", refname, "--index", str(index_dir)],
+        timeout=timeout,
+    )
     if add.timed_out or add.rc != 0:
         return None, [add], {"step": "index add"}
     out_json = work / "cg-scan.json"
-    scan = run_measured(cg + ["scan", str(suspect), "--index", str(index_dir),
-                              "--format", "json", "--output", str(out_json)],
-                        timeout=max(1.0, timeout - add.wall_s))
+    scan = run_measured(
+        cg
+        + [
+            "scan",
+            str(suspect),
+            "--index",
+            str(index_dir),
+            "--format",
+            "json",
+            "--output",
+            str(out_json),
+        ],
+        timeout=max(1.0, timeout - add.wall_s),
+    )
     if scan.timed_out or scan.rc not in (0, 1):
         return None, [add, scan], {"step": "scan"}
+    shutil.rmtree(index_dir, ignore_errors=True)  # can be large; not needed any more
     text = out_json.read_text() if out_json.exists() and out_json.stat().st_size else scan.stdout
     report = json.loads(text)
     pairs = []
     for f in report.get("findings", []):
-        pairs.append({"suspect": f["path"], "reference": f["origin"]["path"],
-                      "score": f.get("score"), "match_type": f.get("match_type")})
-    info = {"index_s": add.wall_s, "scan_s": scan.wall_s,
-            "index_rss_kb": add.peak_rss_kb, "scan_rss_kb": scan.peak_rss_kb,
-            "findings": len(report.get("findings", [])),
-            "skipped": len(report.get("skipped", [])), "stats": report.get("stats")}
+        pairs.append(
+            {
+                "suspect": f["path"],
+                "reference": f["origin"]["path"],
+                "score": f.get("score"),
+                "match_type": f.get("match_type"),
+            }
+        )
+    info = {
+        "index_s": add.wall_s,
+        "scan_s": scan.wall_s,
+        "index_rss_kb": add.peak_rss_kb,
+        "scan_rss_kb": scan.peak_rss_kb,
+        "findings": len(report.get("findings", [])),
+        "skipped": len(report.get("skipped", [])),
+        "stats": report.get("stats"),
+    }
     return pairs, [add, scan], info
 
 
 def run_copydetect(suspect: Path, refs: Path, work: Path, timeout: float, shared: Path):
     out = work / "copydetect.json"
     py = PEERS_VENV / "bin" / "python"
-    res = run_measured([str(py), str(shared / "peers" / "copydetect_pairs.py"),
-                        str(suspect), str(refs), str(out)], timeout=timeout)
+    res = run_measured(
+        [str(py), str(shared / "peers" / "copydetect_pairs.py"), str(suspect), str(refs), str(out)],
+        timeout=timeout,
+    )
     if res.timed_out or res.rc != 0:
         return None, [res], {}
     pairs = json.loads(out.read_text())
@@ -130,9 +158,12 @@ def _rel(path: str, root: Path) -> str | None:
 
 def run_dolos_run(suspect: Path, refs: Path, work: Path, timeout: float, threshold: float):
     outdir = work / "dolos-run"
-    res = run_measured(["node", str(DOLOS_DIR / "dolos_run.mjs"), str(outdir),
-                        str(suspect), str(refs)], timeout=timeout, cwd=DOLOS_DIR,
-                       env=_dolos_env())
+    res = run_measured(
+        ["node", str(DOLOS_DIR / "dolos_run.mjs"), str(outdir), str(suspect), str(refs)],
+        timeout=timeout,
+        cwd=DOLOS_DIR,
+        env=_dolos_env(),
+    )
     if res.timed_out or res.rc != 0:
         return None, [res], {}
     pairs = []
@@ -153,9 +184,12 @@ def run_dolos_run(suspect: Path, refs: Path, work: Path, timeout: float, thresho
 
 def run_dolos_query(suspect: Path, refs: Path, work: Path, timeout: float, threshold: float):
     out = work / "dolos-query.csv"
-    res = run_measured(["node", str(DOLOS_DIR / "dolos_query.mjs"), str(out),
-                        str(suspect), str(refs)], timeout=timeout, cwd=DOLOS_DIR,
-                       env=_dolos_env())
+    res = run_measured(
+        ["node", str(DOLOS_DIR / "dolos_query.mjs"), str(out), str(suspect), str(refs)],
+        timeout=timeout,
+        cwd=DOLOS_DIR,
+        env=_dolos_env(),
+    )
     if res.timed_out or res.rc != 0:
         return None, [res], {}
     pairs = []
@@ -173,6 +207,7 @@ def run_dolos_query(suspect: Path, refs: Path, work: Path, timeout: float, thres
 
 # --------------------------------------------------------------------------- scoring
 
+
 def dedupe(pairs: list[dict]) -> list[dict]:
     """One entry per (suspect, reference), keeping the highest score."""
     best: dict[tuple[str, str], dict] = {}
@@ -183,31 +218,52 @@ def dedupe(pairs: list[dict]) -> list[dict]:
     return sorted(best.values(), key=lambda p: (p["suspect"], p["reference"]))
 
 
-def score(shared: Path, corpus: Path, pairs: list[dict], label: str, stdlib_refs: bool,
-          work: Path) -> dict:
+def score(
+    shared: Path, corpus: Path, pairs: list[dict], label: str, stdlib_refs: bool, work: Path
+) -> dict:
     path = work / f"pairs-{label}.json"
     path.write_text(json.dumps(pairs, indent=1) + "\n")
-    cmd = [sys.executable, str(shared / "corpus.py"), "score", str(corpus), str(path),
-           "--label", label]
+    cmd = [
+        sys.executable,
+        str(shared / "corpus.py"),
+        "score",
+        str(corpus),
+        str(path),
+        "--label",
+        label,
+    ]
     if stdlib_refs:
         cmd.append("--stdlib-refs")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out[out.index("{"):])
+    return json.loads(out[out.index("{") :])
 
 
 # --------------------------------------------------------------------------- main
 
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=1,
-                    help="runs per tool/ref set; table shows median time and RSS (default 1)")
-    ap.add_argument("--peer-timeout", type=float, default=600.0,
-                    help="seconds before a tool run is abandoned (default 600)")
+    ap.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="runs per tool/ref set; table shows median time and RSS (default 1)",
+    )
+    ap.add_argument(
+        "--peer-timeout",
+        type=float,
+        default=600.0,
+        help="seconds before a tool run is abandoned (default 600)",
+    )
     ap.add_argument("--tools", nargs="+", choices=TOOLS, default=TOOLS)
     ap.add_argument("--refs", nargs="+", choices=REFSETS, default=REFSETS)
     ap.add_argument("--dolos-threshold", type=float, default=0.25)
-    ap.add_argument("--workdir", type=Path, default=None,
-                    help="scratch dir (default: a fresh temp dir under .bench/tmp)")
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="scratch dir (default: a fresh temp dir under .bench/tmp)",
+    )
     ap.add_argument("--json", type=Path, default=BENCH_DIR / "results" / "corpus_compare.json")
     args = ap.parse_args()
 
@@ -216,20 +272,24 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="corpus-compare-", dir=BENCH_DIR / "tmp"))
     work.mkdir(parents=True, exist_ok=True)
     corpus = work / "corpus"
-    subprocess.run([sys.executable, str(shared / "corpus.py"), "build", str(corpus)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(shared / "corpus.py"), "build", str(corpus)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     suspect = (corpus / "suspect").resolve()
     refdirs = {"stdlib": stdlib_py_tree().resolve(), "reference": (corpus / "reference").resolve()}
 
     missing = []
     if "copydetect" in args.tools and not (PEERS_VENV / "bin" / "python").exists():
         missing.append("copydetect")
-    if any(t.startswith("dolos") for t in args.tools) and \
-            not (DOLOS_DIR / "node_modules" / "@dodona" / "dolos-lib").is_dir():
+    if (
+        any(t.startswith("dolos") for t in args.tools)
+        and not (DOLOS_DIR / "node_modules" / "@dodona" / "dolos-lib").is_dir()
+    ):
         missing.append("dolos")
     if missing:
-        print(f"peers not set up ({', '.join(missing)}): run bench/setup_peers.sh",
-              file=sys.stderr)
+        print(f"peers not set up ({', '.join(missing)}): run bench/setup_peers.sh", file=sys.stderr)
         return 2
 
     results = []
@@ -244,18 +304,23 @@ def main() -> int:
             for i in range(args.runs):
                 sub = work / label.replace("@", "_") / f"run{i}"
                 sub.mkdir(parents=True, exist_ok=True)
-                print(f"[{time.strftime('%H:%M:%S')}] {label} run {i + 1}/{args.runs} ...",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"[{time.strftime('%H:%M:%S')}] {label} run {i + 1}/{args.runs} ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 if tool == "codeguard":
                     p, rr, inf = run_codeguard(suspect, refs, refname, sub, args.peer_timeout)
                 elif tool == "copydetect":
                     p, rr, inf = run_copydetect(suspect, refs, sub, args.peer_timeout, shared)
                 elif tool == "dolos-run":
-                    p, rr, inf = run_dolos_run(suspect, refs, sub, args.peer_timeout,
-                                               args.dolos_threshold)
+                    p, rr, inf = run_dolos_run(
+                        suspect, refs, sub, args.peer_timeout, args.dolos_threshold
+                    )
                 else:
-                    p, rr, inf = run_dolos_query(suspect, refs, sub, args.peer_timeout,
-                                                 args.dolos_threshold)
+                    p, rr, inf = run_dolos_query(
+                        suspect, refs, sub, args.peer_timeout, args.dolos_threshold
+                    )
                 runs.append(rr)
                 if p is None:
                     last = rr[-1]
@@ -274,20 +339,42 @@ def main() -> int:
                             info.setdefault(k + "_runs", [info[k]]).append(inf[k])
             walls = [sum(r.wall_s for r in rr) for rr in runs]
             rsss = [max(r.peak_rss_kb for r in rr) for rr in runs]
-            entry = {"tool": tool, "refs": refname, "ref_dir": str(refs), "status": status,
-                     "wall_s_median": median(walls), "wall_s_runs": walls,
-                     "peak_rss_kb_median": median(rsss), "peak_rss_kb_runs": rsss,
-                     "info": info, "runs": [[r.to_dict() for r in rr] for rr in runs]}
+            entry = {
+                "tool": tool,
+                "refs": refname,
+                "ref_dir": str(refs),
+                "status": status,
+                "wall_s_median": median(walls),
+                "wall_s_runs": walls,
+                "peak_rss_kb_median": median(rsss),
+                "peak_rss_kb_runs": rsss,
+                "info": info,
+                "runs": [[r.to_dict() for r in rr] for rr in runs],
+            }
             if pairs is not None:
                 entry["pairs"] = pairs
-                entry["score"] = score(shared, corpus, pairs, label.replace("@", "_"),
-                                       refname == "stdlib", work)
+                entry["score"] = score(
+                    shared, corpus, pairs, label.replace("@", "_"), refname == "stdlib", work
+                )
             results.append(entry)
-            print(f"    -> {status}, {fmt_s(entry['wall_s_median'])} s, "
-                  f"{fmt_mb(entry['peak_rss_kb_median'])}", file=sys.stderr, flush=True)
+            print(
+                f"    -> {status}, {fmt_s(entry['wall_s_median'])} s, "
+                f"{fmt_mb(entry['peak_rss_kb_median'])}",
+                file=sys.stderr,
+                flush=True,
+            )
 
-    headers = ["tool", "refs", "a found/10", "b found/10", "c found/10", "FP on d (files)",
-               "other wrong pairs", "wall time (s)", "peak RSS"]
+    headers = [
+        "tool",
+        "refs",
+        "a found/10",
+        "b found/10",
+        "c found/10",
+        "FP on d (files)",
+        "other wrong pairs",
+        "wall time (s)",
+        "peak RSS",
+    ]
     rows = []
     for e in results:
         sc = e.get("score")
@@ -297,30 +384,66 @@ def main() -> int:
             sn = median(e["info"].get("scan_s_runs", [e["info"]["scan_s"]]))
             wall += f" (index {fmt_s(ix)} + scan {fmt_s(sn)})"
         if sc is None:
-            rows.append([e["tool"], e["refs"], "—", "—", "—", "—", "—",
-                         e["status"] if e["status"].startswith("did not") else
-                         f"{wall} — {e['status'][:80]}", fmt_mb(e["peak_rss_kb_median"])])
+            rows.append(
+                [
+                    e["tool"],
+                    e["refs"],
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                    e["status"]
+                    if e["status"].startswith("did not")
+                    else f"{wall} — {e['status'][:80]}",
+                    fmt_mb(e["peak_rss_kb_median"]),
+                ]
+            )
             continue
         d_fp = len(sc["d_false_positive_files"])
-        other = sum(1 for s, _r, _x in sc["false_positive_pairs"]
-                    if s not in sc["d_false_positive_files"])
-        rows.append([e["tool"], e["refs"],
-                     f"{sc['a']['found']}/{sc['a']['of']}", f"{sc['b']['found']}/{sc['b']['of']}",
-                     f"{sc['c']['found']}/{sc['c']['of']}", f"{d_fp}/20", other, wall,
-                     fmt_mb(e["peak_rss_kb_median"])])
+        other = sum(
+            1 for s, _r, _x in sc["false_positive_pairs"] if s not in sc["d_false_positive_files"]
+        )
+        rows.append(
+            [
+                e["tool"],
+                e["refs"],
+                f"{sc['a']['found']}/{sc['a']['of']}",
+                f"{sc['b']['found']}/{sc['b']['of']}",
+                f"{sc['c']['found']}/{sc['c']['of']}",
+                f"{d_fp}/20",
+                other,
+                wall,
+                fmt_mb(e["peak_rss_kb_median"]),
+            ]
+        )
 
     st = tree_stats(refdirs["stdlib"])
-    print(f"\n## Corpus comparison (runs={args.runs}, peer timeout {args.peer_timeout:.0f} s, "
-          f"Dolos threshold {args.dolos_threshold})\n")
-    print(f"stdlib refs: {st['files']} files, {st['lines']} lines ({refdirs['stdlib']}); "
-          f"reference refs: 40 one-function files; suspect: {suspect}\n")
+    print(
+        f"\n## Corpus comparison (runs={args.runs}, peer timeout {args.peer_timeout:.0f} s, "
+        f"Dolos threshold {args.dolos_threshold})\n"
+    )
+    print(
+        f"stdlib refs: {st['files']} files, {st['lines']} lines ({refdirs['stdlib']}); "
+        f"reference refs: 40 one-function files; suspect: {suspect}\n"
+    )
     print(markdown_table(headers, rows))
-    print("\n'other wrong pairs' = reported pairs on a/b/c/licence files whose reference is "
-          "not the expected one.\nmedian wall time and peak RSS over the runs; detection "
-          "from the first run.")
-    write_json(args.json, {"benchmark": "corpus_compare", "machine": machine_info(),
-                           "args": {k: str(v) for k, v in vars(args).items()},
-                           "corpus": str(corpus), "stdlib": st, "results": results})
+    print(
+        "\n'other wrong pairs' = reported pairs on a/b/c/licence files whose reference is "
+        "not the expected one.\nmedian wall time and peak RSS over the runs; detection "
+        "from the first run."
+    )
+    write_json(
+        args.json,
+        {
+            "benchmark": "corpus_compare",
+            "machine": machine_info(),
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "corpus": str(corpus),
+            "stdlib": st,
+            "results": results,
+        },
+    )
     return 0
 
 

@@ -53,9 +53,18 @@ def _find_counts(obj, found: dict) -> None:
             low = str(key).lower()
             if isinstance(value, int) and not isinstance(value, bool):
                 for want in COUNT_KEYS:
-                    if want not in found and (low == want or low.endswith("_" + want)
-                                              or low.startswith(want[:-1]) or
-                                              low in (f"n_{want}", f"num_{want}")):
+                    one = want[:-1]
+                    names = (
+                        want,
+                        one,
+                        f"{one}_count",
+                        f"n_{want}",
+                        f"num_{want}",
+                        f"total_{want}",
+                        f"{want}_indexed",
+                        f"indexed_{want}",
+                    )
+                    if want not in found and low in names:
                         found[want] = value
             else:
                 _find_counts(value, found)
@@ -76,9 +85,9 @@ def parse_counts(text: str) -> dict:
         # text summary such as "indexed 1790 files, 51234 chunks, 858237 lines"
         for want in COUNT_KEYS:
             singular = want[:-1]
-            m = re.search(r"([\d][\d,_]*)\s+(?:\w+\s+)?(?:%s|%s)\b" % (want, singular), text)
+            m = re.search(rf"([\d][\d,_]*)[ \t]+(?:\w+[ \t]+)?(?:{want}|{singular})\b", text)
             if m is None:  # "files: 1790"
-                m = re.search(r"\b%s\w*\s*[:=]\s*([\d][\d,_]*)" % singular, text, re.I)
+                m = re.search(rf"\b{singular}s?[ \t]*[:=][ \t]*([\d][\d,_]*)", text, re.I)
             if m:
                 found[want] = int(re.sub(r"[,_]", "", m.group(1)))
     return found
@@ -91,11 +100,19 @@ def dir_size(path: Path) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="fresh-index runs (default 3)")
-    ap.add_argument("--stdlib", type=Path, default=None,
-                    help="tree to index (default: .bench/stdlib copy of the installed stdlib)")
+    ap.add_argument(
+        "--stdlib",
+        type=Path,
+        default=None,
+        help="tree to index (default: .bench/stdlib copy of the installed stdlib)",
+    )
     ap.add_argument("--timeout", type=float, default=1800.0, help="per command, seconds")
-    ap.add_argument("--keep-index", type=Path, default=None,
-                    help="copy the last index here (e.g. for bench/query_latency.py --index)")
+    ap.add_argument(
+        "--keep-index",
+        type=Path,
+        default=None,
+        help="copy the last index here (e.g. for bench/query_latency.py --index)",
+    )
     ap.add_argument("--json", type=Path, default=BENCH_DIR / "results" / "index_stdlib.json")
     args = ap.parse_args()
 
@@ -110,21 +127,27 @@ def main() -> int:
         work = Path(tempfile.mkdtemp(prefix="index-stdlib-", dir=BENCH_DIR / "tmp"))
         index_dir = work / "index"
         print(f"run {i + 1}/{args.runs}: index add (fresh) ...", file=sys.stderr, flush=True)
-        first = run_measured(cg + ["index", "add", str(src), "--name", "stdlib",
-                                   "--index", str(index_dir)], timeout=args.timeout)
+        first = run_measured(
+            cg + ["index", "add", str(src), "--name", "stdlib", "--index", str(index_dir)],
+            timeout=args.timeout,
+        )
         if first.rc != 0:
-            print(f"index add failed (exit {first.rc}, timed_out={first.timed_out}):\n"
-                  f"{first.stderr_tail}", file=sys.stderr)
+            print(
+                f"index add failed (exit {first.rc}, timed_out={first.timed_out}):\n"
+                f"{first.stderr_tail}",
+                file=sys.stderr,
+            )
             runs.append({"fresh": first.to_dict()})
             break
         size = dir_size(index_dir) if index_dir.exists() else None
         print(f"run {i + 1}/{args.runs}: index add (unchanged) ...", file=sys.stderr, flush=True)
-        again = run_measured(cg + ["index", "add", str(src), "--name", "stdlib",
-                                   "--index", str(index_dir)], timeout=args.timeout)
+        again = run_measured(
+            cg + ["index", "add", str(src), "--name", "stdlib", "--index", str(index_dir)],
+            timeout=args.timeout,
+        )
         if i == 0:
             reported = parse_counts(first.stdout) or parse_counts(first.stderr_tail)
-            listing = run_measured(cg + ["index", "list", "--index", str(index_dir)],
-                                   timeout=300)
+            listing = run_measured(cg + ["index", "list", "--index", str(index_dir)], timeout=300)
             reported_list = parse_counts(listing.stdout)
             for key, value in reported_list.items():
                 reported.setdefault(key, value)
@@ -152,30 +175,71 @@ def main() -> int:
         return f"{reported[key]:,}" if isinstance(reported.get(key), int) else "n/a"
 
     print(f"\n## codeguard index add — stdlib (runs={args.runs}, {len(ok)} ok)\n")
-    print(f"input: {src} — {input_stats['files']:,} .py files, {input_stats['lines']:,} lines, "
-          f"{input_stats['bytes'] / 1e6:.1f} MB\n")
+    print(
+        f"input: {src} — {input_stats['files']:,} .py files, {input_stats['lines']:,} lines, "
+        f"{input_stats['bytes'] / 1e6:.1f} MB\n"
+    )
     rows = [
-        ["index add (fresh index)", fmt_s(fresh_s), fmt_mb(fresh_rss),
-         ", ".join(fmt_s(r["fresh"]["wall_s"]) for r in ok)],
-        ["re-add unchanged", fmt_s(readd_s), fmt_mb(readd_rss),
-         ", ".join(fmt_s(r["readd"]["wall_s"]) for r in ok)],
+        [
+            "index add (fresh index)",
+            fmt_s(fresh_s),
+            fmt_mb(fresh_rss),
+            ", ".join(fmt_s(r["fresh"]["wall_s"]) for r in ok),
+        ],
+        [
+            "re-add unchanged",
+            fmt_s(readd_s),
+            fmt_mb(readd_rss),
+            ", ".join(fmt_s(r["readd"]["wall_s"]) for r in ok),
+        ],
     ]
     print(markdown_table(["step", "median wall (s)", "median peak RSS", "runs (s)"], rows))
     lines_per_s = (input_stats["lines"] / fresh_s) if fresh_s else None
     print()
-    print(markdown_table(
-        ["files (codeguard)", "chunks (codeguard)", "lines (codeguard)", "files (input)",
-         "lines (input)", "index size", "lines/s (fresh)"],
-        [[rep("files"), rep("chunks"), rep("lines"), f"{input_stats['files']:,}",
-          f"{input_stats['lines']:,}", "—" if size is None else f"{size / 1e6:.1f} MB",
-          "—" if lines_per_s is None else f"{lines_per_s:,.0f}"]]))
-    write_json(args.json, {
-        "benchmark": "index_stdlib", "machine": machine_info(), "command": cg,
-        "args": {k: str(v) for k, v in vars(args).items()}, "input": str(src),
-        "input_stats": input_stats, "reported_counts": reported,
-        "median": {"fresh_s": fresh_s, "fresh_peak_rss_kb": fresh_rss, "readd_s": readd_s,
-                   "readd_peak_rss_kb": readd_rss, "index_bytes": size},
-        "runs": runs})
+    print(
+        markdown_table(
+            [
+                "files (codeguard)",
+                "chunks (codeguard)",
+                "lines (codeguard)",
+                "files (input)",
+                "lines (input)",
+                "index size",
+                "lines/s (fresh)",
+            ],
+            [
+                [
+                    rep("files"),
+                    rep("chunks"),
+                    rep("lines"),
+                    f"{input_stats['files']:,}",
+                    f"{input_stats['lines']:,}",
+                    "—" if size is None else f"{size / 1e6:.1f} MB",
+                    "—" if lines_per_s is None else f"{lines_per_s:,.0f}",
+                ]
+            ],
+        )
+    )
+    write_json(
+        args.json,
+        {
+            "benchmark": "index_stdlib",
+            "machine": machine_info(),
+            "command": cg,
+            "args": {k: str(v) for k, v in vars(args).items()},
+            "input": str(src),
+            "input_stats": input_stats,
+            "reported_counts": reported,
+            "median": {
+                "fresh_s": fresh_s,
+                "fresh_peak_rss_kb": fresh_rss,
+                "readd_s": readd_s,
+                "readd_peak_rss_kb": readd_rss,
+                "index_bytes": size,
+            },
+            "runs": runs,
+        },
+    )
     return 0 if ok else 1
 
 

@@ -39,13 +39,18 @@ def parse_source_arg(arg: str) -> SourceArg:
 
 
 def head_commit(path: Path) -> str | None:
-    """The HEAD commit of the work tree containing ``path``, or None outside git."""
+    """The HEAD commit of the work tree containing ``path``; None outside git, in a repository
+    without commits, or where git ignores ``path`` (an install tree inside a tool's checkout)."""
     import git
 
     try:
         repo = git.Repo(path, search_parent_directories=True)
+        top = Path(repo.working_tree_dir or "").resolve()
+        rel = Path(path).resolve().relative_to(top).as_posix()
+        if rel != "." and repo.ignored(rel + "/"):
+            return None
         return repo.head.commit.hexsha
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError):
         return None
 
 

@@ -76,6 +76,10 @@ def _walk(tree: object, g: Grammar) -> tuple[list[int], list[int], list[int], li
     chunk_ids = g.function_ids | g.class_ids
     doc_id = g.docstring_id
     string_ids = g.string_ids
+    paren_ids, wrapper_ids = g.paren_ids, g.wrapper_ids
+    open_paren, close_paren = g.open_paren, g.close_paren
+    skip_open: set[int] = set()  # byte offsets of redundant "(" and ")" tokens
+    skip_close: set[int] = set()
     toks: list[int] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -94,15 +98,24 @@ def _walk(tree: object, g: Grammar) -> tuple[list[int], list[int], list[int], li
             ends.append(node.end_byte)
         elif node.child_count == 0:
             s, e = node.start_byte, node.end_byte
-            if e > s:  # zero-width MISSING nodes inserted by error recovery are not tokens
+            if (kid == open_paren and s in skip_open) or (kid == close_paren and e in skip_close):
+                pass
+            elif e > s:  # zero-width MISSING nodes inserted by error recovery are not tokens
                 toks.append(token[kid])
                 starts.append(s)
                 ends.append(e)
-        elif kid == doc_id and node.named_child_count == 1 and node.named_children[0].kind_id in string_ids:
+        elif kid == doc_id and node.named_child_count == 1 and node.named_child(0).kind_id in string_ids:
             pass  # a statement that is only a string literal is documentation
         else:
             if kid in chunk_ids:
                 chunk_nodes.append(node)
+            elif kid in paren_ids or (
+                kid in wrapper_ids
+                and node.named_child_count == 1
+                and node.named_child(0).kind_id in wrapper_ids[kid]
+            ):
+                skip_open.add(node.start_byte)
+                skip_close.add(node.end_byte)
             descend = True
         if descend and cursor.goto_first_child():
             continue

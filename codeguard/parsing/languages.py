@@ -65,6 +65,11 @@ class LanguageSpec:
     class_kinds: frozenset[str] = frozenset()
     extra_literals: frozenset[str] = frozenset()
     docstring_statement: str | None = None  # a statement holding only a string is a comment
+    # Nodes whose own outer parentheses are dropped: redundant parentheses come and go with
+    # reformatting (black, ast.unparse) and must not change the token stream.
+    paren_kinds: frozenset[str] = frozenset({"parenthesized_expression"})
+    # (node kind, only named child kind): parentheses also dropped, e.g. f((x for x in y)).
+    paren_wrappers: tuple[tuple[str, str], ...] = ()
 
     @property
     def fingerprint_family(self) -> str:
@@ -85,6 +90,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             function_kinds=_fs("function_definition"),
             class_kinds=_fs("class_definition"),
             docstring_statement="expression_statement",
+            paren_wrappers=(("argument_list", "generator_expression"),),
         ),
         LanguageSpec(
             "java",
@@ -243,6 +249,10 @@ class Grammar:
     class_ids: frozenset[int]
     docstring_id: int = -1
     string_ids: frozenset[int] = field(default_factory=frozenset)
+    paren_ids: frozenset[int] = field(default_factory=frozenset)
+    wrapper_ids: dict[int, frozenset[int]] = field(default_factory=dict)
+    open_paren: int = -1
+    close_paren: int = -1
 
 
 def _classify(kind: str, named: bool, spec: LanguageSpec) -> int:
@@ -272,6 +282,9 @@ def grammar(name: str) -> Grammar:
     is_ident = [False] * _MAX_KIND
     function_ids, class_ids, string_ids = set(), set(), set()
     docstring_id = -1
+    paren_ids: set[int] = set()
+    wrapper_kinds = dict(spec.paren_wrappers)
+    wrappers: dict[int, set[int]] = {}
     for kid in range(count):
         kind = language.node_kind_for_id(kid) or ""
         named = language.node_kind_is_named(kid)
@@ -292,6 +305,15 @@ def grammar(name: str) -> Grammar:
             string_ids.add(kid)
         if kind == spec.docstring_statement and named:
             docstring_id = kid
+        if kind in spec.paren_kinds and named:
+            paren_ids.add(kid)
+    for kid in range(count):
+        kind = language.node_kind_for_id(kid) or ""
+        if kind in wrapper_kinds and language.node_kind_is_named(kid):
+            inner = wrapper_kinds[kind]
+            wrappers[kid] = {
+                i for i in range(count) if language.node_kind_for_id(i) == inner and language.node_kind_is_named(i)
+            }
     return Grammar(
         spec=spec,
         language=language,
@@ -303,6 +325,10 @@ def grammar(name: str) -> Grammar:
         class_ids=frozenset(class_ids),
         docstring_id=docstring_id,
         string_ids=frozenset(string_ids),
+        paren_ids=frozenset(paren_ids),
+        wrapper_ids={k: frozenset(v) for k, v in wrappers.items()},
+        open_paren=language.id_for_node_kind("(", False),
+        close_paren=language.id_for_node_kind(")", False),
     )
 
 

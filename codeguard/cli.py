@@ -1,0 +1,249 @@
+"""The command line: `codeguard index ...` and `codeguard scan`.
+
+Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or configuration error,
+3 internal error (a bug: the traceback is printed), 4 index (or model) unavailable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from codeguard import __version__
+from codeguard.errors import CodeguardError, ExitCode
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LEVELS = {"note": 1, "warning": 2, "error": 3}
+INDEX_ENV = "CODEGUARD_INDEX"
+
+
+def default_index(start: Path | None = None) -> Path:
+    """$CODEGUARD_INDEX, else the nearest ``.codeguard/index`` above the current directory,
+    else the per-user data directory (platformdirs)."""
+    env = os.environ.get(INDEX_ENV)
+    if env:
+        return Path(env)
+    here = (start or Path.cwd()).resolve()
+    for d in [here, *here.parents]:
+        if (d / ".codeguard" / "index").is_dir():
+            return d / ".codeguard" / "index"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("codeguard")) / "index"
+
+
+def handle_errors(fn: F) -> F:
+    """Map codeguard errors to exit codes; a bug prints its traceback and exits 3."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CodeguardError as exc:
+            click.echo(f"codeguard: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("codeguard: interrupted", err=True)
+            sys.exit(130)
+        except click.exceptions.ClickException:
+            raise
+        except Exception:  # noqa: BLE001 - a bug: show everything
+            traceback.print_exc()
+            click.echo(
+                "codeguard: internal error (a bug in codeguard; please report it with the traceback above)",
+                err=True,
+            )
+            sys.exit(ExitCode.INTERNAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class RichProgress:
+    """Progress bars on stderr, only when it is a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self._progress: Any = None
+        self._task: Any = None
+
+    def start(self, total: int, label: str) -> None:
+        if not self.enabled or total < 20:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.stop()
+        self._progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=Console(stderr=True), transient=True,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(label, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
+            if self._progress.finished:
+                self.stop()
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+index_option = click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help=f"Reference index directory [default: ${INDEX_ENV}, else nearest .codeguard/index, else the user data dir].",
+)
+jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, help="Worker processes (0: one per CPU).")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries on stderr.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="codeguard")
+def main() -> None:
+    """codeguard: find code copied from reference corpora, with its provenance."""
+
+
+@main.group()
+def index() -> None:
+    """Manage the reference index (sources you compare against)."""
+
+
+def _open_index(index_dir: Path | None, create: bool = False) -> Any:
+    from codeguard.index.store import IndexStore
+
+    return IndexStore.open(index_dir or default_index(), create=create)
+
+
+@index.command("add")
+@click.argument("source")
+@click.option("--name", help="Source name [default: directory or repository name]. Re-adding a name updates it.")
+@click.option("--license", "license_", metavar="SPDX", help="License of the source (SPDX expression).")
+@click.option("--boilerplate", is_flag=True, help="Treat this source as boilerplate: its fingerprints are ignored, never reported.")
+@click.option("--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable).")
+@click.option("--max-file-size", type=click.IntRange(min=1), default=None, help="Skip files larger than this many bytes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@index_option
+@jobs_option
+@quiet_option
+@handle_errors
+def index_add(source: str, name: str | None, license_: str | None, boilerplate: bool, exclude: tuple[str, ...],
+              max_file_size: int | None, as_json: bool, index_dir: Path | None, jobs: int, quiet: bool) -> None:
+    """Add a directory or git repository (PATH_OR_URL[@REV]) to the reference index."""
+    from codeguard.discover import DEFAULT_MAX_BYTES
+    from codeguard.engine.indexing import add_source
+
+    store = _open_index(index_dir, create=True)
+    progress = RichProgress(not quiet)
+    try:
+        summary = add_source(store, source, name=name, license=license_, boilerplate=boilerplate, jobs=jobs,
+                             max_bytes=max_file_size or DEFAULT_MAX_BYTES, exclude=exclude, progress=progress)
+    finally:
+        progress.stop()
+    if as_json:
+        click.echo(json.dumps(summary.to_json() | {"index": str(store.path)}, indent=2, sort_keys=True))
+        return
+    commit = f" at {summary.commit[:12]}" if summary.commit else ""
+    click.echo(
+        f"{summary.name}{commit}: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
+        f"{summary.removed} removed, {len(summary.skipped)} skipped; index {store.path}"
+    )
+    if summary.skipped and not quiet:
+        for s in summary.skipped[:10]:
+            click.echo(f"  skipped {s.path}: {s.reason}", err=True)
+        if len(summary.skipped) > 10:
+            click.echo(f"  ... and {len(summary.skipped) - 10} more (--json lists all)", err=True)
+
+
+@index.command("list")
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@handle_errors
+def index_list(index_dir: Path | None, as_json: bool) -> None:
+    """List the sources in the reference index."""
+    store = _open_index(index_dir)
+    sources = store.sources()
+    if as_json:
+        rows = [{"name": s.name, "kind": s.kind, "location": s.location, "revision": s.revision,
+                 "commit": s.commit_sha, "license": s.license, "boilerplate": s.boilerplate,
+                 "files": s.n_files, "chunks": s.n_chunks, "updated_at": s.updated_at} for s in sources]
+        click.echo(json.dumps({"index": str(store.path), "sources": rows, "stats": store.stats()}, indent=2, sort_keys=True))
+        return
+    if not sources:
+        click.echo(f"No sources in {store.path}. Add one with `codeguard index add PATH`.")
+        return
+    for s in sources:
+        extra = " (boilerplate)" if s.boilerplate else ""
+        commit = f" @ {s.commit_sha[:12]}" if s.commit_sha else ""
+        click.echo(f"{s.name}{extra}: {s.n_files} files, {s.n_chunks} chunks, license {s.license or 'unknown'}{commit}  [{s.location}]")
+
+
+@index.command("remove")
+@click.argument("name")
+@index_option
+@handle_errors
+def index_remove(name: str, index_dir: Path | None) -> None:
+    """Remove a source from the reference index."""
+    from codeguard.engine.indexing import remove_source
+
+    store = _open_index(index_dir)
+    n = remove_source(store, name)
+    click.echo(f"removed {name} ({n} files) from {store.path}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@index_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to a file.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "note", "none"]), default="warning", show_default=True,
+              help="Exit 1 when a finding is at or above this level.")
+@click.option("--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable).")
+@click.option("--max-file-size", type=click.IntRange(min=1), default=None, help="Skip files larger than this many bytes.")
+@jobs_option
+@quiet_option
+@handle_errors
+def scan(path: Path, index_dir: Path | None, fmt: str, output: Path | None, fail_on: str, exclude: tuple[str, ...],
+         max_file_size: int | None, jobs: int, quiet: bool) -> None:
+    """Scan PATH (a directory or file) for code copied from the indexed sources."""
+    from codeguard.discover import DEFAULT_MAX_BYTES
+    from codeguard.engine.scan import ScanOptions
+    from codeguard.engine.scan import scan as run_scan
+    from codeguard.errors import UsageError
+    from codeguard.report import FORMATS
+
+    store = _open_index(index_dir)
+    progress = RichProgress(not quiet)
+    options = ScanOptions(jobs=jobs, exclude=exclude, max_bytes=max_file_size or DEFAULT_MAX_BYTES)
+    try:
+        result = run_scan(store, path, options, progress)
+    finally:
+        progress.stop()
+    report = FORMATS[fmt]
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                report.write(result, fh, color=False)
+        except OSError as exc:
+            raise UsageError(f"Cannot write the report to {output}: {exc.strerror or exc}") from None
+        if not quiet:
+            click.echo(f"{len(result.findings)} finding(s); report written to {output}", err=True)
+    else:
+        report.write(result, sys.stdout, color=sys.stdout.isatty())
+    threshold = LEVELS.get(fail_on)
+    if threshold is not None and any(LEVELS[f.level] >= threshold for f in result.findings):
+        sys.exit(ExitCode.FINDINGS)

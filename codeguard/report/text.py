@@ -1,0 +1,60 @@
+"""Human-readable terminal report (rich; plain text when piped)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TextIO
+
+from rich.console import Console
+from rich.markup import escape
+
+from codeguard.model import Finding, ScanResult
+
+_TYPE_STYLE = {"exact": "bold red", "renamed": "red", "modified": "yellow", "semantic": "magenta"}
+
+
+def _origin(f: Finding) -> str:
+    o = f.origin
+    parts = [f"{o.source}:{o.path}:{o.start_line}-{o.end_line}"]
+    if o.chunk_name:
+        parts.append(f"({o.chunk_kind} {o.chunk_name})")
+    if o.commit:
+        parts.append(f"@ {o.commit[:12]}")
+    parts.append(f"license {o.license or 'unknown'}")
+    return " ".join(parts)
+
+
+class TextReport:
+    def write(self, result: ScanResult, out: TextIO, color: bool) -> None:
+        con = Console(file=out, force_terminal=color, no_color=not color, highlight=False, width=120 if not color else None, soft_wrap=True)
+        for f in result.findings:
+            style = _TYPE_STYLE.get(f.match_type, "")
+            con.print(
+                f"[bold]{escape(f.path)}:{f.start_line}-{f.end_line}[/bold] "
+                f"{f.chunk_kind} {escape(f.chunk_name)}  [{style}]{f.match_type.upper()}[/{style}] "
+                f"score {f.score:.2f} ({f.level})"
+            )
+            con.print(f"  copied from {escape(_origin(f))}")
+            for fr in f.fragments:
+                kind = "identical" if fr.exact else "normalized match"
+                con.print(
+                    f"    lines {fr.start_line}-{fr.end_line} <- {fr.origin_start_line}-{fr.origin_end_line}"
+                    f"  ({fr.tokens} tokens, {kind})"
+                )
+            if f.also_in:
+                more = ", ".join(f"{p.source}:{p.path}:{p.start_line}" for p in f.also_in)
+                con.print(f"  also in: {escape(more)}")
+        s = result.stats
+        files = len({f.path for f in result.findings})
+        con.print(
+            f"\n{len(result.findings)} finding(s) in {files} file(s); scanned {s['files_scanned']} file(s), "
+            f"{s['lines']:,} lines in {s['seconds']:.2f}s against {result.index['files']:,} reference files."
+        )
+        if result.skipped:
+            reasons = Counter(_reason_class(sk.reason) for sk in result.skipped)
+            summary = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
+            con.print(f"Skipped {len(result.skipped)} file(s): {escape(summary)} (details: --format json).")
+
+
+def _reason_class(reason: str) -> str:
+    return reason.split(" (")[0].split(":")[0]

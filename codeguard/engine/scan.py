@@ -20,11 +20,14 @@ from codeguard.model import Finding, Fragment, Provenance, ScanResult, Skip
 from codeguard.parsing.chunker import token_lines
 from codeguard.parsing.languages import language_for_path
 
-# A copy is reported when at least MIN_MATCHED tokens of a chunk match and either one fragment
-# is long (MIN_LONGEST) or the match covers most of the query or the origin chunk (MIN_SCORE).
-# Whole-file ratios are not used: they flag tiny files and miss small copies in big files.
+# A copy is reported when at least MIN_MATCHED tokens of a chunk match, its longest fragment has
+# at least MIN_FRAGMENT tokens, and either that fragment is long (MIN_LONGEST) or the match covers
+# most of the query or the origin chunk (MIN_SCORE). Token counts are information counts
+# (distinct 4-grams), so repetitive runs do not inflate them. Whole-file ratios are not used:
+# they flag tiny files and miss small copies in big files.
 MIN_MATCHED = 40
-MIN_LONGEST = 60
+MIN_FRAGMENT = 30
+MIN_LONGEST = 80
 MIN_SCORE = 0.5
 # Seeds (shared fingerprints) a file pair needs before it is aligned.
 MIN_SEEDS = 2
@@ -41,12 +44,14 @@ class ScanOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     exclude: tuple[str, ...] = ()
     min_matched: int = MIN_MATCHED
+    min_fragment: int = MIN_FRAGMENT
     min_longest: int = MIN_LONGEST
     min_score: float = MIN_SCORE
 
     def to_json(self) -> dict[str, Any]:
         return {
             "min_matched_tokens": self.min_matched,
+            "min_fragment_tokens": self.min_fragment,
             "min_longest_fragment_tokens": self.min_longest,
             "min_score": self.min_score,
             "max_file_bytes": self.max_bytes,
@@ -152,7 +157,7 @@ def match_files(store: IndexStore, analyzed: list[Analyzed], options: ScanOption
             frags = align(a.parsed.tokens, ref.tokens, np.array(qp), np.array(rp))
             if not frags:
                 continue
-            for g in group_fragments(frags, a.parsed.chunks, ref.chunks):
+            for g in group_fragments(frags, a.parsed.chunks, ref.chunks, a.parsed.tokens):
                 if _reportable(g, options):
                     cands.append(_Candidate(g, ref, a, sources[ref.source_id]))
         findings.extend(_select(cands))
@@ -161,7 +166,11 @@ def match_files(store: IndexStore, analyzed: list[Analyzed], options: ScanOption
 
 
 def _reportable(g: Group, o: ScanOptions) -> bool:
-    return g.matched >= o.min_matched and (g.longest >= o.min_longest or g.score >= o.min_score)
+    return (
+        g.matched_info >= o.min_matched
+        and g.longest_info >= o.min_fragment
+        and (g.longest_info >= o.min_longest or g.score >= o.min_score)
+    )
 
 
 def _select(cands: list[_Candidate]) -> list[Finding]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codeguard.fingerprint.winnow import K
+from codeguard.fingerprint.winnow import K, kgram_hashes
 from codeguard.model import Chunk
 
 Span = tuple[int, int, int, int]  # query start, query end, ref start, ref end (token positions)
@@ -82,6 +82,10 @@ class Group:
     matched: int  # query tokens covered
     matched_ref: int  # reference tokens covered
     longest: int
+    # Information content: distinct token 4-grams (+3), so that a repetitive run such as a long
+    # dict literal `"a": x.a, "b": x.b, ...` does not count as a long copied fragment.
+    longest_info: int = 0
+    matched_info: int = 0
 
     @property
     def coverage(self) -> float:
@@ -110,7 +114,19 @@ def _smallest_enclosing(chunks: list[Chunk], start: int, end: int) -> Chunk:
     return best
 
 
-def group_fragments(frags: list[Span], q_chunks: list[Chunk], r_chunks: list[Chunk]) -> list[Group]:
+INFO_N = 4
+
+
+def information(tokens: np.ndarray) -> int:
+    """Distinct token n-grams of a fragment (+ n - 1): its length without repetition."""
+    if len(tokens) < INFO_N:
+        return len(tokens)
+    return int(len(np.unique(kgram_hashes(tokens, INFO_N)))) + INFO_N - 1
+
+
+def group_fragments(
+    frags: list[Span], q_chunks: list[Chunk], r_chunks: list[Chunk], q_tokens: np.ndarray
+) -> list[Group]:
     """Split fragments at top-level chunk boundaries of both sides and group them per chunk pair.
 
     A group is reported on the smallest chunk that contains all of its pieces, so a copied
@@ -130,6 +146,7 @@ def group_fragments(frags: list[Span], q_chunks: list[Chunk], r_chunks: list[Chu
             groups.setdefault((qt, rt), []).append((a, b, a + d, b + d))
     out: list[Group] = []
     for pieces in groups.values():
+        infos = [information(q_tokens[p[0] : p[1]]) for p in pieces]
         qmin, qmax = min(p[0] for p in pieces), max(p[1] for p in pieces)
         rmin, rmax = min(p[2] for p in pieces), max(p[3] for p in pieces)
         out.append(
@@ -140,6 +157,8 @@ def group_fragments(frags: list[Span], q_chunks: list[Chunk], r_chunks: list[Chu
                 matched=sum(p[1] - p[0] for p in pieces),
                 matched_ref=sum(p[3] - p[2] for p in pieces),
                 longest=max(p[1] - p[0] for p in pieces),
+                longest_info=max(infos),
+                matched_info=sum(infos),
             )
         )
     return out

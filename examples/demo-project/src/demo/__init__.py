@@ -1,0 +1,1 @@
+"""Demo package for codeguard's quick start."""

@@ -83,8 +83,12 @@ class RichProgress:
 
         self.stop()
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
         )
         self._progress.start()
         self._task = self._progress.add_task(label, total=total)
@@ -106,9 +110,12 @@ index_option = click.option(
     "index_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help=f"Reference index directory [default: ${INDEX_ENV}, else nearest .codeguard/index, else the user data dir].",
+    help=f"Reference index directory [default: ${INDEX_ENV}, else nearest .codeguard/index, "
+    "else the user data dir].",
 )
-jobs_option = click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, help="Worker processes (0: one per CPU).")
+jobs_option = click.option(
+    "--jobs", "-j", type=click.IntRange(min=0), default=0, help="Worker processes (0: one per CPU)."
+)
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries on stderr.")
 
 
@@ -131,18 +138,41 @@ def _open_index(index_dir: Path | None, create: bool = False) -> Any:
 
 @index.command("add")
 @click.argument("source")
-@click.option("--name", help="Source name [default: directory or repository name]. Re-adding a name updates it.")
+@click.option(
+    "--name", help="Source name [default: directory or repository name]. Re-adding a name updates it."
+)
 @click.option("--license", "license_", metavar="SPDX", help="License of the source (SPDX expression).")
-@click.option("--boilerplate", is_flag=True, help="Treat this source as boilerplate: its fingerprints are ignored, never reported.")
-@click.option("--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable).")
-@click.option("--max-file-size", type=click.IntRange(min=1), default=None, help="Skip files larger than this many bytes.")
+@click.option(
+    "--boilerplate",
+    is_flag=True,
+    help="Treat this source as boilerplate: its fingerprints are ignored, never reported.",
+)
+@click.option(
+    "--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable)."
+)
+@click.option(
+    "--max-file-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Skip files larger than this many bytes.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @index_option
 @jobs_option
 @quiet_option
 @handle_errors
-def index_add(source: str, name: str | None, license_: str | None, boilerplate: bool, exclude: tuple[str, ...],
-              max_file_size: int | None, as_json: bool, index_dir: Path | None, jobs: int, quiet: bool) -> None:
+def index_add(
+    source: str,
+    name: str | None,
+    license_: str | None,
+    boilerplate: bool,
+    exclude: tuple[str, ...],
+    max_file_size: int | None,
+    as_json: bool,
+    index_dir: Path | None,
+    jobs: int,
+    quiet: bool,
+) -> None:
     """Add a directory or git repository (PATH_OR_URL[@REV]) to the reference index."""
     from codeguard.discover import DEFAULT_MAX_BYTES
     from codeguard.engine.indexing import add_source
@@ -150,8 +180,17 @@ def index_add(source: str, name: str | None, license_: str | None, boilerplate: 
     store = _open_index(index_dir, create=True)
     progress = RichProgress(not quiet)
     try:
-        summary = add_source(store, source, name=name, license=license_, boilerplate=boilerplate, jobs=jobs,
-                             max_bytes=max_file_size or DEFAULT_MAX_BYTES, exclude=exclude, progress=progress)
+        summary = add_source(
+            store,
+            source,
+            name=name,
+            license=license_,
+            boilerplate=boilerplate,
+            jobs=jobs,
+            max_bytes=max_file_size or DEFAULT_MAX_BYTES,
+            exclude=exclude,
+            progress=progress,
+        )
     finally:
         progress.stop()
     if as_json:
@@ -159,7 +198,8 @@ def index_add(source: str, name: str | None, license_: str | None, boilerplate: 
         return
     commit = f" at {summary.commit[:12]}" if summary.commit else ""
     click.echo(
-        f"{summary.name}{commit}: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged, "
+        f"{summary.name}{commit}: {summary.added} added, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, "
         f"{summary.removed} removed, {len(summary.skipped)} skipped; index {store.path}"
     )
     if summary.skipped and not quiet:
@@ -178,10 +218,26 @@ def index_list(index_dir: Path | None, as_json: bool) -> None:
     store = _open_index(index_dir)
     sources = store.sources()
     if as_json:
-        rows = [{"name": s.name, "kind": s.kind, "location": s.location, "revision": s.revision,
-                 "commit": s.commit_sha, "license": s.license, "boilerplate": s.boilerplate,
-                 "files": s.n_files, "chunks": s.n_chunks, "updated_at": s.updated_at} for s in sources]
-        click.echo(json.dumps({"index": str(store.path), "sources": rows, "stats": store.stats()}, indent=2, sort_keys=True))
+        rows = [
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "location": s.location,
+                "revision": s.revision,
+                "commit": s.commit_sha,
+                "license": s.license,
+                "boilerplate": s.boilerplate,
+                "files": s.n_files,
+                "chunks": s.n_chunks,
+                "updated_at": s.updated_at,
+            }
+            for s in sources
+        ]
+        click.echo(
+            json.dumps(
+                {"index": str(store.path), "sources": rows, "stats": store.stats()}, indent=2, sort_keys=True
+            )
+        )
         return
     if not sources:
         click.echo(f"No sources in {store.path}. Add one with `codeguard index add PATH`.")
@@ -189,7 +245,10 @@ def index_list(index_dir: Path | None, as_json: bool) -> None:
     for s in sources:
         extra = " (boilerplate)" if s.boilerplate else ""
         commit = f" @ {s.commit_sha[:12]}" if s.commit_sha else ""
-        click.echo(f"{s.name}{extra}: {s.n_files} files, {s.n_chunks} chunks, license {s.license or 'unknown'}{commit}  [{s.location}]")
+        click.echo(
+            f"{s.name}{extra}: {s.n_files} files, {s.n_chunks} chunks, "
+            f"license {s.license or 'unknown'}{commit}  [{s.location}]"
+        )
 
 
 @index.command("remove")
@@ -209,16 +268,39 @@ def index_remove(name: str, index_dir: Path | None) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @index_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to a file.")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "note", "none"]), default="warning", show_default=True,
-              help="Exit 1 when a finding is at or above this level.")
-@click.option("--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable).")
-@click.option("--max-file-size", type=click.IntRange(min=1), default=None, help="Skip files larger than this many bytes.")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to a file."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "note", "none"]),
+    default="warning",
+    show_default=True,
+    help="Exit 1 when a finding is at or above this level.",
+)
+@click.option(
+    "--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable)."
+)
+@click.option(
+    "--max-file-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Skip files larger than this many bytes.",
+)
 @jobs_option
 @quiet_option
 @handle_errors
-def scan(path: Path, index_dir: Path | None, fmt: str, output: Path | None, fail_on: str, exclude: tuple[str, ...],
-         max_file_size: int | None, jobs: int, quiet: bool) -> None:
+def scan(
+    path: Path,
+    index_dir: Path | None,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    exclude: tuple[str, ...],
+    max_file_size: int | None,
+    jobs: int,
+    quiet: bool,
+) -> None:
     """Scan PATH (a directory or file) for code copied from the indexed sources."""
     from codeguard.discover import DEFAULT_MAX_BYTES
     from codeguard.engine.scan import ScanOptions

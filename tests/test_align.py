@@ -40,7 +40,10 @@ def test_an_inserted_statement_splits_the_copy_into_two_fragments() -> None:
 
 
 def test_no_seeds_no_fragments() -> None:
-    assert align(np.arange(50, dtype=np.uint32), np.arange(50, dtype=np.uint32), np.array([]), np.array([])) == []
+    assert (
+        align(np.arange(50, dtype=np.uint32), np.arange(50, dtype=np.uint32), np.array([]), np.array([]))
+        == []
+    )
 
 
 def test_repetitive_runs_carry_little_information() -> None:
@@ -51,7 +54,11 @@ def test_repetitive_runs_carry_little_information() -> None:
 
 
 def test_groups_split_at_chunk_boundaries_and_report_the_smallest_chunk() -> None:
-    q_chunks = [Chunk("class", "A", 0, 100, 1, 20), Chunk("method", "m", 10, 60, 2, 10, depth=1), Chunk("function", "f", 100, 200, 21, 40)]
+    q_chunks = [
+        Chunk("class", "A", 0, 100, 1, 20),
+        Chunk("method", "m", 10, 60, 2, 10, depth=1),
+        Chunk("function", "f", 100, 200, 21, 40),
+    ]
     r_chunks = [Chunk("function", "g", 0, 50, 1, 10), Chunk("function", "h", 50, 300, 11, 60)]
     tokens = np.arange(200, dtype=np.uint32)
     groups = group_fragments([(20, 140, 20, 140)], q_chunks, r_chunks, tokens)

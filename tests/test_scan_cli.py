@@ -31,7 +31,9 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in REFERENCE_FILES:
         shutil.copy(STDLIB / name, corpus / name)
     idx = tmp_path_factory.mktemp("idx") / "index"
-    code, out, err = cli("index", "add", str(corpus), "--name", "cpython", "--license", "PSF-2.0", "--index", str(idx))
+    code, out, err = cli(
+        "index", "add", str(corpus), "--name", "cpython", "--license", "PSF-2.0", "--index", str(idx)
+    )
     assert code == 0, err
     assert f"{len(REFERENCE_FILES)} added" in out
     return idx
@@ -75,7 +77,9 @@ def test_original_code_is_not_reported(index_dir: Path) -> None:
 
 def test_fail_on_none_exits_zero_and_output_file(index_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    code, _, err = cli("scan", str(DEMO), "--index", str(index_dir), "--format", "json", "-o", str(out), "--fail-on", "none")
+    code, _, err = cli(
+        "scan", str(DEMO), "--index", str(index_dir), "--format", "json", "-o", str(out), "--fail-on", "none"
+    )
     assert code == 0
     assert len(json.loads(out.read_text())["findings"]) == 3
 

@@ -44,7 +44,9 @@ def test_selected_hash_is_the_window_minimum(tokens: list[int]) -> None:
     st.lists(st.integers(31, 60), max_size=50),
     st.lists(st.integers(61, 90), max_size=50),
 )
-def test_shared_run_of_guarantee_length_shares_a_fingerprint(shared: list[int], pre: list[int], post: list[int]) -> None:
+def test_shared_run_of_guarantee_length_shares_a_fingerprint(
+    shared: list[int], pre: list[int], post: list[int]
+) -> None:
     a = np.array(pre + shared + post, dtype=np.uint32)
     b = np.array(post + shared + pre, dtype=np.uint32)
     ha, _ = fingerprint(a)

@@ -87,7 +87,9 @@ def discover(root: Path, options: ScanOptions) -> tuple[list[Candidate], list[Sk
     return cands, skips
 
 
-def scan(store: IndexStore, root: Path, options: ScanOptions | None = None, progress: Progress | None = None) -> ScanResult:
+def scan(
+    store: IndexStore, root: Path, options: ScanOptions | None = None, progress: Progress | None = None
+) -> ScanResult:
     """Scan a directory (or one file) against the reference index."""
     options = options or ScanOptions()
     progress = progress or NoProgress()
@@ -129,7 +131,9 @@ def scan(store: IndexStore, root: Path, options: ScanOptions | None = None, prog
     )
 
 
-def match_files(store: IndexStore, analyzed: list[Analyzed], options: ScanOptions, progress: Progress) -> list[Finding]:
+def match_files(
+    store: IndexStore, analyzed: list[Analyzed], options: ScanOptions, progress: Progress
+) -> list[Finding]:
     """Findings for already analyzed files."""
     all_hashes = {int(h) for a in analyzed for h in a.hashes.tolist()}
     postings: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -188,7 +192,10 @@ def _select(cands: list[_Candidate]) -> list[Finding]:
     kept: list[tuple[_Candidate, list[_Candidate]]] = []
     for c, others in best:
         r = c.group.q_region
-        if any(k.group.q_region.start_tok <= r.start_tok and r.end_tok <= k.group.q_region.end_tok for k, _ in kept):
+        if any(
+            k.group.q_region.start_tok <= r.start_tok and r.end_tok <= k.group.q_region.end_tok
+            for k, _ in kept
+        ):
             continue
         kept.append((c, others))
     return [_finding(c, others) for c, others in kept]
@@ -218,7 +225,9 @@ def _finding(c: _Candidate, others: list[_Candidate]) -> Finding:
     r_first, r_last = token_lines(ref.content, ref.starts, ref.ends)
     frags = []
     for qs, qe, rs, re_ in g.pieces:
-        exact = _raw(q.source, q.parsed.starts, q.parsed.ends, qs, qe) == _raw(ref.content, ref.starts, ref.ends, rs, re_)
+        exact = _raw(q.source, q.parsed.starts, q.parsed.ends, qs, qe) == _raw(
+            ref.content, ref.starts, ref.ends, rs, re_
+        )
         frags.append(
             Fragment(
                 start_line=int(q.parsed.lines[qs]),

@@ -26,7 +26,14 @@ def _origin(f: Finding) -> str:
 
 class TextReport:
     def write(self, result: ScanResult, out: TextIO, color: bool) -> None:
-        con = Console(file=out, force_terminal=color, no_color=not color, highlight=False, width=120 if not color else None, soft_wrap=True)
+        con = Console(
+            file=out,
+            force_terminal=color,
+            no_color=not color,
+            highlight=False,
+            width=120 if not color else None,
+            soft_wrap=True,
+        )
         for f in result.findings:
             style = _TYPE_STYLE.get(f.match_type, "")
             con.print(

@@ -1,0 +1,362 @@
+"""The license policy: license categories and rules (YAML in rules/) that decide findings.
+
+A verdict is decided per pair (origin license, project license) by the first matching rule.
+SPDX expressions are parsed and normalized with the license-expression library: an OR on the
+origin side is a violation only if every alternative violates (the mildest verdict wins), an
+AND if any part does (the strictest wins); each of a dual-licensed project's licenses must
+accept the code (the strictest wins). ``X WITH exception`` is its own key.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from codeguard.errors import ConfigError
+
+LEVELS = ("none", "note", "warning", "error")
+SEVERITY = {name: i for i, name in enumerate(LEVELS)}
+CATEGORIES = (
+    "public-domain",
+    "permissive",
+    "weak-copyleft",
+    "strong-copyleft",
+    "network-copyleft",
+    "source-available",
+    "proprietary",
+    "unknown",
+)
+# ScanCode's license-database categories -> ours (fallback for ids not in categories.yaml).
+_SCANCODE_CATEGORY = {
+    "Public Domain": "public-domain",
+    "Permissive": "permissive",
+    "Copyleft Limited": "weak-copyleft",
+    "Copyleft": "strong-copyleft",
+    "Proprietary Free": "proprietary",
+    "Commercial": "proprietary",
+    "Source-available": "source-available",
+    "Free Restricted": "source-available",
+    "Patent License": "permissive",
+}
+_RULE_KEYS = {"id", "name", "when", "level", "message", "help"}
+_WHEN_KEYS = {"origin", "project", "origin_license", "project_license"}
+_TOP_KEYS = {"version", "allow", "rules"}
+_ALLOW_KEYS = {"licenses", "sources"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The policy's decision on one finding."""
+
+    level: str  # none | note | warning | error
+    rule_id: str = ""
+    name: str = ""
+    reason: str = ""
+    help: str = ""
+
+    @property
+    def severity(self) -> int:
+        return SEVERITY[self.level]
+
+
+COMPATIBLE = Verdict("none", "", "compatible", "no license conflict")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    level: str
+    message: str
+    help: str
+    origin: tuple[str, ...] = ()
+    project: tuple[str, ...] = ()
+    origin_license: tuple[str, ...] = ()
+    project_license: tuple[str, ...] = ()
+
+
+@dataclass
+class Policy:
+    """Rules plus the allow-list, loaded from YAML."""
+
+    rules: list[Rule]
+    allow_licenses: tuple[str, ...] = ()
+    allow_sources: tuple[str, ...] = ()
+    path: str = "<default>"
+    categories: dict[str, str] = field(default_factory=dict)
+
+    def rule_catalog(self) -> list[Rule]:
+        """One entry per rule id (for SARIF rule lists and docs)."""
+        seen: dict[str, Rule] = {}
+        for r in self.rules:
+            seen.setdefault(r.id, r)
+        return list(seen.values())
+
+    # -- evaluation ------------------------------------------------------------------------
+    def decide(self, origin: str | None, project: str | None, source: str = "") -> Verdict:
+        """Verdict for code under ``origin`` (SPDX expression or None) in a ``project``."""
+        if source and any(fnmatch.fnmatchcase(source, p) for p in self.allow_sources):
+            return Verdict("none", "", "allowed", f"origin {source} is allow-listed")
+        origin_expr = parse_expression(origin)
+        project_leaves = _leaves(parse_expression(project)) or ["unknown"]
+        verdicts = [self._decide_origin(origin_expr, p) for p in project_leaves]
+        return max(verdicts, key=lambda v: v.severity)
+
+    def _decide_origin(self, expr: Any, project: str) -> Verdict:
+        if expr is None:
+            return self._decide_leaf("unknown", project)
+        kind = type(expr).__name__
+        if kind == "OR":
+            return min((self._decide_origin(a, project) for a in expr.args), key=lambda v: v.severity)
+        if kind == "AND":
+            return max((self._decide_origin(a, project) for a in expr.args), key=lambda v: v.severity)
+        return self._decide_leaf(_key(expr), project)
+
+    def _decide_leaf(self, origin: str, project: str) -> Verdict:
+        if any(fnmatch.fnmatchcase(origin, p) for p in self.allow_licenses):
+            return Verdict("none", "", "allowed", f"{origin} is allow-listed")
+        oc, pc = self.category(origin), self.category(project)
+        if origin == project and oc not in ("permissive", "unknown"):
+            return COMPATIBLE
+        for r in self.rules:
+            if r.origin and oc not in r.origin:
+                continue
+            if r.project and pc not in r.project:
+                continue
+            if r.origin_license and not _match_any(origin, r.origin_license):
+                continue
+            if r.project_license and not _match_any(project, r.project_license):
+                continue
+            values = {"origin": origin, "project": project, "origin_category": oc, "project_category": pc}
+            return Verdict(r.level, r.id, r.name, _fmt(r.message, values), _fmt(r.help, values))
+        return COMPATIBLE
+
+    def category(self, key: str) -> str:
+        """The category of one SPDX license key (``unknown`` when not known)."""
+        if key in ("unknown", "NOASSERTION", "NONE", ""):
+            return "unknown"
+        if key in self.categories:
+            return self.categories[key]
+        for pattern, cat in self.categories.items():
+            if pattern.endswith("*") and fnmatch.fnmatchcase(key, pattern):
+                return cat
+        if " WITH " in key:  # an unlisted exception: judge by the license it modifies
+            return self.category(key.split(" WITH ")[0])
+        return _database_category(key)
+
+
+def _fmt(text: str, values: dict[str, str]) -> str:
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return text
+
+
+def _match_any(key: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(key, p) for p in patterns)
+
+
+def _database_category(key: str) -> str:
+    try:
+        from codeguard.licenses.detect import category_of
+    except ImportError:
+        return "unknown"
+    try:
+        return _SCANCODE_CATEGORY.get(category_of(key) or "", "unknown")
+    except Exception:  # noqa: BLE001 - an unknown id is simply unknown
+        return "unknown"
+
+
+@cache
+def _licensing() -> Any:
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+def parse_expression(expression: str | None) -> Any:
+    """Parse an SPDX expression leniently (unknown ids kept as-is); None when empty or invalid."""
+    if not expression or not expression.strip():
+        return None
+    try:
+        return _licensing().parse(expression, validate=False)
+    except Exception:  # noqa: BLE001 - license-expression raises several error types
+        return None
+
+
+def normalize_expression(expression: str) -> str:
+    """Canonical SPDX rendering (``gpl-2.0+`` -> ``GPL-2.0-or-later``); raises ConfigError."""
+    try:
+        return str(_licensing().parse(expression, validate=False))
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"Invalid SPDX license expression {expression!r}: {exc}") from None
+
+
+def validate_expression(expression: str) -> list[str]:
+    """Problems with an SPDX expression (unknown ids, syntax); empty when valid."""
+    info = _licensing().validate(expression)
+    return list(info.errors)
+
+
+def _key(symbol: Any) -> str:
+    kind = type(symbol).__name__
+    if kind == "LicenseWithExceptionSymbol":
+        return f"{symbol.license_symbol.key} WITH {symbol.exception_symbol.key}"
+    return str(getattr(symbol, "key", symbol))
+
+
+def _leaves(expr: Any) -> list[str]:
+    if expr is None:
+        return []
+    if type(expr).__name__ in ("OR", "AND"):
+        return [leaf for a in expr.args for leaf in _leaves(a)]
+    return [_key(expr)]
+
+
+# -- loading --------------------------------------------------------------------------------
+def _default_file(name: str) -> Path:
+    return Path(str(resources.files("codeguard") / "_rules" / name))
+
+
+@cache
+def load_categories(path: str | None = None) -> dict[str, str]:
+    """SPDX key -> category from a categories file (default: rules/categories.yaml)."""
+    file = Path(path) if path else _default_file("categories.yaml")
+    node = _compose(file)
+    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    cats = data.get("categories") if isinstance(data, dict) else None
+    if not isinstance(cats, dict):
+        raise ConfigError(f"{file}:{_line(node)}: expected a 'categories' mapping")
+    out: dict[str, str] = {}
+    for cat, keys in cats.items():
+        if cat not in CATEGORIES:
+            raise ConfigError(f"{file}: unknown category {cat!r} (expected one of {', '.join(CATEGORIES)})")
+        for k in keys or []:
+            out[str(k)] = cat
+    return out
+
+
+def load_policy(path: Path | None = None, categories: str | None = None) -> Policy:
+    """Load and validate a policy file; every problem names the file, key and line."""
+    file = path or _default_file("policy.yaml")
+    if not file.is_file():
+        raise ConfigError(f"Policy file not found: {file}")
+    root = _compose(file)
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError(f"{file}:{_line(root)}: a policy is a mapping with 'rules' (and optionally 'allow')")
+    errors: list[str] = []
+    top = _mapping(root)
+    for key, (knode, _) in top.items():
+        if key not in _TOP_KEYS:
+            errors.append(f"{file}:{_line(knode)}: unknown key {key!r} (expected {', '.join(sorted(_TOP_KEYS))})")
+    rules: list[Rule] = []
+    rules_node = top.get("rules", (None, None))[1]
+    if not isinstance(rules_node, yaml.SequenceNode):
+        errors.append(f"{file}:{_line(rules_node or root)}: 'rules' must be a list of rules")
+    else:
+        for item in rules_node.value:
+            rule = _rule(file, item, errors)
+            if rule:
+                rules.append(rule)
+    allow_l: tuple[str, ...] = ()
+    allow_s: tuple[str, ...] = ()
+    if "allow" in top:
+        anode = top["allow"][1]
+        if not isinstance(anode, yaml.MappingNode):
+            errors.append(f"{file}:{_line(anode)}: 'allow' must be a mapping with 'licenses' and 'sources'")
+        else:
+            for key, (knode, vnode) in _mapping(anode).items():
+                if key not in _ALLOW_KEYS:
+                    errors.append(f"{file}:{_line(knode)}: unknown key allow.{key} (expected licenses, sources)")
+                    continue
+                values = _str_list(file, f"allow.{key}", vnode, errors)
+                if key == "licenses":
+                    allow_l = values
+                else:
+                    allow_s = values
+    if errors:
+        raise ConfigError("invalid policy:\n  " + "\n  ".join(errors))
+    return Policy(rules, allow_l, allow_s, str(file), load_categories(categories))
+
+
+def _rule(file: Path, node: Any, errors: list[str]) -> Rule | None:
+    if not isinstance(node, yaml.MappingNode):
+        errors.append(f"{file}:{_line(node)}: a rule must be a mapping")
+        return None
+    m = _mapping(node)
+    before = len(errors)
+    for key, (knode, _) in m.items():
+        if key not in _RULE_KEYS:
+            errors.append(f"{file}:{_line(knode)}: unknown rule key {key!r} (expected {', '.join(sorted(_RULE_KEYS))})")
+    for req in ("id", "level", "when"):
+        if req not in m:
+            errors.append(f"{file}:{_line(node)}: rule is missing {req!r}")
+    values: dict[str, Any] = {}
+    for key in ("id", "name", "level", "message", "help"):
+        if key in m:
+            vnode = m[key][1]
+            if not isinstance(vnode, yaml.ScalarNode) or vnode.tag.endswith((":seq", ":map")):
+                errors.append(f"{file}:{_line(vnode)}: rule key {key!r} must be a string")
+            else:
+                values[key] = str(vnode.value)
+    if "level" in values and values["level"] not in LEVELS:
+        errors.append(f"{file}:{_line(m['level'][1])}: level {values['level']!r} is not one of {', '.join(LEVELS)}")
+    when: dict[str, tuple[str, ...]] = {}
+    if "when" in m:
+        wnode = m["when"][1]
+        if not isinstance(wnode, yaml.MappingNode):
+            errors.append(f"{file}:{_line(wnode)}: 'when' must be a mapping")
+        else:
+            for key, (knode, vnode) in _mapping(wnode).items():
+                if key not in _WHEN_KEYS:
+                    errors.append(f"{file}:{_line(knode)}: unknown 'when' key {key!r} (expected {', '.join(sorted(_WHEN_KEYS))})")
+                    continue
+                when[key] = _str_list(file, f"when.{key}", vnode, errors)
+                if key in ("origin", "project"):
+                    for cat in when[key]:
+                        if cat not in CATEGORIES:
+                            errors.append(f"{file}:{_line(vnode)}: unknown category {cat!r} in when.{key} (expected one of {', '.join(CATEGORIES)})")
+    if len(errors) > before:
+        return None
+    return Rule(
+        id=values["id"],
+        name=values.get("name", values["id"]),
+        level=values["level"],
+        message=values.get("message", values.get("name", values["id"])),
+        help=values.get("help", ""),
+        **when,
+    )
+
+
+def _compose(file: Path) -> Any:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read {file}: {exc}") from None
+    try:
+        return yaml.compose(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: invalid YAML: {exc}") from None
+
+
+def _mapping(node: Any) -> dict[str, tuple[Any, Any]]:
+    return {str(k.value): (k, v) for k, v in node.value}
+
+
+def _str_list(file: Path, key: str, node: Any, errors: list[str]) -> tuple[str, ...]:
+    if isinstance(node, yaml.ScalarNode):
+        return (str(node.value),)
+    if not isinstance(node, yaml.SequenceNode) or not all(isinstance(v, yaml.ScalarNode) for v in node.value):
+        errors.append(f"{file}:{_line(node)}: {key} must be a string or a list of strings")
+        return ()
+    return tuple(str(v.value) for v in node.value)
+
+
+def _line(node: Any) -> int:
+    return int(node.start_mark.line) + 1 if node is not None and getattr(node, "start_mark", None) else 1

@@ -1,0 +1,86 @@
+"""The default license policy, data-driven, and policy-file validation errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from codeguard.errors import ConfigError
+from codeguard.licenses.policy import load_policy
+
+CASES = yaml.safe_load((Path(__file__).parent / "data" / "policy_cases.yaml").read_text())
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['origin']}->{c['project']}")
+def test_default_policy(case: dict) -> None:
+    verdict = load_policy().decide(case["origin"], case["project"])
+    assert (verdict.level, verdict.rule_id) == (case["level"], case["rule"])
+
+
+def test_reason_names_both_licenses() -> None:
+    v = load_policy().decide("GPL-3.0-only", "MIT")
+    assert v.reason == "GPL-3.0-only code copied into this MIT project: strong copyleft into permissive"
+    assert v.help
+
+
+def test_allow_listed_source_is_never_a_violation() -> None:
+    policy = load_policy()
+    policy.allow_sources = ("internal-*",)
+    assert policy.decide("GPL-3.0-only", "MIT", source="internal-core").level == "none"
+    assert policy.decide("GPL-3.0-only", "MIT", source="other").level == "error"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "policy.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_policy_errors_name_file_key_and_line(tmp_path: Path) -> None:
+    p = _write(
+        tmp_path,
+        "version: 1\n"
+        "rules:\n"
+        "  - id: X-1\n"
+        "    levl: error\n"
+        "    when: {origin: [strong-copyleft]}\n"
+        "  - id: X-2\n"
+        "    level: fatal\n"
+        "    when: {origin: [copyleftish]}\n"
+        "colour: red\n",
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_policy(p)
+    msg = str(exc.value)
+    assert f"{p}:4: unknown rule key 'levl'" in msg
+    assert f"{p}:3: rule is missing 'level'" in msg
+    assert f"{p}:7: level 'fatal' is not one of" in msg
+    assert "unknown category 'copyleftish'" in msg
+    assert f"{p}:9: unknown key 'colour'" in msg
+
+
+def test_policy_with_wrong_types(tmp_path: Path) -> None:
+    p = _write(tmp_path, "rules:\n  - id: [a, b]\n    level: error\n    when: [1]\n")
+    with pytest.raises(ConfigError) as exc:
+        load_policy(p)
+    assert f"{p}:2: rule key 'id' must be a string" in str(exc.value)
+    assert f"{p}:4: 'when' must be a mapping" in str(exc.value)
+
+
+def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_policy(_write(tmp_path, "rules: [\n"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_policy(tmp_path / "nope.yaml")
+
+
+def test_custom_policy_changes_the_verdict(tmp_path: Path) -> None:
+    p = _write(
+        tmp_path,
+        "rules:\n  - id: ORG-1\n    name: no-lgpl\n    level: error\n"
+        "    message: '{origin} is banned here'\n    when: {origin_license: ['LGPL-*']}\n",
+    )
+    v = load_policy(p).decide("LGPL-2.1-only", "MIT")
+    assert (v.level, v.rule_id, v.reason) == ("error", "ORG-1", "LGPL-2.1-only is banned here")

@@ -104,12 +104,37 @@ def tree_stats(root: Path) -> dict[str, int]:
     return {"files": files, "lines": lines, "bytes": nbytes}
 
 
+def _group_rss_kb(pgid: int) -> int:
+    """Sum of VmRSS over the live processes of process group *pgid* (Linux /proc)."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                stat = fh.read()
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            if int(fields[2]) != pgid:  # after "(comm)": state ppid pgrp ...
+                continue
+            with open(f"/proc/{entry.name}/status", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 @dataclass
 class RunResult:
     cmd: list[str]
     rc: int | None
     wall_s: float
     peak_rss_kb: int  # max RSS of the child and its waited-for descendants
+    # max over time of the summed RSS of the child's process group, sampled every 0.1 s
+    # (counts shared pages once per process, so it can overstate forked workers)
+    peak_tree_rss_kb: int = 0
     timed_out: bool = False
     limit_s: float | None = None
     stdout: str = ""
@@ -129,12 +154,15 @@ def run_measured(
     cwd: Path | None = None,
     env: dict | None = None,
     capture_stdout: bool = True,
+    sample_tree: bool = True,
 ) -> RunResult:
     """Run *cmd*; return wall time and the child's own peak RSS (via wait4).
 
     os.wait4 gives the rusage of that one child (Linux folds in the peak of its
     reaped descendants), unlike RUSAGE_CHILDREN, which is a running maximum over
-    every child this process ever had.  On timeout the whole process group is
+    every child this process ever had.  That is the peak of the largest single
+    process; for tools with worker processes, peak_tree_rss_kb also samples the
+    summed RSS of the whole process group.  On timeout the whole process group is
     killed and timed_out is set.
     """
     out_path = BENCH_DIR / "tmp" / f"run-{os.getpid()}-{time.monotonic_ns()}"
@@ -155,16 +183,22 @@ def run_measured(
         )
         timed_out = False
         deadline = None if timeout is None else t0 + timeout
+        tree_peak = 0
+        next_sample = 0.0
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            if deadline is not None and time.perf_counter() > deadline:
+            now = time.perf_counter()
+            if sample_tree and now >= next_sample:
+                tree_peak = max(tree_peak, _group_rss_kb(proc.pid))
+                next_sample = now + 0.1
+            if deadline is not None and now > deadline:
                 timed_out = True
                 os.killpg(proc.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
-            time.sleep(0.02)
+            time.sleep(0.01)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -178,6 +212,7 @@ def run_measured(
         rc=proc.returncode,
         wall_s=round(wall, 3),
         peak_rss_kb=int(usage.ru_maxrss),
+        peak_tree_rss_kb=max(tree_peak, int(usage.ru_maxrss)),
         timed_out=timed_out,
         limit_s=timeout,
         stdout=stdout,

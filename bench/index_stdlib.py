@@ -2,20 +2,21 @@
 """Cost of indexing the CPython stdlib with `codeguard index add`.
 
 Measures, over --runs fresh indexes (default 3; median reported):
-  * wall time and peak RSS of `codeguard index add STDLIB --name stdlib --index TMP`
-    (a new empty index directory each run);
+  * wall time and peak RSS of `codeguard index add STDLIB --name stdlib --index TMP --json`
+    (a new, empty index directory each run);
   * wall time and peak RSS of a second `index add` of the same, unchanged tree into that
-    now-populated index ("re-add unchanged": should be incremental);
-  * size of the result: files / chunks / lines indexed as codeguard reports them (JSON or
-    text summary of `index add`, then `index list`), the on-disk index size, and the
-    files / lines of the input as counted here.
+    now-populated index ("re-add unchanged"; should be incremental);
+  * size of the result: files / chunks as codeguard reports them (`index add --json`
+    summary and `index list --json` stats, text summaries parsed as a fallback), the
+    on-disk index size, and files / lines of the input as counted here (codeguard does not
+    report lines).
 
 STDLIB is every *.py of the installed CPython stdlib with site-packages excluded, copied to
 .bench/stdlib (the same tree bench/corpus_compare.py gives to all tools); --stdlib PATH
 indexes another tree instead.  No assertions: prints a markdown table and writes JSON
 (default .bench/results/index_stdlib.json).
 
-Usage:  python bench/index_stdlib.py [--runs N] [--stdlib PATH] [--timeout S]
+Usage:  python bench/index_stdlib.py [--runs N] [--stdlib PATH] [--timeout S] [--jobs N]
 """
 
 from __future__ import annotations
@@ -43,54 +44,35 @@ from _common import (  # noqa: E402
     write_json,
 )
 
-COUNT_KEYS = ("files", "chunks", "lines")
 
-
-def _find_counts(obj, found: dict) -> None:
-    """Collect the first integer found under keys that look like files/chunks/lines."""
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            low = str(key).lower()
-            if isinstance(value, int) and not isinstance(value, bool):
-                for want in COUNT_KEYS:
-                    one = want[:-1]
-                    names = (
-                        want,
-                        one,
-                        f"{one}_count",
-                        f"n_{want}",
-                        f"num_{want}",
-                        f"total_{want}",
-                        f"{want}_indexed",
-                        f"indexed_{want}",
-                    )
-                    if want not in found and low in names:
-                        found[want] = value
-            else:
-                _find_counts(value, found)
-    elif isinstance(obj, list):
-        for item in obj:
-            _find_counts(item, found)
-
-
-def parse_counts(text: str) -> dict:
-    """files/chunks/lines from codeguard output: JSON if it parses, else 'N files' text."""
-    found: dict = {}
+def load_json(text: str) -> dict | None:
     text = text.strip()
-    if not text:
-        return found
+    if not text.startswith("{"):
+        return None
     try:
-        _find_counts(json.loads(text), found)
+        return json.loads(text)
     except ValueError:
-        # text summary such as "indexed 1790 files, 51234 chunks, 858237 lines"
-        for want in COUNT_KEYS:
-            singular = want[:-1]
-            m = re.search(rf"([\d][\d,_]*)[ \t]+(?:\w+[ \t]+)?(?:{want}|{singular})\b", text)
-            if m is None:  # "files: 1790"
-                m = re.search(rf"\b{singular}s?[ \t]*[:=][ \t]*([\d][\d,_]*)", text, re.I)
-            if m:
-                found[want] = int(re.sub(r"[,_]", "", m.group(1)))
-    return found
+        return None
+
+
+def add_summary(text: str) -> dict:
+    """Counts from an `index add` summary: the --json object, else a text line."""
+    data = load_json(text)
+    if data is not None:
+        out = {
+            k: data[k]
+            for k in ("added", "updated", "unchanged", "removed", "chunks")
+            if isinstance(data.get(k), int)
+        }
+        out["files"] = sum(out.get(k, 0) for k in ("added", "updated", "unchanged"))
+        out["skipped"] = len(data.get("skipped") or [])
+        return out
+    out = {}
+    for want in ("files", "chunks", "lines"):
+        m = re.search(rf"([\d][\d,_]*)[ \t]+(?:\w+[ \t]+)?(?:{want}|{want[:-1]})\b", text)
+        if m:
+            out[want] = int(re.sub(r"[,_]", "", m.group(1)))
+    return out
 
 
 def dir_size(path: Path) -> int:
@@ -106,6 +88,9 @@ def main() -> int:
         default=None,
         help="tree to index (default: .bench/stdlib copy of the installed stdlib)",
     )
+    ap.add_argument(
+        "--jobs", type=int, default=None, help="pass -j N to codeguard (default: codeguard's own default)"
+    )
     ap.add_argument("--timeout", type=float, default=1800.0, help="per command, seconds")
     ap.add_argument(
         "--keep-index",
@@ -119,40 +104,43 @@ def main() -> int:
     src = (args.stdlib or stdlib_py_tree()).resolve()
     input_stats = tree_stats(src)
     cg = codeguard_cmd()
+    jobs = [] if args.jobs is None else ["-j", str(args.jobs)]
     (BENCH_DIR / "tmp").mkdir(parents=True, exist_ok=True)
     runs = []
     reported: dict = {}
+    listed: dict = {}
     last_index = None
     for i in range(args.runs):
         work = Path(tempfile.mkdtemp(prefix="index-stdlib-", dir=BENCH_DIR / "tmp"))
         index_dir = work / "index"
+        add = cg + ["index", "add", str(src), "--name", "stdlib", "--index", str(index_dir), "--json", *jobs]
         print(f"run {i + 1}/{args.runs}: index add (fresh) ...", file=sys.stderr, flush=True)
-        first = run_measured(
-            cg + ["index", "add", str(src), "--name", "stdlib", "--index", str(index_dir)],
-            timeout=args.timeout,
-        )
+        first = run_measured(add, timeout=args.timeout)
         if first.rc != 0:
             print(
-                f"index add failed (exit {first.rc}, timed_out={first.timed_out}):\n"
-                f"{first.stderr_tail}",
+                f"index add failed (exit {first.rc}, timed_out={first.timed_out}):\n{first.stderr_tail}",
                 file=sys.stderr,
             )
             runs.append({"fresh": first.to_dict()})
+            shutil.rmtree(work, ignore_errors=True)
             break
         size = dir_size(index_dir) if index_dir.exists() else None
         print(f"run {i + 1}/{args.runs}: index add (unchanged) ...", file=sys.stderr, flush=True)
-        again = run_measured(
-            cg + ["index", "add", str(src), "--name", "stdlib", "--index", str(index_dir)],
-            timeout=args.timeout,
-        )
+        again = run_measured(add, timeout=args.timeout)
         if i == 0:
-            reported = parse_counts(first.stdout) or parse_counts(first.stderr_tail)
-            listing = run_measured(cg + ["index", "list", "--index", str(index_dir)], timeout=300)
-            reported_list = parse_counts(listing.stdout)
-            for key, value in reported_list.items():
-                reported.setdefault(key, value)
-            reported["index_list_stdout"] = listing.stdout[-2000:]
-        runs.append({"fresh": first.to_dict(), "readd": again.to_dict(), "index_bytes": size})
+            reported = add_summary(first.stdout) or add_summary(first.stderr_tail)
+            listing = run_measured(cg + ["index", "list", "--index", str(index_dir), "--json"], timeout=300)
+            data = load_json(listing.stdout)
+            listed = (data or {}).get("stats") or add_summary(listing.stdout)
+        runs.append(
+            {
+                "fresh": first.to_dict(),
+                "readd": again.to_dict(),
+                "index_bytes": size,
+                "fresh_summary": add_summary(first.stdout),
+                "readd_summary": add_summary(again.stdout),
+            }
+        )
         if last_index is not None:
             shutil.rmtree(last_index.parent, ignore_errors=True)
         last_index = index_dir
@@ -165,53 +153,78 @@ def main() -> int:
         shutil.rmtree(last_index.parent, ignore_errors=True)
 
     ok = [r for r in runs if r["fresh"]["rc"] == 0]
+    readd_ok = [r for r in ok if r["readd"]["rc"] == 0]
     fresh_s = median([r["fresh"]["wall_s"] for r in ok])
     fresh_rss = median([r["fresh"]["peak_rss_kb"] for r in ok])
-    readd_s = median([r["readd"]["wall_s"] for r in ok if r["readd"]["rc"] == 0])
-    readd_rss = median([r["readd"]["peak_rss_kb"] for r in ok if r["readd"]["rc"] == 0])
+    readd_s = median([r["readd"]["wall_s"] for r in readd_ok])
+    readd_rss = median([r["readd"]["peak_rss_kb"] for r in readd_ok])
+    fresh_tree = median([r["fresh"]["peak_tree_rss_kb"] for r in ok])
+    readd_tree = median([r["readd"]["peak_tree_rss_kb"] for r in readd_ok])
     size = median([r["index_bytes"] for r in ok if r.get("index_bytes")])
 
-    def rep(key: str) -> str:
-        return f"{reported[key]:,}" if isinstance(reported.get(key), int) else "n/a"
+    def num(value) -> str:
+        return f"{value:,}" if isinstance(value, int) else "n/a"
 
     print(f"\n## codeguard index add — stdlib (runs={args.runs}, {len(ok)} ok)\n")
     print(
         f"input: {src} — {input_stats['files']:,} .py files, {input_stats['lines']:,} lines, "
-        f"{input_stats['bytes'] / 1e6:.1f} MB\n"
+        f"{input_stats['bytes'] / 1e6:.1f} MB; command: {' '.join(cg)} index add ...\n"
     )
+    readd_note = ""
+    if readd_ok:
+        rs = readd_ok[0]["readd_summary"]
+        readd_note = ", ".join(f"{k} {rs[k]}" for k in ("added", "updated", "unchanged") if k in rs)
     rows = [
         [
             "index add (fresh index)",
             fmt_s(fresh_s),
             fmt_mb(fresh_rss),
+            fmt_mb(fresh_tree),
             ", ".join(fmt_s(r["fresh"]["wall_s"]) for r in ok),
+            "",
         ],
         [
             "re-add unchanged",
             fmt_s(readd_s),
             fmt_mb(readd_rss),
-            ", ".join(fmt_s(r["readd"]["wall_s"]) for r in ok),
+            fmt_mb(readd_tree),
+            ", ".join(fmt_s(r["readd"]["wall_s"]) for r in readd_ok),
+            readd_note,
         ],
     ]
-    print(markdown_table(["step", "median wall (s)", "median peak RSS", "runs (s)"], rows))
+    print(
+        markdown_table(
+            [
+                "step",
+                "median wall (s)",
+                "median peak RSS (largest process)",
+                "median peak RSS (process tree)",
+                "runs (s)",
+                "summary",
+            ],
+            rows,
+        )
+    )
     lines_per_s = (input_stats["lines"] / fresh_s) if fresh_s else None
     print()
     print(
         markdown_table(
             [
-                "files (codeguard)",
-                "chunks (codeguard)",
-                "lines (codeguard)",
-                "files (input)",
-                "lines (input)",
+                "files indexed",
+                "chunks",
+                "fingerprints",
+                "files skipped",
+                "input files",
+                "input lines",
                 "index size",
-                "lines/s (fresh)",
+                "input lines/s (fresh)",
             ],
             [
                 [
-                    rep("files"),
-                    rep("chunks"),
-                    rep("lines"),
+                    num(listed.get("files", reported.get("files"))),
+                    num(listed.get("chunks", reported.get("chunks"))),
+                    num(listed.get("fingerprints")),
+                    num(reported.get("skipped")),
                     f"{input_stats['files']:,}",
                     f"{input_stats['lines']:,}",
                     "—" if size is None else f"{size / 1e6:.1f} MB",
@@ -229,12 +242,15 @@ def main() -> int:
             "args": {k: str(v) for k, v in vars(args).items()},
             "input": str(src),
             "input_stats": input_stats,
-            "reported_counts": reported,
+            "add_summary": reported,
+            "index_list_stats": listed,
             "median": {
                 "fresh_s": fresh_s,
                 "fresh_peak_rss_kb": fresh_rss,
                 "readd_s": readd_s,
                 "readd_peak_rss_kb": readd_rss,
+                "fresh_peak_tree_rss_kb": fresh_tree,
+                "readd_peak_tree_rss_kb": readd_tree,
                 "index_bytes": size,
             },
             "runs": runs,

@@ -154,7 +154,8 @@ def main() -> int:
                 "median wall (s)",
                 "min (s)",
                 "max (s)",
-                "median peak RSS",
+                "median peak RSS (largest process)",
+                "median peak RSS (process tree)",
                 "findings",
                 "ok runs",
             ],
@@ -165,6 +166,7 @@ def main() -> int:
                     fmt_s(min(walls) if walls else None),
                     fmt_s(max(walls) if walls else None),
                     fmt_mb(median([s["peak_rss_kb"] for s in timed])),
+                    fmt_mb(median([s["peak_tree_rss_kb"] for s in timed])),
                     timed[0]["findings"] if timed else "—",
                     f"{len(timed)}/{args.runs}",
                 ]

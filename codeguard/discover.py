@@ -9,17 +9,21 @@ reason that reports list.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pathspec
 
+from codeguard.errors import UsageError
 from codeguard.model import Skip
 from codeguard.parsing.languages import LanguageSpec, language_for_path
 
 DEFAULT_MAX_BYTES = 2_000_000
-IGNORE_FILES = (".gitignore", ".codeguardignore")
+CODEGUARD_IGNORE = ".codeguardignore"
+IGNORE_FILES = (".gitignore", CODEGUARD_IGNORE)
 ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", ".codeguard"})
 # Minified or generated: files above this size whose lines are this long on average.
 _MINIFIED_MIN_BYTES = 20_000
@@ -43,11 +47,37 @@ def iter_tree(
 
     ``exclude`` holds extra gitignore-style patterns relative to ``root``.
     """
-    specs = [("", pathspec.GitIgnoreSpec.from_lines(exclude))] if exclude else []
+    specs = [("", _exclude_spec(exclude))] if exclude else []
     yield from _walk(root, root, specs, max_bytes)
 
 
-def _load_specs(directory: Path, rel: str) -> list[tuple[str, pathspec.PathSpec]]:
+def _exclude_spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    for p in patterns:
+        try:
+            pathspec.GitIgnoreSpec.from_lines([p])
+        except (re.error, ValueError) as exc:
+            raise UsageError(f"Invalid --exclude pattern {p!r} ({exc}); use gitignore syntax.") from None
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
+def _ignore_spec(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
+    """A spec from an ignore file; malformed lines match nothing, as in git."""
+    lines = list(lines)
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+    except (re.error, ValueError):
+        pass
+    valid = []
+    for line in lines:
+        try:
+            pathspec.GitIgnoreSpec.from_lines([line])
+        except (re.error, ValueError):
+            continue
+        valid.append(line)
+    return pathspec.GitIgnoreSpec.from_lines(valid)
+
+
+def _load_specs(directory: Path, rel: str) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
     specs = []
     for name in IGNORE_FILES:
         f = directory / name
@@ -56,11 +86,11 @@ def _load_specs(directory: Path, rel: str) -> list[tuple[str, pathspec.PathSpec]
                 lines = f.read_text(encoding="utf-8", errors="replace").splitlines()
             except OSError:
                 continue
-            specs.append((rel, pathspec.GitIgnoreSpec.from_lines(lines)))
+            specs.append((rel, _ignore_spec(lines)))
     return specs
 
 
-def _ignored(specs: list[tuple[str, pathspec.PathSpec]], rel: str, is_dir: bool) -> bool:
+def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], rel: str, is_dir: bool) -> bool:
     ignored = False
     for base, spec in specs:
         sub = rel[len(base) + 1 :] if base else rel
@@ -72,8 +102,28 @@ def _ignored(specs: list[tuple[str, pathspec.PathSpec]], rel: str, is_dir: bool)
     return ignored
 
 
+def path_filter(exclude: tuple[str, ...], ignore_files: dict[str, list[str]]) -> Callable[[str], bool]:
+    """For the paths of a commit (no tree on disk): whether a path is left out by ``exclude`` or
+    by the ignore files given as {directory: lines}, as ``iter_tree`` would leave it out (an
+    ignored directory hides everything below it)."""
+    specs = [("", _exclude_spec(exclude))] if exclude else []
+    for d in sorted(ignore_files, key=lambda d: (d.count("/") + (d != ""), d)):
+        specs.append((d, _ignore_spec(ignore_files[d])))
+
+    def left_out(rel: str) -> bool:
+        parts = rel.split("/")
+        for i in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:i])
+            applicable = [(b, sp) for b, sp in specs if not b or prefix.startswith(b + "/")]
+            if _ignored(applicable, prefix, i < len(parts)):
+                return True
+        return False
+
+    return left_out
+
+
 def _walk(
-    root: Path, directory: Path, specs: list[tuple[str, pathspec.PathSpec]], max_bytes: int
+    root: Path, directory: Path, specs: list[tuple[str, pathspec.GitIgnoreSpec]], max_bytes: int
 ) -> Iterator[Candidate | Skip]:
     rel_dir = directory.relative_to(root).as_posix() if directory != root else ""
     specs = specs + _load_specs(directory, rel_dir)
@@ -98,27 +148,35 @@ def _walk(
         if _ignored(specs, rel, False):
             continue
         spec = language_for_path(entry.name)
-        if spec is None:
-            continue
         if is_link:
             try:
                 target = Path(entry.path).resolve(strict=True)
             except (OSError, RuntimeError) as exc:
-                yield Skip(rel, f"broken or looping symlink: {getattr(exc, 'strerror', None) or exc}")
+                if spec is not None:
+                    yield Skip(rel, f"broken or looping symlink: {getattr(exc, 'strerror', None) or exc}")
                 continue
+            # Any name: code below a linked directory is left out, and the report says so.
             if target.is_dir():
                 yield Skip(rel, "symlink to a directory (not followed)")
                 continue
+        if spec is None:
+            continue
         yield from check_size(rel, Path(entry.path), spec, max_bytes)
 
 
 def check_size(rel: str, path: Path, spec: LanguageSpec, max_bytes: int) -> Iterator[Candidate | Skip]:
-    """A candidate, or a skip when the file cannot be stat'ed or is over the size limit."""
+    """A candidate, or a skip when the file cannot be stat'ed, is not a regular file or is
+    over the size limit."""
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as exc:
         yield Skip(rel, f"unreadable: {exc.strerror or exc}")
         return
+    # Reading a named pipe blocks forever and a device (a link to /dev/zero) never ends.
+    if not stat.S_ISREG(st.st_mode):
+        yield Skip(rel, "not a regular file (a pipe, socket or device)")
+        return
+    size = st.st_size
     if size > max_bytes:
         yield Skip(rel, f"larger than the {max_bytes:,}-byte limit ({size:,} bytes)")
         return

@@ -88,7 +88,9 @@ def git_tree(location: str, revision: str | None, is_url: bool) -> Iterator[tupl
         rev = revision or "HEAD"
         try:
             commit = repo.commit(rev)
-        except (git.BadName, ValueError, git.GitCommandError):
+            # Some SHAs (the null SHA) resolve without a lookup; reading the tree proves it exists.
+            _ = commit.tree
+        except (git.BadName, git.BadObject, ValueError, git.GitCommandError):
             raise SourceError(f"Unknown revision {rev!r} in {location}.") from None
         yield commit.hexsha, _blobs(commit)
     finally:
@@ -101,9 +103,13 @@ def _blobs(commit: object) -> Iterator[GitBlob]:
 
     for item in commit.tree.traverse():  # type: ignore[attr-defined]
         if isinstance(item, git.Blob):
-            yield GitBlob(item.path, item.size, item.mode == _SYMLINK_MODE, item)
+            yield GitBlob(str(item.path), item.size, item.mode == _SYMLINK_MODE, item)
 
 
 def _git_msg(exc: Exception) -> str:
+    """git's own complaint ("fatal: ..." lines) from a failed command, on one line."""
     text = str(getattr(exc, "stderr", "") or exc).strip()
-    return " ".join(text.split())[:300]
+    text = text.removeprefix("stderr:").strip().strip("'").strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+    return " ".join(" ".join(fatal or lines).split())[:300]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from codeguard.discover import DEFAULT_MAX_BYTES, Candidate, iter_tree
+from codeguard.discover import CODEGUARD_IGNORE, DEFAULT_MAX_BYTES, Candidate, iter_tree, path_filter
 from codeguard.engine.analyze import Analyzed, analyze, compress, parallel_map
 from codeguard.errors import SourceError, UsageError
 from codeguard.fingerprint.winnow import family_seed, fingerprint
@@ -49,6 +50,8 @@ class AddSummary:
     removed: int = 0
     chunks: int = 0
     skipped: list[Skip] = field(default_factory=list)
+    # Files indexed with a remark (transcoded from another encoding, syntax errors).
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class AddSummary:
             "removed": self.removed,
             "chunks": self.chunks,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "notes": [{"path": p, "note": n} for p, n in self.notes],
         }
 
 
@@ -81,7 +85,7 @@ def _index_job(job: Job) -> tuple[Any, ...]:
     res = analyze(relpath, raw, language)
     if isinstance(res, Skip):
         return ("skip", relpath, res.reason)
-    return ("ok", relpath, *_row(res))
+    return ("ok", relpath, _row(res), res.note)
 
 
 def _row(a: Analyzed) -> tuple[Any, ...]:
@@ -100,7 +104,9 @@ def _row(a: Analyzed) -> tuple[Any, ...]:
     )
 
 
-def _dir_jobs(root: Path, known: dict[str, tuple[int, str]], max_bytes: int, exclude: tuple[str, ...]) -> tuple[list[Job], list[Skip]]:
+def _dir_jobs(
+    root: Path, known: dict[str, tuple[int, str]], max_bytes: int, exclude: tuple[str, ...]
+) -> tuple[list[Job], list[Skip]]:
     jobs: list[Job] = []
     skips: list[Skip] = []
     for item in iter_tree(root, max_bytes, exclude):
@@ -112,12 +118,23 @@ def _dir_jobs(root: Path, known: dict[str, tuple[int, str]], max_bytes: int, exc
     return jobs, skips
 
 
-def _git_jobs(blobs: Iterator[Any], known: dict[str, tuple[int, str]], max_bytes: int) -> tuple[list[Job], list[Skip]]:
+def _git_jobs(
+    blobs: Iterator[Any], known: dict[str, tuple[int, str]], max_bytes: int, exclude: tuple[str, ...]
+) -> tuple[list[Job], list[Skip]]:
+    """Jobs for the files of a commit, without those that --exclude or a committed
+    .codeguardignore leave out (.gitignore is not applied: a committed file is part of the project)."""
     jobs: list[Job] = []
     skips: list[Skip] = []
-    for blob in blobs:
+    items = list(blobs)
+    ignore_files = {
+        posixpath.dirname(b.path): b.read().decode("utf-8", "replace").splitlines()
+        for b in items
+        if posixpath.basename(b.path) == CODEGUARD_IGNORE and not b.is_symlink
+    }
+    left_out = path_filter(exclude, ignore_files)
+    for blob in items:
         spec = language_for_path(blob.path)
-        if spec is None:
+        if spec is None or left_out(blob.path):
             continue
         if blob.is_symlink:
             skips.append(Skip(blob.path, "symlink in git tree (not followed)"))
@@ -130,7 +147,9 @@ def _git_jobs(blobs: Iterator[Any], known: dict[str, tuple[int, str]], max_bytes
 
 def default_name(location: str, is_url: bool) -> str:
     """A source name from its path or URL: the last path component without ``.git``."""
-    tail = location.rstrip("/").replace(":", "/").rsplit("/", 1)[-1] if is_url else Path(location).resolve().name
+    tail = (
+        location.rstrip("/").replace(":", "/").rsplit("/", 1)[-1] if is_url else Path(location).resolve().name
+    )
     return tail.removesuffix(".git") or "source"
 
 
@@ -158,10 +177,40 @@ def add_source(
             raise UsageError(f"{source} is not a directory; index a directory or a git repository.")
         commit, kind = head_commit(root), "dir"
         job_list, skips = _dir_jobs(root, known, max_bytes, exclude)
-        return _apply(store, name, kind, location, None, commit, license, boilerplate, existing, known, job_list, skips, jobs, progress)
+        return _apply(
+            store,
+            name,
+            kind,
+            location,
+            None,
+            commit,
+            license,
+            boilerplate,
+            existing,
+            known,
+            job_list,
+            skips,
+            jobs,
+            progress,
+        )
     with git_tree(arg.location, arg.revision, arg.is_url) as (commit, blobs):
-        job_list, skips = _git_jobs(blobs, known, max_bytes)
-        return _apply(store, name, "git", location, arg.revision, commit, license, boilerplate, existing, known, job_list, skips, jobs, progress)
+        job_list, skips = _git_jobs(blobs, known, max_bytes, exclude)
+        return _apply(
+            store,
+            name,
+            "git",
+            location,
+            arg.revision,
+            commit,
+            license,
+            boilerplate,
+            existing,
+            known,
+            job_list,
+            skips,
+            jobs,
+            progress,
+        )
 
 
 def _apply(
@@ -210,23 +259,25 @@ def _apply(
                 skips.append(Skip(relpath, res[2]))
                 continue
             seen.add(relpath)
+            row, note = res[2], res[3]
+            if note:
+                summary.notes.append((relpath, note))
             if relpath in known:
                 _delete_file(conn, known[relpath][0])
                 summary.updated += 1
             else:
                 summary.added += 1
-            summary.chunks += len(res[8])
-            _insert_file(conn, source_id, relpath, res[2:])
+            summary.chunks += len(row[6])
+            _insert_file(conn, source_id, relpath, row)
         for relpath, (file_id, _) in known.items():
             if relpath not in seen:
                 _delete_file(conn, file_id)
                 summary.removed += 1
         conn.execute("DELETE FROM skips WHERE source_id = ?", (source_id,))
-        conn.executemany(
-            "INSERT INTO skips VALUES (?,?,?)", [(source_id, s.path, s.reason) for s in skips]
-        )
+        conn.executemany("INSERT INTO skips VALUES (?,?,?)", [(source_id, s.path, s.reason) for s in skips])
         store.refresh_common_hashes(conn)
     summary.skipped = sorted(skips, key=lambda s: s.path)
+    summary.notes.sort()
     return summary
 
 

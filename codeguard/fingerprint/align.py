@@ -104,14 +104,36 @@ def _top_bounds(chunks: list[Chunk]) -> np.ndarray:
     return np.array(sorted({c.start_tok for c in chunks if c.depth == 0}), dtype=np.int64)
 
 
+# Tokens a fragment may run past the chunk it belongs to: a copied method that is the last one
+# of its class shares the class's closing brace with the copy, and that brace alone must not turn
+# the finding into the whole class.
+SLACK = 3
+
+
 def _smallest_enclosing(chunks: list[Chunk], start: int, end: int) -> Chunk:
+    """The smallest chunk holding [start, end), up to SLACK tokens at either end."""
     best: Chunk | None = None
     for c in chunks:
-        if c.start_tok <= start and c.end_tok >= end and (best is None or c.n_tokens < best.n_tokens):
-            best = c
+        inside = c.start_tok <= start + SLACK and c.end_tok >= end - SLACK
+        if inside and c.n_tokens >= (end - start) - 2 * SLACK and c.start_tok < end and c.end_tok > start:
+            if best is None or c.n_tokens < best.n_tokens:
+                best = c
     if best is None:  # tokens outside every chunk cannot happen with windows; stay total anyway
         return Chunk("window", "fragment", start, end, 0, 0)
     return best
+
+
+def _clip(pieces: list[Span], lo: int, hi: int, ref_side: bool) -> list[Span]:
+    """Pieces cut to [lo, hi) on one side, the other side moved along the same diagonal."""
+    out = []
+    for qs, qe, rs, re_ in pieces:
+        a, b = (rs, re_) if ref_side else (qs, qe)
+        na, nb = max(a, lo), min(b, hi)
+        if nb <= na:
+            continue
+        d0, d1 = na - a, b - nb
+        out.append((qs + d0, qe - d1, rs + d0, re_ - d1))
+    return out
 
 
 INFO_N = 4
@@ -146,13 +168,19 @@ def group_fragments(
             groups.setdefault((qt, rt), []).append((a, b, a + d, b + d))
     out: list[Group] = []
     for pieces in groups.values():
+        q_region = _smallest_enclosing(q_chunks, min(p[0] for p in pieces), max(p[1] for p in pieces))
+        pieces = _clip(pieces, q_region.start_tok, q_region.end_tok, ref_side=False)
+        if not pieces:
+            continue
+        r_region = _smallest_enclosing(r_chunks, min(p[2] for p in pieces), max(p[3] for p in pieces))
+        pieces = _clip(pieces, r_region.start_tok, r_region.end_tok, ref_side=True)
+        if not pieces:
+            continue
         infos = [information(q_tokens[p[0] : p[1]]) for p in pieces]
-        qmin, qmax = min(p[0] for p in pieces), max(p[1] for p in pieces)
-        rmin, rmax = min(p[2] for p in pieces), max(p[3] for p in pieces)
         out.append(
             Group(
-                q_region=_smallest_enclosing(q_chunks, qmin, qmax),
-                r_region=_smallest_enclosing(r_chunks, rmin, rmax),
+                q_region=q_region,
+                r_region=r_region,
                 pieces=sorted(pieces),
                 matched=sum(p[1] - p[0] for p in pieces),
                 matched_ref=sum(p[3] - p[2] for p in pieces),

@@ -17,11 +17,12 @@ import shutil
 import sqlite3
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -74,7 +75,7 @@ def current_manifest() -> dict[str, Any]:
         "k": K,
         "w": W,
         "hash_scheme": HASH_SCHEME,
-        "normalization": "ts-leaves-v1",
+        "normalization": "ts-leaves-v2",
     }
 
 
@@ -128,6 +129,38 @@ def unpack_tokens(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return arr[0], arr[1], arr[2]
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    # SQLITE_CORRUPT (11) and SQLITE_NOTADB (26); older Pythons only have the message.
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in (11, 26)
+    return "malformed" in str(exc) or "not a database" in str(exc)
+
+
+def _corrupt(path: Path, exc: BaseException) -> IndexUnavailable:
+    return IndexUnavailable(f"The index at {path} is corrupt ({exc}). Remove it and add your sources again.")
+
+
+def _guarded(fn: _F) -> _F:
+    """Report a damaged database file as an unavailable index, not as a crash."""
+
+    @wraps(fn)
+    def wrapper(self: IndexStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if _is_corrupt(exc):
+                raise _corrupt(self.path, exc) from None
+            raise
+        except zlib.error as exc:
+            raise _corrupt(self.path, exc) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 class IndexStore:
     """An open reference index."""
 
@@ -143,16 +176,24 @@ class IndexStore:
         path = Path(path)
         db = path / DB_NAME
         if not db.exists():
-            if path.exists() and path.is_dir() and any(path.iterdir()) and not create:
-                raise IndexUnavailable(f"{path} is not a codeguard index (no {DB_NAME}).")
+            # Never write into (or read from) a directory that holds something else.
+            if path.exists() and (not path.is_dir() or any(path.iterdir())):
+                raise IndexUnavailable(
+                    f"{path} is not a codeguard index (no {DB_NAME}). Point --index at an "
+                    f"existing index, or at a new or empty directory to create one."
+                )
             if not create:
                 raise IndexUnavailable(
                     f"No reference index at {path}. Create one with `codeguard index add PATH "
                     f"--index {path}`, or point --index / CODEGUARD_INDEX at an existing one."
                 )
-            if path.exists() and (not path.is_dir() or any(path.iterdir())):
-                raise UsageError(f"Cannot create an index at {path}: it exists and is not empty.")
-            cls._create(path)
+            try:
+                cls._create(path)
+            except OSError as exc:
+                raise UsageError(
+                    f"Cannot create an index at {path} ({exc.strerror or exc}: {exc.filename}). "
+                    f"Choose a writable directory with --index."
+                ) from None
         try:
             conn = sqlite3.connect(str(db), timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -164,7 +205,12 @@ class IndexStore:
                 f"The index at {path} is corrupt or not a codeguard index ({exc}). "
                 f"Remove it and add your sources again."
             ) from None
-        manifest = {k: json.loads(v) for k, v in rows}
+        try:
+            manifest = {k: json.loads(v) for k, v in rows}
+        except ValueError:
+            raise IndexUnavailable(
+                f"The index at {path} has a damaged manifest. Remove it and add your sources again."
+            ) from None
         _check_compatible(path, manifest)
         return cls(path, conn, manifest)
 
@@ -201,15 +247,30 @@ class IndexStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic change: committed on success, rolled back on any error or interrupt."""
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise IndexUnavailable(
+                        f"The index at {self.path} is busy: another codeguard process is changing it. "
+                        f"Try again when it has finished."
+                    ) from None
+                raise
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if _is_corrupt(exc):
+                raise _corrupt(self.path, exc) from None
             raise
-        self.conn.execute("COMMIT")
 
     # -- sources --------------------------------------------------------------------------
+    @_guarded
     def sources(self) -> list[SourceRow]:
         rows = self.conn.execute(
             """SELECT s.id, s.name, s.kind, s.location, s.revision, s.commit_sha, s.license,
@@ -219,7 +280,7 @@ class IndexStore:
                         WHERE f.source_id = s.id)
                FROM sources s ORDER BY s.name"""
         ).fetchall()
-        return [SourceRow(*r[:7], bool(r[7]), *r[8:]) for r in rows]  # type: ignore[misc]
+        return [SourceRow(*r[:7], bool(r[7]), *r[8:]) for r in rows]  # type: ignore[call-arg]
 
     def source_by_name(self, name: str) -> SourceRow | None:
         for s in self.sources():
@@ -230,6 +291,7 @@ class IndexStore:
     def source_map(self) -> dict[int, SourceRow]:
         return {s.id: s for s in self.sources()}
 
+    @_guarded
     def file_hashes(self, source_id: int) -> dict[str, tuple[int, str]]:
         """path -> (file id, sha256) of a source's files."""
         rows = self.conn.execute(
@@ -238,6 +300,7 @@ class IndexStore:
         return {p: (i, h) for p, i, h in rows}
 
     # -- queries --------------------------------------------------------------------------
+    @_guarded
     def lookup(self, hashes: Iterable[int], batch: int = 900) -> list[tuple[int, int, int]]:
         """Postings (hash, file id, pos) of the given hashes, without boilerplate hashes."""
         out: list[tuple[int, int, int]] = []
@@ -255,6 +318,7 @@ class IndexStore:
             )
         return out
 
+    @_guarded
     def load_file(self, file_id: int) -> RefFile:
         row = self.conn.execute(
             "SELECT id, source_id, path, language, license, content, tokens FROM files WHERE id = ?",
@@ -284,6 +348,7 @@ class IndexStore:
             chunks=chunks,
         )
 
+    @_guarded
     def stats(self) -> dict[str, int]:
         c = self.conn
         return {
@@ -314,7 +379,11 @@ def _check_compatible(path: Path, manifest: dict[str, Any]) -> None:
     want = current_manifest()
     if manifest.get("format") != want["format"]:
         raise IndexUnavailable(f"{path} is not a codeguard index (no manifest in its database).")
-    diffs = [f"{k}={manifest.get(k)!r} (this codeguard: {want[k]!r})" for k in _REQUIRED if manifest.get(k) != want[k]]
+    diffs = [
+        f"{k}={manifest.get(k)!r} (this codeguard: {want[k]!r})"
+        for k in _REQUIRED
+        if manifest.get(k) != want[k]
+    ]
     if diffs:
         raise IndexUnavailable(
             f"The index at {path} was built with other parameters: {', '.join(diffs)}. "

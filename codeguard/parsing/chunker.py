@@ -1,6 +1,7 @@
 """Parse a file with tree-sitter into a normalized token stream and chunks.
 
-Normalization: identifiers become one ``$ID`` token and literals one ``$LIT`` token, comments
+Normalization: identifiers become one ``$ID`` token and literals one ``$LIT`` token (code
+interpolated into a literal, as in f-strings and templates, is tokenized after it), comments
 (and Python docstrings) are dropped, every other leaf keeps its node kind. Renaming variables
 and reformatting therefore leave the stream unchanged. Each token keeps its byte span, from which
 lines are derived, so fragments map back to line ranges on both sides.
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codeguard.model import Chunk
-from codeguard.parsing.languages import DROP, LITERAL, LIT_TOKEN, Grammar, grammar, stable_token_id
+from codeguard.parsing.languages import DROP, LIT_TOKEN, LITERAL, Grammar, grammar, stable_token_id
 
 # Top-level code outside functions and classes is cut into windows of at most this many lines,
 # so that a copied block of module-level code is a chunk of its own.
@@ -51,8 +52,10 @@ def parse_file(source: bytes, language: str) -> ParsedFile:
     tree = g.parser.parse(source)
     toks, starts, ends, chunk_nodes = _walk(tree, g)
     tok_arr = np.asarray(toks, dtype=np.uint32)
-    start_arr = np.asarray(starts, dtype=np.uint32)
-    end_arr = np.asarray(ends, dtype=np.uint32)
+    keep = _significant(tok_arr)
+    tok_arr = tok_arr[keep]
+    start_arr = np.asarray(starts, dtype=np.uint32)[keep]
+    end_arr = np.asarray(ends, dtype=np.uint32)[keep]
     first, last = token_lines(source, start_arr, end_arr)
     n_lines = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
     chunks = _chunks(chunk_nodes, g, start_arr, first, last)
@@ -69,22 +72,50 @@ def parse_file(source: bytes, language: str) -> ParsedFile:
     )
 
 
+_SEMICOLON = stable_token_id(";")
+_COMMA = stable_token_id(",")
+_CLOSERS = np.array([stable_token_id(c) for c in (")", "]", "}")], dtype=np.uint32)
+
+
+def _significant(tokens: np.ndarray) -> np.ndarray:
+    """Tokens that formatters do not add or remove: semicolons (optional in JS, Go, Ruby,
+    Kotlin) and trailing commas before a closing bracket (black, prettier, rustfmt) are not."""
+    keep = tokens != _SEMICOLON
+    following = np.zeros_like(tokens)
+    following[:-1] = tokens[1:]
+    keep &= ~((tokens == _COMMA) & np.isin(following, _CLOSERS))
+    return keep
+
+
 def _walk(tree: object, g: Grammar) -> tuple[list[int], list[int], list[int], list[object]]:
-    """Pre-order walk with a cursor (no recursion: deep trees cannot overflow the stack)."""
-    action = g.action.tolist()
+    """Pre-order walk of the whole tree: tokens, their byte spans, and the chunk nodes."""
+    out: tuple[list[int], list[int], list[int], list[object]] = ([], [], [], [])
+    _walk_node(tree.root_node, g, out, set(), set())  # type: ignore[attr-defined]
+    return out
+
+
+def _walk_node(
+    root: object,
+    g: Grammar,
+    out: tuple[list[int], list[int], list[int], list[object]],
+    skip_open: set[int],
+    skip_close: set[int],
+) -> None:
+    """Walk one subtree with a cursor (no recursion: deep trees cannot overflow the stack).
+
+    Recursion happens only for code interpolated into a literal, as deep as such nesting goes.
+    ``skip_open``/``skip_close`` hold byte offsets of redundant "(" and ")" tokens.
+    """
+    action = g.actions
     token = g.token
     chunk_ids = g.function_ids | g.class_ids
     doc_id = g.docstring_id
     string_ids = g.string_ids
     paren_ids, wrapper_ids = g.paren_ids, g.wrapper_ids
     open_paren, close_paren = g.open_paren, g.close_paren
-    skip_open: set[int] = set()  # byte offsets of redundant "(" and ")" tokens
-    skip_close: set[int] = set()
-    toks: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    chunk_nodes: list[object] = []
-    cursor = tree.walk()  # type: ignore[attr-defined]
+    interp_ids, needs_body = g.interpolation_ids, g.needs_body_ids
+    toks, starts, ends, chunk_nodes = out
+    cursor = root.walk()  # type: ignore[attr-defined]
     while True:
         node = cursor.node
         kid = node.kind_id
@@ -96,6 +127,9 @@ def _walk(tree: object, g: Grammar) -> tuple[list[int], list[int], list[int], li
             toks.append(_LIT)
             starts.append(node.start_byte)
             ends.append(node.end_byte)
+            if interp_ids and node.child_count:
+                for inner in _interpolations(node, interp_ids):
+                    _walk_node(inner, g, out, skip_open, skip_close)
         elif node.child_count == 0:
             s, e = node.start_byte, node.end_byte
             if (kid == open_paren and s in skip_open) or (kid == close_paren and e in skip_close):
@@ -108,7 +142,8 @@ def _walk(tree: object, g: Grammar) -> tuple[list[int], list[int], list[int], li
             pass  # a statement that is only a string literal is documentation
         else:
             if kid in chunk_ids:
-                chunk_nodes.append(node)
+                if kid not in needs_body or node.child_by_field_name("body") is not None:
+                    chunk_nodes.append(node)
             elif kid in paren_ids or (
                 kid in wrapper_ids
                 and node.named_child_count == 1
@@ -121,25 +156,66 @@ def _walk(tree: object, g: Grammar) -> tuple[list[int], list[int], list[int], li
             continue
         while not cursor.goto_next_sibling():
             if not cursor.goto_parent():
-                return toks, starts, ends, chunk_nodes
+                return
 
 
-def _node_name(node: object) -> str:
+def _interpolations(literal: object, interp_ids: frozenset[int]) -> list[object]:
+    """Code nodes inside a literal, in source order, not looking inside the ones found."""
+    found: list[object] = []
+    stack = list(reversed(literal.children))  # type: ignore[attr-defined]
+    while stack:
+        node = stack.pop()
+        if node.kind_id in interp_ids:
+            found.append(node)
+        elif node.child_count:
+            stack.extend(reversed(node.children))
+    return found
+
+
+# Fields of an enclosing node that name the anonymous function or class bound to it:
+# `const f = () => {}`, `obj.f = function () {}`, `{f: () => {}}`, `class A { f = () => {} }`.
+_BINDING_FIELDS = ("name", "left", "key", "property")
+# Fields that never name a chunk: an arrow function `x => x` is not called "x".
+_NOT_NAME_FIELDS = frozenset({"parameter", "parameters", "result", "return_type", "body", "type"})
+
+
+def _text(node: object) -> str:
+    return str(node.text.decode("utf-8", "replace")[:200])  # type: ignore[attr-defined]
+
+
+def _node_name(node: object, name_fields: tuple[str, ...] = ()) -> str:
     """The declared name of a function or class node, following C-style declarators."""
     cur = node
-    for _ in range(6):
+    for _ in range(8):
         name = cur.child_by_field_name("name")  # type: ignore[attr-defined]
         if name is not None:
-            return name.text.decode("utf-8", "replace")[:200]
+            return _text(name)
         declarator = cur.child_by_field_name("declarator")  # type: ignore[attr-defined]
         if declarator is None:
             break
-        if declarator.child_count == 0 or declarator.type.endswith("identifier"):
-            return declarator.text.decode("utf-8", "replace")[:200]
+        if (
+            declarator.child_count == 0
+            or declarator.type.endswith("identifier")
+            # innermost declarators that are not identifiers: `operator==`, `~A`
+            or declarator.child_by_field_name("declarator") is None
+        ):
+            return _text(declarator)
         cur = declarator
-    for child in node.named_children:  # type: ignore[attr-defined]
+    for field_name in name_fields:
+        named = node.child_by_field_name(field_name)  # type: ignore[attr-defined]
+        if named is not None:
+            return _text(named)
+    parent = node.parent  # type: ignore[attr-defined]
+    if parent is not None:
+        for field_name in _BINDING_FIELDS:
+            bound = parent.child_by_field_name(field_name)
+            if bound is not None and bound.end_byte <= node.start_byte:  # type: ignore[attr-defined]
+                return _text(bound)
+    for i, child in enumerate(node.children):  # type: ignore[attr-defined]
+        if not child.is_named or node.field_name_for_child(i) in _NOT_NAME_FIELDS:  # type: ignore[attr-defined]
+            continue
         if child.type.endswith("identifier") or child.type in ("constant", "name"):
-            return child.text.decode("utf-8", "replace")[:200]
+            return _text(child)
     return "<anonymous>"
 
 
@@ -157,11 +233,16 @@ def _chunks(
         s_tok = int(np.searchsorted(starts, sb, side="left"))
         e_tok = int(np.searchsorted(starts, eb, side="left"))
         if e_tok > s_tok:
-            kind = "class" if is_class else ("method" if stack and stack[-1][1] else "function")
+            if is_class:
+                kind = "class"
+            elif (stack and stack[-1][1]) or node.kind_id in g.method_ids:  # type: ignore[attr-defined]
+                kind = "method"
+            else:
+                kind = "function"
             chunks.append(
                 Chunk(
                     kind=kind,
-                    name=_node_name(node),
+                    name=_node_name(node, g.spec.name_fields),
                     start_tok=s_tok,
                     end_tok=e_tok,
                     start_line=node.start_point[0] + 1,  # type: ignore[attr-defined]

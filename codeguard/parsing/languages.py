@@ -47,7 +47,14 @@ _LITERAL_RE = re.compile(
     r"(^|_)(string|literal|integer|float|number|char|character|regex|heredoc|boolean|symbol|"
     r"nowdoc_string|encapsed_string|rune)($|_)"
 )
-_LITERAL_EXCLUDE_RE = re.compile(r"(_content|_start|_end|_fragment|_delimiter|_type|_flags|_pattern)$")
+# `_operator`: Python's boolean_operator (`a and b`, `a or b`) matches "boolean" but is code.
+_LITERAL_EXCLUDE_RE = re.compile(
+    r"(_content|_start|_end|_fragment|_delimiter|_type|_flags|_pattern|_operator)$"
+)
+# Value keywords are literals like 1 and "a": the Rust, C# and PHP grammars already name them
+# boolean_literal / null_literal / boolean, while Python, JS, Go, Ruby, C and Java give them kinds
+# of their own; without this, turning `true` into `false` changed the stream in some languages only.
+_VALUE_KEYWORDS = frozenset({"true", "false", "null", "nil", "none"})
 _MAX_KIND = 1 << 16
 _IDENT_NAMES = frozenset({"constant", "name", "simple_identifier", "self", "this"})
 
@@ -70,6 +77,16 @@ class LanguageSpec:
     paren_kinds: frozenset[str] = frozenset({"parenthesized_expression"})
     # (node kind, only named child kind): parentheses also dropped, e.g. f((x for x in y)).
     paren_wrappers: tuple[tuple[str, str], ...] = ()
+    # Nodes inside a literal that hold code (f-string / template substitutions, PHP variables in
+    # "..."): the literal stays one LIT token, but the code inside is tokenized, not hidden.
+    interpolation_kinds: frozenset[str] = frozenset()
+    # Function kinds that are methods wherever they stand (Go: `func (r T) m()` is top level).
+    method_kinds: frozenset[str] = frozenset()
+    # Class kinds that are chunks only with a body: C++'s `struct stat st;` is a struct_specifier
+    # too, a type reference that must not become a two-token class chunk.
+    needs_body: frozenset[str] = frozenset()
+    # Fields that name a chunk besides ``name`` (Rust: `impl Display for Point` is named by type).
+    name_fields: tuple[str, ...] = ()
 
     @property
     def fingerprint_family(self) -> str:
@@ -91,6 +108,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             class_kinds=_fs("class_definition"),
             docstring_statement="expression_statement",
             paren_wrappers=(("argument_list", "generator_expression"),),
+            interpolation_kinds=_fs("interpolation"),
         ),
         LanguageSpec(
             "java",
@@ -100,6 +118,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             class_kinds=_fs(
                 "class_declaration", "interface_declaration", "enum_declaration", "record_declaration"
             ),
+            interpolation_kinds=_fs("string_interpolation"),
         ),
         LanguageSpec(
             "c",
@@ -115,6 +134,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             family="c",
             function_kinds=_fs("function_definition"),
             class_kinds=_fs("class_specifier", "struct_specifier"),
+            needs_body=_fs("class_specifier", "struct_specifier"),
         ),
         LanguageSpec(
             "javascript",
@@ -129,6 +149,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
                 "arrow_function",
             ),
             class_kinds=_fs("class_declaration", "class"),
+            interpolation_kinds=_fs("template_substitution"),
         ),
         LanguageSpec(
             "typescript",
@@ -146,6 +167,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             class_kinds=_fs(
                 "class_declaration", "abstract_class_declaration", "class", "interface_declaration"
             ),
+            interpolation_kinds=_fs("template_substitution"),
         ),
         LanguageSpec(
             "tsx",
@@ -163,19 +185,24 @@ LANGUAGES: dict[str, LanguageSpec] = {
             class_kinds=_fs(
                 "class_declaration", "abstract_class_declaration", "class", "interface_declaration"
             ),
+            interpolation_kinds=_fs("template_substitution"),
         ),
         LanguageSpec(
             "go",
             (".go",),
             "tree_sitter_go",
             function_kinds=_fs("function_declaration", "method_declaration", "func_literal"),
+            method_kinds=_fs("method_declaration"),
         ),
         LanguageSpec(
             "rust",
             (".rs",),
             "tree_sitter_rust",
             function_kinds=_fs("function_item"),
-            class_kinds=_fs("impl_item", "trait_item", "mod_item"),
+            # Not mod_item: a module is a namespace (like C++ namespaces and C# namespaces, which
+            # are not chunks either); with it, every free function in `mod tests` was a "method".
+            class_kinds=_fs("impl_item", "trait_item"),
+            name_fields=("type",),
         ),
         LanguageSpec(
             "csharp",
@@ -190,6 +217,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             class_kinds=_fs(
                 "class_declaration", "struct_declaration", "interface_declaration", "record_declaration"
             ),
+            interpolation_kinds=_fs("interpolation"),
         ),
         LanguageSpec(
             "ruby",
@@ -197,6 +225,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "tree_sitter_ruby",
             function_kinds=_fs("method", "singleton_method"),
             class_kinds=_fs("class", "module"),
+            interpolation_kinds=_fs("interpolation"),
         ),
         LanguageSpec(
             "php",
@@ -205,6 +234,13 @@ LANGUAGES: dict[str, LanguageSpec] = {
             factory="language_php",
             function_kinds=_fs("function_definition", "method_declaration"),
             class_kinds=_fs("class_declaration", "trait_declaration", "interface_declaration"),
+            # "$a $b->c {$d[1]}" holds these directly, without an interpolation node.
+            interpolation_kinds=_fs(
+                "variable_name",
+                "member_access_expression",
+                "subscript_expression",
+                "dynamic_variable_name",
+            ),
         ),
         LanguageSpec(
             "kotlin",
@@ -212,6 +248,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "tree_sitter_kotlin",
             function_kinds=_fs("function_declaration"),
             class_kinds=_fs("class_declaration", "object_declaration"),
+            interpolation_kinds=_fs("interpolation"),
         ),
     ]
 }
@@ -247,6 +284,10 @@ class Grammar:
     is_ident: list[bool]
     function_ids: frozenset[int]
     class_ids: frozenset[int]
+    method_ids: frozenset[int] = field(default_factory=frozenset)
+    needs_body_ids: frozenset[int] = field(default_factory=frozenset)
+    interpolation_ids: frozenset[int] = field(default_factory=frozenset)
+    actions: list[int] = field(default_factory=list)  # ``action`` as a list, for the walk
     docstring_id: int = -1
     string_ids: frozenset[int] = field(default_factory=frozenset)
     paren_ids: frozenset[int] = field(default_factory=frozenset)
@@ -259,7 +300,7 @@ def _classify(kind: str, named: bool, spec: LanguageSpec) -> int:
     if named and "comment" in kind:
         return DROP
     if named and kind not in _CODE_LITERALS:
-        if kind in spec.extra_literals:
+        if kind in spec.extra_literals or kind in _VALUE_KEYWORDS:
             return LITERAL
         if _LITERAL_RE.search(kind) and not _LITERAL_EXCLUDE_RE.search(kind):
             return LITERAL
@@ -281,6 +322,9 @@ def grammar(name: str) -> Grammar:
     token = [stable_token_id("ERROR")] * _MAX_KIND
     is_ident = [False] * _MAX_KIND
     function_ids, class_ids, string_ids = set(), set(), set()
+    method_ids: set[int] = set()
+    needs_body_ids: set[int] = set()
+    interpolation_ids: set[int] = set()
     docstring_id = -1
     paren_ids: set[int] = set()
     wrapper_kinds = dict(spec.paren_wrappers)
@@ -301,6 +345,12 @@ def grammar(name: str) -> Grammar:
             function_ids.add(kid)
         if kind in spec.class_kinds and named:
             class_ids.add(kid)
+        if kind in spec.method_kinds and named:
+            method_ids.add(kid)
+        if kind in spec.needs_body and named:
+            needs_body_ids.add(kid)
+        if kind in spec.interpolation_kinds and named:
+            interpolation_ids.add(kid)
         if kind == "string" and named:
             string_ids.add(kid)
         if kind == spec.docstring_statement and named:
@@ -323,12 +373,17 @@ def grammar(name: str) -> Grammar:
         is_ident=is_ident,
         function_ids=frozenset(function_ids),
         class_ids=frozenset(class_ids),
+        method_ids=frozenset(method_ids),
+        needs_body_ids=frozenset(needs_body_ids),
+        interpolation_ids=frozenset(interpolation_ids),
+        actions=action.tolist(),
         docstring_id=docstring_id,
         string_ids=frozenset(string_ids),
         paren_ids=frozenset(paren_ids),
         wrapper_ids={k: frozenset(v) for k, v in wrappers.items()},
-        open_paren=language.id_for_node_kind("(", False),
-        close_paren=language.id_for_node_kind(")", False),
+        # -1 (never a kind id) for a grammar without parentheses
+        open_paren=language.id_for_node_kind("(", False) or -1,
+        close_paren=language.id_for_node_kind(")", False) or -1,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import traceback
 from collections.abc import Callable
@@ -165,7 +166,7 @@ def index_add(
     source: str,
     name: str | None,
     license_: str | None,
-    boilerplate: bool,
+    boilerplate: bool | None,
     exclude: tuple[str, ...],
     max_file_size: int | None,
     as_json: bool,
@@ -177,7 +178,12 @@ def index_add(
     from codeguard.discover import DEFAULT_MAX_BYTES
     from codeguard.engine.indexing import add_source
 
-    store = _open_index(index_dir, create=True)
+    from codeguard.gitio import parse_source_arg
+
+    parse_source_arg(source)  # a missing path or malformed URL fails before any index is created
+    target = index_dir or default_index()
+    created = not target.exists()
+    store = _open_index(target, create=True)
     progress = RichProgress(not quiet)
     try:
         summary = add_source(
@@ -191,6 +197,11 @@ def index_add(
             exclude=exclude,
             progress=progress,
         )
+    except CodeguardError:
+        store.close()
+        if created:  # do not leave an empty index behind a failed first add
+            shutil.rmtree(target, ignore_errors=True)
+        raise
     finally:
         progress.stop()
     if as_json:
@@ -202,6 +213,11 @@ def index_add(
         f"{summary.unchanged} unchanged, "
         f"{summary.removed} removed, {len(summary.skipped)} skipped; index {store.path}"
     )
+    if summary.notes and not quiet:
+        click.echo(
+            f"  {len(summary.notes)} file(s) indexed with notes (re-encoded or syntax errors; --json lists them)",
+            err=True,
+        )
     if summary.skipped and not quiet:
         for s in summary.skipped[:10]:
             click.echo(f"  skipped {s.path}: {s.reason}", err=True)

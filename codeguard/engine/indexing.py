@@ -158,7 +158,7 @@ def add_source(
     source: str,
     name: str | None = None,
     license: str | None = None,
-    boilerplate: bool = False,
+    boilerplate: bool | None = None,
     jobs: int = 0,
     max_bytes: int = DEFAULT_MAX_BYTES,
     exclude: tuple[str, ...] = (),
@@ -221,7 +221,7 @@ def _apply(
     revision: str | None,
     commit: str | None,
     license: str | None,
-    boilerplate: bool,
+    boilerplate: bool | None,
     existing: Any,
     known: dict[str, tuple[int, str]],
     job_list: list[Job],
@@ -237,15 +237,15 @@ def _apply(
             cur = conn.execute(
                 """INSERT INTO sources (name, kind, location, revision, commit_sha, license,
                    boilerplate, added_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)""",
-                (name, kind, location, revision, commit, license, int(boilerplate), now, now),
+                (name, kind, location, revision, commit, license, int(bool(boilerplate)), now, now),
             )
             source_id = int(cur.lastrowid or 0)
         else:
             source_id = existing.id
             conn.execute(
                 """UPDATE sources SET kind=?, location=?, revision=?, commit_sha=?,
-                   license=COALESCE(?, license), boilerplate=?, updated_at=? WHERE id=?""",
-                (kind, location, revision, commit, license, int(boilerplate), now, source_id),
+                   license=COALESCE(?, license), boilerplate=COALESCE(?, boilerplate), updated_at=? WHERE id=?""",
+                (kind, location, revision, commit, license, None if boilerplate is None else int(boilerplate), now, source_id),
             )
         seen: set[str] = set()
         for res in parallel_map(_index_job, job_list, jobs):

@@ -177,7 +177,6 @@ def index_add(
     """Add a directory or git repository (PATH_OR_URL[@REV]) to the reference index."""
     from codeguard.discover import DEFAULT_MAX_BYTES
     from codeguard.engine.indexing import add_source
-
     from codeguard.gitio import parse_source_arg
 
     parse_source_arg(source)  # a missing path or malformed URL fails before any index is created
@@ -215,7 +214,8 @@ def index_add(
     )
     if summary.notes and not quiet:
         click.echo(
-            f"  {len(summary.notes)} file(s) indexed with notes (re-encoded or syntax errors; --json lists them)",
+            f"  {len(summary.notes)} file(s) indexed with notes "
+            "(re-encoded or syntax errors; --json lists them)",
             err=True,
         )
     if summary.skipped and not quiet:
@@ -292,8 +292,21 @@ def index_remove(name: str, index_dir: Path | None) -> None:
     type=click.Choice(["error", "warning", "note", "none"]),
     default="warning",
     show_default=True,
-    help="Exit 1 when a finding is at or above this level.",
+    help="Exit 1 when a finding's policy level is at or above this level.",
 )
+@click.option(
+    "--policy",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="License policy file [default: rules/policy.yaml shipped with codeguard].",
+)
+@click.option(
+    "--project-license",
+    metavar="SPDX",
+    default=None,
+    help="The project's license [default: from its package metadata or LICENSE files].",
+)
+@click.option("--no-index", is_flag=True, help="Check only the project's own license notices (no corpus).")
 @click.option(
     "--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable)."
 )
@@ -305,28 +318,66 @@ def index_remove(name: str, index_dir: Path | None) -> None:
 )
 @jobs_option
 @quiet_option
+@click.pass_context
 @handle_errors
 def scan(
+    ctx: click.Context,
     path: Path,
     index_dir: Path | None,
     fmt: str,
     output: Path | None,
     fail_on: str,
+    policy: Path | None,
+    project_license: str | None,
+    no_index: bool,
     exclude: tuple[str, ...],
     max_file_size: int | None,
     jobs: int,
     quiet: bool,
 ) -> None:
-    """Scan PATH (a directory or file) for code copied from the indexed sources."""
+    """Scan PATH (a directory or file) for code copied from the indexed sources.
+
+    Settings can also come from [tool.codeguard] in pyproject.toml or a .codeguard.toml
+    (index, policy, project-license, fail-on, format, exclude, max-file-size); flags win.
+    """
+    from codeguard.config import load_config
     from codeguard.discover import DEFAULT_MAX_BYTES
+    from codeguard.engine.indexing import checked_license
     from codeguard.engine.scan import ScanOptions
     from codeguard.engine.scan import scan as run_scan
     from codeguard.errors import UsageError
     from codeguard.report import FORMATS
 
-    store = _open_index(index_dir)
+    if not path.exists():
+        raise UsageError(f"No such file or directory: {path}")
+    cfg = load_config(path)
+
+    def setting(param: str, key: str, value: Any) -> Any:
+        from_flag = ctx.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT
+        return value if from_flag or cfg.get(key) is None else cfg.get(key)
+
+    index_dir = setting("index_dir", "index", index_dir)
+    fmt = setting("fmt", "format", fmt)
+    if fmt not in FORMATS:
+        raise UsageError(f"{cfg.path}: format {fmt!r} is not one of {', '.join(FORMATS)}")
+    fail_on = setting("fail_on", "fail-on", fail_on)
+    if fail_on not in (*LEVELS, "none"):
+        raise UsageError(f"{cfg.path}: fail-on {fail_on!r} is not one of error, warning, note, none")
+    policy = setting("policy", "policy", policy)
+    project_license = setting("project_license", "project-license", project_license)
+    exclude = tuple(setting("exclude", "exclude", exclude))
+    max_file_size = setting("max_file_size", "max-file-size", max_file_size)
+    if project_license:
+        project_license = checked_license(project_license, "project license")
+    store = None if no_index else _open_index(Path(index_dir) if index_dir else None)
     progress = RichProgress(not quiet)
-    options = ScanOptions(jobs=jobs, exclude=exclude, max_bytes=max_file_size or DEFAULT_MAX_BYTES)
+    options = ScanOptions(
+        jobs=jobs,
+        exclude=exclude,
+        max_bytes=max_file_size or DEFAULT_MAX_BYTES,
+        policy=Path(policy) if policy else None,
+        project_license=project_license,
+    )
     try:
         result = run_scan(store, path, options, progress)
     finally:
@@ -343,5 +394,35 @@ def scan(
     else:
         report.write(result, sys.stdout, color=sys.stdout.isatty())
     threshold = LEVELS.get(fail_on)
-    if threshold is not None and any(LEVELS[f.level] >= threshold for f in result.findings):
+    levels = [f.level for f in result.findings] + [f.level for f in result.license_findings]
+    if threshold is not None and any(LEVELS.get(level, 0) >= threshold for level in levels):
         sys.exit(ExitCode.FINDINGS)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option(
+    "--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable)."
+)
+@handle_errors
+def licenses(path: Path, as_json: bool, exclude: tuple[str, ...]) -> None:
+    """Print the licenses detected in PATH: per file (license files, notices, SPDX tags) and the
+    project's own (package metadata or LICENSE files)."""
+    from codeguard.engine.licensing import license_report
+
+    rep = license_report(path, exclude)
+    if as_json:
+        click.echo(json.dumps(rep, indent=2, sort_keys=True))
+        return
+    for f in rep["files"]:
+        click.echo(
+            f"{f['path']}:{f['start_line']}-{f['end_line']}  {f['license']}  "
+            f"({f['kind']}, confidence {f['confidence']:.2f})"
+        )
+    proj = rep["project"]
+    click.echo(f"\nproject {proj['root']}: {proj['license'] or 'unknown'}")
+    for e in proj["evidence"]:
+        click.echo(f"  from {e['file']} ({e['kind']}): {e.get('license') or 'undecided'}")
+    s = rep["stats"]
+    click.echo(f"{len(rep['files'])} detection(s) in {s['files_read']} file(s) read in {s['seconds']:.2f}s")

@@ -41,14 +41,15 @@ class Candidate:
 
 
 def iter_tree(
-    root: Path, max_bytes: int = DEFAULT_MAX_BYTES, exclude: tuple[str, ...] = ()
+    root: Path, max_bytes: int = DEFAULT_MAX_BYTES, exclude: tuple[str, ...] = (), all_files: bool = False
 ) -> Iterator[Candidate | Skip]:
     """Candidates and skips of a directory tree, in a stable (sorted) order.
 
-    ``exclude`` holds extra gitignore-style patterns relative to ``root``.
+    ``exclude`` holds extra gitignore-style patterns relative to ``root``. With ``all_files``
+    files without a grammar are candidates too (language ""), for license detection.
     """
     specs = [("", _exclude_spec(exclude))] if exclude else []
-    yield from _walk(root, root, specs, max_bytes)
+    yield from _walk(root, root, specs, max_bytes, all_files)
 
 
 def _exclude_spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
@@ -123,7 +124,11 @@ def path_filter(exclude: tuple[str, ...], ignore_files: dict[str, list[str]]) ->
 
 
 def _walk(
-    root: Path, directory: Path, specs: list[tuple[str, pathspec.GitIgnoreSpec]], max_bytes: int
+    root: Path,
+    directory: Path,
+    specs: list[tuple[str, pathspec.GitIgnoreSpec]],
+    max_bytes: int,
+    all_files: bool = False,
 ) -> Iterator[Candidate | Skip]:
     rel_dir = directory.relative_to(root).as_posix() if directory != root else ""
     specs = specs + _load_specs(directory, rel_dir)
@@ -143,7 +148,7 @@ def _walk(
         if is_dir:
             if entry.name in ALWAYS_SKIPPED_DIRS or _ignored(specs, rel, True):
                 continue
-            yield from _walk(root, Path(entry.path), specs, max_bytes)
+            yield from _walk(root, Path(entry.path), specs, max_bytes, all_files)
             continue
         if _ignored(specs, rel, False):
             continue
@@ -159,12 +164,12 @@ def _walk(
             if target.is_dir():
                 yield Skip(rel, "symlink to a directory (not followed)")
                 continue
-        if spec is None:
+        if spec is None and not all_files:
             continue
         yield from check_size(rel, Path(entry.path), spec, max_bytes)
 
 
-def check_size(rel: str, path: Path, spec: LanguageSpec, max_bytes: int) -> Iterator[Candidate | Skip]:
+def check_size(rel: str, path: Path, spec: LanguageSpec | None, max_bytes: int) -> Iterator[Candidate | Skip]:
     """A candidate, or a skip when the file cannot be stat'ed, is not a regular file or is
     over the size limit."""
     try:
@@ -180,7 +185,7 @@ def check_size(rel: str, path: Path, spec: LanguageSpec, max_bytes: int) -> Iter
     if size > max_bytes:
         yield Skip(rel, f"larger than the {max_bytes:,}-byte limit ({size:,} bytes)")
         return
-    yield Candidate(rel, path, spec.name)
+    yield Candidate(rel, path, spec.name if spec else "")
 
 
 def prepare_source(raw: bytes) -> tuple[bytes | None, str]:

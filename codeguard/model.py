@@ -99,6 +99,9 @@ class Finding:
     origin: Provenance
     level: str = "warning"
     also_in: tuple[Provenance, ...] = field(default=())
+    rule_id: str = ""
+    reason: str = ""
+    help: str = ""
 
     @property
     def key(self) -> tuple[str, int, str, str]:
@@ -116,9 +119,34 @@ class Finding:
             "origin_coverage": round(self.origin_coverage, 4),
             "longest_fragment_tokens": self.longest,
             "level": self.level,
+            "policy": {"rule_id": self.rule_id, "reason": self.reason, "help": self.help},
             "fragments": [f.to_json() for f in self.fragments],
             "origin": self.origin.to_json(),
             "also_in": [p.to_json() for p in self.also_in],
+        }
+
+
+@dataclass(frozen=True)
+class LicenseFinding:
+    """A file of the scanned project whose own license notice conflicts with the project's."""
+
+    path: str
+    start_line: int
+    end_line: int
+    license: str
+    level: str
+    rule_id: str
+    reason: str
+    help: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "license": self.license,
+            "level": self.level,
+            "policy": {"rule_id": self.rule_id, "reason": self.reason, "help": self.help},
         }
 
 
@@ -131,3 +159,5 @@ class ScanResult:
     skipped: list[Skip]
     stats: dict[str, Any]
     index: dict[str, Any]
+    license_findings: list[LicenseFinding] = field(default_factory=list)
+    project: dict[str, Any] = field(default_factory=dict)

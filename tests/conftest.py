@@ -152,10 +152,15 @@ def run_cli() -> Callable[..., CliResult]:
 
 @pytest.fixture(scope="session")
 def scan_json(run_cli: Callable[..., CliResult]) -> Callable[..., tuple[int, dict[str, Any], str]]:
-    """``scan_json(path, index, *extra)``: exit code, the parsed JSON report and stderr."""
+    """``scan_json(path, index, *extra)``: exit code, the parsed JSON report and stderr.
+
+    Fails on any finding (``--fail-on note``): permissive origins are policy notes.
+    """
 
     def scan(path: Path, index: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-        code, out, err = run_cli("scan", path, "--index", index, "--format", "json", *extra)
+        code, out, err = run_cli(
+            "scan", path, "--index", index, "--format", "json", "--fail-on", "note", *extra
+        )
         assert code in (0, 1), f"scan failed with {code}: {err}"
         return code, json.loads(out), err
 

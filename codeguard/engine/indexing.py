@@ -18,6 +18,7 @@ from codeguard.engine.analyze import Analyzed, analyze, compress, parallel_map
 from codeguard.errors import SourceError, UsageError
 from codeguard.fingerprint.winnow import family_seed, fingerprint
 from codeguard.gitio import git_tree, head_commit, parse_source_arg
+from codeguard.licenses.project import directory_license, tree_license
 from codeguard.index.store import IndexStore, pack_tokens, unpack_tokens
 from codeguard.model import Skip
 from codeguard.parsing.languages import LANGUAGES, language_for_path
@@ -101,7 +102,15 @@ def _row(a: Analyzed) -> tuple[Any, ...]:
         chunks,
         a.hashes.tolist(),
         a.positions.tolist(),
+        _file_license(a.source),
     )
+
+
+def _file_license(source: bytes) -> str | None:
+    from codeguard.licenses.project import header_license
+
+    found = header_license(source)
+    return found.expression if found else None
 
 
 def _dir_jobs(
@@ -145,6 +154,27 @@ def _git_jobs(
     return jobs, skips
 
 
+def _license_was_given(store: IndexStore, existing: Any) -> bool:
+    """A re-added source keeps a license given with --license earlier; detected ones refresh."""
+    if existing is None:
+        return False
+    row = store.conn.execute("SELECT license_given FROM sources WHERE id = ?", (existing.id,)).fetchone()
+    return bool(row and row[0])
+
+
+def checked_license(expression: str, what: str) -> str:
+    """A user-given SPDX expression, normalized; unknown ids (other than LicenseRef-) are an error."""
+    from codeguard.licenses.policy import normalize_expression, validate_expression
+
+    problems = [p for p in validate_expression(expression) if "LicenseRef-" not in p]
+    if problems:
+        raise UsageError(
+            f"{what} {expression!r} is not a valid SPDX expression ({'; '.join(problems)}). "
+            "Use SPDX ids such as MIT, Apache-2.0, GPL-3.0-only, or LicenseRef-<name> for your own."
+        )
+    return normalize_expression(expression)
+
+
 def default_name(location: str, is_url: bool) -> str:
     """A source name from its path or URL: the last path component without ``.git``."""
     tail = (
@@ -167,6 +197,9 @@ def add_source(
     """Add (or refresh) a directory or git repository as a reference source, atomically."""
     progress = progress or NoProgress()
     arg = parse_source_arg(source)
+    given = license is not None
+    if license is not None:
+        license = checked_license(license, "--license")
     name = name or default_name(arg.location, arg.is_url)
     existing = store.source_by_name(name)
     known = store.file_hashes(existing.id) if existing else {}
@@ -176,6 +209,8 @@ def add_source(
         if not root.is_dir():
             raise UsageError(f"{source} is not a directory; index a directory or a git repository.")
         commit, kind = head_commit(root), "dir"
+        if not given and not _license_was_given(store, existing):
+            license = directory_license(root).expression
         job_list, skips = _dir_jobs(root, known, max_bytes, exclude)
         return _apply(
             store,
@@ -192,9 +227,15 @@ def add_source(
             skips,
             jobs,
             progress,
+            license_given=given,
         )
     with git_tree(arg.location, arg.revision, arg.is_url) as (commit, blobs):
-        job_list, skips = _git_jobs(blobs, known, max_bytes, exclude)
+        items = list(blobs)
+        if not given and not _license_was_given(store, existing):
+            top = {b.path: b for b in items if "/" not in b.path and not b.is_symlink}
+            detected = tree_license(list(top), lambda n: top[n].read())
+            license = detected.expression
+        job_list, skips = _git_jobs(iter(items), known, max_bytes, exclude)
         return _apply(
             store,
             name,
@@ -210,6 +251,7 @@ def add_source(
             skips,
             jobs,
             progress,
+            license_given=given,
         )
 
 
@@ -228,6 +270,7 @@ def _apply(
     skips: list[Skip],
     jobs: int,
     progress: Progress,
+    license_given: bool = False,
 ) -> AddSummary:
     summary = AddSummary(name=name, commit=commit)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -245,8 +288,19 @@ def _apply(
             conn.execute(
                 """UPDATE sources SET kind=?, location=?, revision=?, commit_sha=?,
                    license=COALESCE(?, license), boilerplate=COALESCE(?, boilerplate), updated_at=? WHERE id=?""",
-                (kind, location, revision, commit, license, None if boilerplate is None else int(boilerplate), now, source_id),
+                (
+                    kind,
+                    location,
+                    revision,
+                    commit,
+                    license,
+                    None if boilerplate is None else int(boilerplate),
+                    now,
+                    source_id,
+                ),
             )
+        if license_given:
+            conn.execute("UPDATE sources SET license_given = 1 WHERE id = ?", (source_id,))
         seen: set[str] = set()
         for res in parallel_map(_index_job, job_list, jobs):
             progress.advance()
@@ -282,11 +336,11 @@ def _apply(
 
 
 def _insert_file(conn: sqlite3.Connection, source_id: int, relpath: str, row: tuple[Any, ...]) -> None:
-    sha, language, n_lines, n_tokens, content, tokens, chunks, hashes, positions = row
+    sha, language, n_lines, n_tokens, content, tokens, chunks, hashes, positions, file_license = row
     cur = conn.execute(
         """INSERT INTO files (source_id, path, sha256, language, n_lines, n_tokens, license,
-           content, tokens) VALUES (?,?,?,?,?,?,NULL,?,?)""",
-        (source_id, relpath, sha, language, n_lines, n_tokens, content, tokens),
+           content, tokens) VALUES (?,?,?,?,?,?,?,?,?)""",
+        (source_id, relpath, sha, language, n_lines, n_tokens, file_license, content, tokens),
     )
     file_id = cur.lastrowid
     conn.executemany(

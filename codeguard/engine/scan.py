@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,15 @@ from codeguard.engine.indexing import NoProgress, Progress
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
 from codeguard.index.store import IndexStore, RefFile, SourceRow
-from codeguard.model import Finding, Fragment, Provenance, ScanResult, Skip
+from codeguard.licenses.policy import Policy, load_policy
+from codeguard.licenses.project import (
+    TreeLicense,
+    directory_license,
+    header_license,
+    notices_mention,
+    project_root,
+)
+from codeguard.model import Finding, Fragment, LicenseFinding, Provenance, ScanResult, Skip
 from codeguard.parsing.chunker import token_lines
 from codeguard.parsing.languages import language_for_path
 
@@ -29,6 +37,8 @@ MIN_MATCHED = 40
 MIN_FRAGMENT = 30
 MIN_LONGEST = 80
 MIN_SCORE = 0.5
+# The policy rule whose note an existing NOTICE / THIRD-PARTY file satisfies.
+ATTRIBUTION_RULE = "attribution-required"
 # Seeds (shared fingerprints) a file pair needs before it is aligned.
 MIN_SEEDS = 2
 # Alternative origins listed per finding: those matching at least this share of the best.
@@ -47,6 +57,8 @@ class ScanOptions:
     min_fragment: int = MIN_FRAGMENT
     min_longest: int = MIN_LONGEST
     min_score: float = MIN_SCORE
+    policy: Path | None = None
+    project_license: str | None = None  # given (flag or config); else detected
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,13 +100,22 @@ def discover(root: Path, options: ScanOptions) -> tuple[list[Candidate], list[Sk
 
 
 def scan(
-    store: IndexStore, root: Path, options: ScanOptions | None = None, progress: Progress | None = None
+    store: IndexStore | None,
+    root: Path,
+    options: ScanOptions | None = None,
+    progress: Progress | None = None,
 ) -> ScanResult:
-    """Scan a directory (or one file) against the reference index."""
+    """Scan a directory (or one file) against the reference index and the license policy.
+
+    Without an index (``store`` None) only the project's own license notices are checked.
+    """
     options = options or ScanOptions()
     progress = progress or NoProgress()
     t0 = time.perf_counter()
+    policy = load_policy(options.policy)
     cands, skips = discover(root, options)
+    proj_root = project_root(root)
+    project = _project_license(proj_root, options)
     progress.start(len(cands), "parsing")
     analyzed: list[Analyzed] = []
     notes: list[dict[str, str]] = []
@@ -107,7 +128,9 @@ def scan(
             if res.note:
                 notes.append({"path": res.relpath, "note": res.note})
     t_parse = time.perf_counter()
-    findings = match_files(store, analyzed, options, progress)
+    findings = match_files(store, analyzed, options, progress) if store is not None else []
+    findings = [_judge(f, policy, project, proj_root) for f in findings]
+    license_findings = _license_findings(analyzed, policy, project.expression)
     t_end = time.perf_counter()
     stats = {
         "files_scanned": len(analyzed),
@@ -115,20 +138,67 @@ def scan(
         "chunks": sum(len(a.parsed.chunks) for a in analyzed),
         "lines": sum(a.parsed.n_lines for a in analyzed),
         "findings": len(findings),
+        "license_findings": len(license_findings),
         "seconds": round(t_end - t0, 3),
         "seconds_parse": round(t_parse - t0, 3),
         "seconds_match": round(t_end - t_parse, 3),
         "notes": notes,
         "thresholds": options.to_json(),
     }
-    index_info = {"path": str(store.path), **store.stats(), "manifest": store.manifest}
+    index_info = {"path": str(store.path), **store.stats(), "manifest": store.manifest} if store else {}
     return ScanResult(
         root=str(root),
         findings=findings,
         skipped=sorted(skips, key=lambda s: s.path),
         stats=stats,
         index=index_info,
+        license_findings=license_findings,
+        project={**project.to_json(), "root": str(proj_root), "policy": policy.path},
     )
+
+
+def _project_license(proj_root: Path, options: ScanOptions) -> TreeLicense:
+    if options.project_license:
+        return TreeLicense(options.project_license, [{"kind": "given", "license": options.project_license}])
+    return directory_license(proj_root)
+
+
+def _judge(f: Finding, policy: Policy, project: TreeLicense, proj_root: Path) -> Finding:
+    """The finding with the policy's verdict; owed attribution already given is not a violation."""
+    v = policy.decide(f.origin.license, project.expression, source=f.origin.source)
+    if v.name == ATTRIBUTION_RULE:
+        where = notices_mention(proj_root, [f.origin.source])
+        if where:
+            v = replace(v, level="none", reason=f"{v.reason}; attribution found in {where}")
+    return replace(f, level=v.level, rule_id=v.rule_id, reason=v.reason, help=v.help)
+
+
+def _license_findings(analyzed: list[Analyzed], policy: Policy, project: str | None) -> list[LicenseFinding]:
+    """Project files whose own license notice conflicts with the project's license."""
+    if not project:
+        return []
+    out: list[LicenseFinding] = []
+    for a in analyzed:
+        found = header_license(a.source)
+        if found is None:
+            continue
+        v = policy.decide(found.expression, project)
+        if v.level == "none" or v.name == ATTRIBUTION_RULE:
+            continue
+        reason = v.reason.replace("code copied into", "file notice inside", 1)
+        out.append(
+            LicenseFinding(
+                a.relpath,
+                found.start_line,
+                found.end_line,
+                found.expression,
+                v.level,
+                v.rule_id,
+                reason,
+                v.help,
+            )
+        )
+    return sorted(out, key=lambda f: f.path)
 
 
 def match_files(

@@ -44,6 +44,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE sources (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, location TEXT NOT NULL,
     revision TEXT, commit_sha TEXT, license TEXT, boilerplate INTEGER NOT NULL DEFAULT 0,
+    license_given INTEGER NOT NULL DEFAULT 0,
     added_at TEXT NOT NULL, updated_at TEXT NOT NULL
 );
 CREATE TABLE files (

@@ -18,6 +18,8 @@ def to_json(result: ScanResult) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "root": result.root,
         "findings": [f.to_json() for f in result.findings],
+        "license_findings": [f.to_json() for f in result.license_findings],
+        "project": result.project,
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "stats": result.stats,
         "index": result.index,

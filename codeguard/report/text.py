@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from codeguard.model import Finding, ScanResult
 
+_LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan", "none": "green"}
 _TYPE_STYLE = {"exact": "bold red", "renamed": "red", "modified": "yellow", "semantic": "magenta"}
 
 
@@ -36,10 +37,11 @@ class TextReport:
         )
         for f in result.findings:
             style = _TYPE_STYLE.get(f.match_type, "")
+            lstyle = _LEVEL_STYLE.get(f.level, "")
             con.print(
                 f"[bold]{escape(f.path)}:{f.start_line}-{f.end_line}[/bold] "
                 f"{f.chunk_kind} {escape(f.chunk_name)}  [{style}]{f.match_type.upper()}[/{style}] "
-                f"score {f.score:.2f} ({f.level})"
+                f"score {f.score:.2f}"
             )
             con.print(f"  copied from {escape(_origin(f))}")
             for fr in f.fragments:
@@ -51,16 +53,37 @@ class TextReport:
             if f.also_in:
                 more = ", ".join(f"{p.source}:{p.path}:{p.start_line}" for p in f.also_in)
                 con.print(f"  also in: {escape(more)}")
+            verdict = f"{f.rule_id} " if f.rule_id else ""
+            con.print(f"  [{lstyle}]{f.level}[/{lstyle}] {verdict}{escape(f.reason)}")
+        for lf in result.license_findings:
+            lstyle = _LEVEL_STYLE.get(lf.level, "")
+            con.print(
+                f"[bold]{escape(lf.path)}:{lf.start_line}-{lf.end_line}[/bold] license notice {escape(lf.license)}\n"
+                f"  [{lstyle}]{lf.level}[/{lstyle}] {lf.rule_id} {escape(lf.reason)}"
+            )
         s = result.stats
         files = len({f.path for f in result.findings})
+        against = f" against {result.index['files']:,} reference files" if result.index else " (no index)"
         con.print(
             f"\n{len(result.findings)} finding(s) in {files} file(s); scanned {s['files_scanned']} file(s), "
-            f"{s['lines']:,} lines in {s['seconds']:.2f}s against {result.index['files']:,} reference files."
+            f"{s['lines']:,} lines in {s['seconds']:.2f}s{against}."
         )
+        if result.license_findings:
+            con.print(f"{len(result.license_findings)} file(s) with a conflicting license notice.")
+        if result.project:
+            con.print(
+                f"Project license: {escape(result.project.get('license') or 'unknown')} ({escape(_evidence(result.project))})."
+            )
         if result.skipped:
             reasons = Counter(_reason_class(sk.reason) for sk in result.skipped)
             summary = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
             con.print(f"Skipped {len(result.skipped)} file(s): {escape(summary)} (details: --format json).")
+
+
+def _evidence(project: dict) -> str:  # type: ignore[type-arg]
+    ev = project.get("evidence") or []
+    found = [f"{e.get('file', e.get('kind'))}" for e in ev if e.get("license")]
+    return "from " + ", ".join(found) if found else "not declared"
 
 
 def _reason_class(reason: str) -> str:

@@ -1,0 +1,231 @@
+"""License detection quality and speed on ScanCode's data-driven license tests.
+
+    python bench/license_detect.py [--data DIR] [--runs 3] [--no-askalono] [--failures N]
+
+Input: ``shared/data/scancode-license-tests`` (1,499 files, each with the ordered list of
+license expressions ScanCode reports; 104 negatives expect none). Nothing is copied into the
+repository. For each file, ``detect_licenses`` gets the file decoded as UTF-8 (undecodable bytes
+replaced) and its ordered ``key`` list is compared with the expectation:
+
+- exact: the ordered expression lists are equal (expressions compared after the same
+  normalisation on both sides), ScanCode's own pass criterion;
+- set-level precision/recall/F1 over the license keys per file (every key of every
+  expression), micro-averaged over all keys and as the mean over files (a file with nothing
+  expected and nothing found counts 1.0);
+- negatives with no detection;
+- files/s: median of ``--runs`` timed passes over all files with the index already loaded;
+  index build (from the installed licensedcode-data) and load are timed separately.
+
+pyaskalono, when installed, is scored the same way: it names at most one SPDX license per
+text, mapped to ScanCode keys through the database's SPDX ids.
+
+Prints a markdown table; writes ``.bench/results/license_detect.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from codeguard.licenses import index as license_index  # noqa: E402
+from codeguard.licenses.detect import detect_licenses  # noqa: E402
+from codeguard.licenses.spdx import LicenseTable, normalize, parse  # noqa: E402
+
+DEFAULT_DATA = [
+    Path("/work/shared/data/scancode-license-tests"),
+    REPO.parent / "shared" / "data" / "scancode-license-tests",
+]
+
+
+def find_data(arg: str | None) -> Path:
+    for cand in [Path(arg)] if arg else DEFAULT_DATA:
+        if (cand / "expectations.jsonl").is_file():
+            return cand
+    sys.exit("scancode-license-tests not found; pass --data DIR")
+
+
+def keys_of(expressions: list[str]) -> set[str]:
+    out: set[str] = set()
+    for e in expressions:
+        try:
+            parsed = parse(e)
+        except Exception:
+            out.add(e.lower())
+            continue
+        if parsed is None:
+            continue
+        from license_expression import Licensing
+
+        out.update(s.key.lower() for s in Licensing().license_symbols(parsed, decompose=True))
+    return out
+
+
+def score(cases: list[dict], results: list[list[str]]) -> dict:
+    tp = fp = fn = 0
+    exact = 0
+    per_file_p: list[float] = []
+    per_file_r: list[float] = []
+    per_file_f: list[float] = []
+    neg_total = neg_clean = 0
+    failures = []
+    for case, got in zip(cases, results):
+        want = case["license_expressions"]
+        if [normalize(x) for x in want] == [normalize(x) for x in got]:
+            exact += 1
+        else:
+            failures.append((case["test_file"], want, got))
+        ws, gs = keys_of(want), keys_of(got)
+        t, f_p, f_n = len(ws & gs), len(gs - ws), len(ws - gs)
+        tp, fp, fn = tp + t, fp + f_p, fn + f_n
+        p = t / len(gs) if gs else (1.0 if not ws else 0.0)
+        r = t / len(ws) if ws else (1.0 if not gs else 0.0)
+        per_file_p.append(p)
+        per_file_r.append(r)
+        per_file_f.append(2 * p * r / (p + r) if p + r else 0.0)
+        if not want:
+            neg_total += 1
+            neg_clean += not got
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    return {
+        "cases": len(cases),
+        "exact": exact,
+        "exact_rate": exact / len(cases),
+        "micro_precision": prec,
+        "micro_recall": rec,
+        "micro_f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
+        "mean_precision": statistics.fmean(per_file_p),
+        "mean_recall": statistics.fmean(per_file_r),
+        "mean_f1": statistics.fmean(per_file_f),
+        "negatives": neg_total,
+        "negatives_clean": neg_clean,
+        "_failures": failures,
+    }
+
+
+def timed_passes(texts: list[str], fn: Callable[[str], list[str]], runs: int) -> tuple[list[list[str]], list[float]]:
+    results: list[list[str]] = []
+    times = []
+    for run in range(runs):
+        t0 = time.perf_counter()
+        out = [fn(t) for t in texts]
+        times.append(time.perf_counter() - t0)
+        if run == 0:
+            results = out
+    return results, times
+
+
+def askalono_fn(table: LicenseTable) -> Callable[[str], list[str]] | None:
+    try:
+        import askalono  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+
+    def run(text: str) -> list[str]:
+        try:
+            found = askalono.identify(text)
+        except Exception:
+            return []
+        if found is None or getattr(found, "score", 0) < 0.8:
+            return []
+        name = getattr(found, "name", None) or str(found)
+        return [table.key_of_spdx(name) or name.lower()]
+
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-askalono", action="store_true")
+    ap.add_argument("--failures", type=int, default=0, help="print this many failing cases")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N cases (debugging)")
+    ap.add_argument("--skip-build", action="store_true", help="do not time a fresh index build")
+    args = ap.parse_args()
+
+    data = find_data(args.data)
+    cases = [json.loads(line) for line in (data / "expectations.jsonl").read_text().splitlines() if line.strip()]
+    if args.limit:
+        cases = cases[: args.limit]
+    texts = [(data / "datadriven" / c["test_file"]).read_bytes().decode("utf-8", "replace") for c in cases]
+
+    build_s = None
+    if not args.skip_build:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "index"
+            t0 = time.perf_counter()
+            license_index.build_index(path)
+            build_s = time.perf_counter() - t0
+    path = license_index.index_path()
+    if not (path / "meta.json").is_file():
+        license_index.build_index(path)
+    t0 = time.perf_counter()
+    idx = license_index.load_index(path)
+    load_s = time.perf_counter() - t0
+    license_index.get_index()  # the process-wide copy used by detect_licenses
+    detect_licenses("warm up: MIT License")
+
+    rows = {}
+    ours, times = timed_passes(texts, lambda t: [m.key for m in detect_licenses(t)], args.runs)
+    rows["codeguard"] = score(cases, ours) | {
+        "files_per_s": len(texts) / statistics.median(times),
+        "pass_s": times,
+    }
+    table = LicenseTable(idx.licenses)
+    ask = None if args.no_askalono else askalono_fn(table)
+    if ask is not None:
+        theirs, atimes = timed_passes(texts, ask, 1)
+        rows["pyaskalono"] = score(cases, theirs) | {
+            "files_per_s": len(texts) / statistics.median(atimes),
+            "pass_s": atimes,
+        }
+
+    print("| detector | cases | exact list | micro P | micro R | micro F1 | mean P | mean R | mean F1 "
+          "| negatives clean | files/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(
+            f"| {name} | {r['cases']} | {r['exact_rate']:.3f} ({r['exact']}) | {r['micro_precision']:.3f} "
+            f"| {r['micro_recall']:.3f} | {r['micro_f1']:.3f} | {r['mean_precision']:.3f} "
+            f"| {r['mean_recall']:.3f} | {r['mean_f1']:.3f} | {r['negatives_clean']}/{r['negatives']} "
+            f"| {r['files_per_s']:.0f} |"
+        )
+    print()
+    build_txt = f"{build_s:.1f} s" if build_s is not None else "not timed"
+    print(f"index build: {build_txt}; index load: {load_s * 1000:.0f} ms; "
+          f"licensedcode-data {idx.data_version}; {idx.n_rules} rules")
+
+    if args.failures:
+        print()
+        for f, want, got in rows["codeguard"]["_failures"][: args.failures]:
+            print(f"- {f}\n    want {want}\n    got  {got}")
+
+    out = REPO / ".bench" / "results" / "license_detect.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "data": str(data),
+        "index_build_s": build_s,
+        "index_load_s": load_s,
+        "data_version": idx.data_version,
+        "rules": idx.n_rules,
+        "detectors": {
+            name: {k: v for k, v in r.items() if not k.startswith("_")}
+            | {"failures": [{"file": f, "want": w, "got": g} for f, w, g in r["_failures"]]}
+            for name, r in rows.items()
+        },
+    }
+    out.write_text(json.dumps(payload, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""`codeguard licenses PATH`: what license each file of a tree declares, and the tree's own."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from codeguard.discover import Candidate, iter_tree
+from codeguard.errors import UsageError
+from codeguard.licenses.project import (
+    LICENSE_FILE_RE,
+    MAX_LICENSE_FILE_BYTES,
+    directory_license,
+    header_license,
+    project_root,
+)
+from codeguard.model import Skip
+
+
+def _detect(text: str) -> list[Any]:
+    from codeguard.licenses.detect import detect_licenses
+
+    return list(detect_licenses(text))
+
+
+def license_report(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Detected licenses per file (whole license files, headers of other files) and the tree's."""
+    if not root.exists():
+        raise UsageError(f"No such file or directory: {root}")
+    t0 = time.perf_counter()
+    items = (
+        list(iter_tree(root, MAX_LICENSE_FILE_BYTES, exclude, all_files=True))
+        if root.is_dir()
+        else [Candidate(root.name, root, "")]
+    )
+    files: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    n = 0
+    for item in items:
+        if isinstance(item, Skip):
+            skipped.append({"path": item.path, "reason": item.reason})
+            continue
+        n += 1
+        try:
+            raw = item.path.read_bytes()[:MAX_LICENSE_FILE_BYTES]
+        except OSError as exc:
+            skipped.append({"path": item.relpath, "reason": f"unreadable: {exc.strerror or exc}"})
+            continue
+        if b"\x00" in raw[:8192]:
+            continue
+        if LICENSE_FILE_RE.match(item.path.name):
+            for m in _detect(raw.decode("utf-8", "replace")):
+                files.append(_row(item.relpath, m.spdx, m.start_line, m.end_line, m.score, m.kind))
+        else:
+            found = header_license(raw)
+            if found:
+                files.append(
+                    _row(
+                        item.relpath,
+                        found.expression,
+                        found.start_line,
+                        found.end_line,
+                        found.score,
+                        found.kind,
+                    )
+                )
+    proj = project_root(root)
+    tree = directory_license(proj)
+    return {
+        "root": str(root),
+        "project": {**tree.to_json(), "root": str(proj)},
+        "files": files,
+        "skipped": skipped,
+        "stats": {"files_read": n, "seconds": round(time.perf_counter() - t0, 3)},
+    }
+
+
+def _row(path: str, spdx: str, start: int, end: int, score: float, kind: str) -> dict[str, Any]:
+    return {
+        "path": path,
+        "license": spdx,
+        "start_line": start,
+        "end_line": end,
+        "confidence": round(score, 3),
+        "kind": kind,
+    }

@@ -1,0 +1,413 @@
+"""Matching a query's word ids against the rule index: exact, then approximate, then refine.
+
+1. Exact: every rule whose whole word sequence occurs in the query. Rules of ``K`` words or more
+   are found through the hash of their first ``K`` words and confirmed by the rolling hash of the
+   query span of the rule's length (then word by word); shorter rules by their whole hash.
+   This is what an Aho-Corasick automaton over all rules would find, with sorted NumPy arrays
+   instead of a trie.
+2. Approximate: query ``K``-grams that are not inside an exact match of a long license text
+   vote for the rules that contain them (containment = shared grams / the rule's grams). Each
+   candidate is aligned: shared grams become seeds ``(query pos, rule pos)``, seeds on one
+   diagonal form blocks, and a co-linear chain of blocks with bounded gaps (a DP over the
+   blocks) is a match. Coverage is the share of rule words inside the chain's blocks.
+3. Refine: a match must reach its rule's minimum coverage (or a default by rule length), contain
+   its required ``{{phrases}}`` whole, and not be too sparse over the query. Matches are then
+   taken greedily by matched length and coverage; one that mostly overlaps a better one is
+   dropped; false-positive rules win their span and are then removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from codeguard.licenses.index import FALSE_POSITIVE, K, KIND_CODE, LicenseIndex, prefix_hashes, span_hashes
+
+# At most this many candidate rules are aligned per query (best containment first).
+MAX_CANDIDATES = 60
+# At most this many candidates per license expression.
+MAX_PER_EXPRESSION = 10
+# A candidate must share at least this many distinct grams with the query.
+MIN_SHARED_GRAMS = 2
+# Blocks further apart than this (in words, on either side) are not chained.
+MAX_GAP = 60
+# Two blocks may overlap by this many words (repeated words around an edit).
+OVERLAP_TOLERANCE = K - 1
+# A match may overlap better matches by at most this share of its own words.
+MAX_OVERLAP = 0.3
+# Approximate matches must cover at least this share of the query words in their span.
+MIN_DENSITY = 0.5
+# Exact matches of license texts at least this long are removed before approximate matching.
+SUBTRACT_MIN_LENGTH = 120
+
+# Each rule word missing from a match costs this many matched words in the ranking.
+MISSING_PENALTY = 1.0
+
+_TEXT = KIND_CODE["text"]
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """One rule matched at one place of the query (positions are word indices)."""
+
+    rid: int
+    qstart: int
+    qend: int  # one past the last matched word
+    qpos: np.ndarray  # matched query word positions, sorted
+    mlen: int  # rule words matched
+    coverage: float  # mlen / rule length
+    exact: bool
+
+
+def default_min_coverage(length: int) -> float:
+    """Minimum coverage (0..1) of a rule that sets none, by rule length in words.
+
+    Short rules carry little evidence and must match (nearly) whole; a long license text is
+    still reported when a good part of it is there (a truncated or edited copy).
+    """
+    if length < 10:
+        return 1.0
+    if length < 30:
+        return 0.8
+    if length < 200:
+        return 0.5
+    return 0.3
+
+
+def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges ``[lo[i], hi[i])``: (owner i, table index) of every element, flattened."""
+    cnt = hi - lo
+    total = int(cnt.sum())
+    owner = np.repeat(np.arange(len(lo)), cnt)
+    if total == 0:
+        return owner, np.zeros(0, dtype=np.int64)
+    base = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
+    return owner, np.arange(total, dtype=np.int64) + base
+
+
+def _exact(idx: LicenseIndex, ids: np.ndarray, prefix: np.ndarray) -> list[RuleMatch]:
+    """Every rule occurring verbatim in the query."""
+    n = len(ids)
+    qs_all: list[np.ndarray] = []
+    rid_all: list[np.ndarray] = []
+    short_hash, short_rid = idx.short_hash, idx.short_rid
+    for length in range(1, min(K, n + 1)):
+        starts = np.arange(n - length + 1, dtype=np.int64)
+        h = span_hashes(prefix, starts, length)
+        lo = np.searchsorted(short_hash, h, "left")
+        hi = np.searchsorted(short_hash, h, "right")
+        hit = np.nonzero(hi > lo)[0]
+        if len(hit):
+            owner, at = _expand(lo[hit], hi[hit])
+            rids = short_rid[at]
+            ok = idx.rlen[rids] == length
+            qs_all.append(starts[hit][owner][ok])
+            rid_all.append(rids[ok])
+    if n >= K:
+        starts = np.arange(n - K + 1, dtype=np.int64)
+        h = span_hashes(prefix, starts, K)
+        lo = np.searchsorted(idx.anchor_hash, h, "left")
+        hi = np.searchsorted(idx.anchor_hash, h, "right")
+        hit = np.nonzero(hi > lo)[0]
+        if len(hit):
+            owner, at = _expand(lo[hit], hi[hit])
+            rids = np.asarray(idx.anchor_rid[at])
+            qs = starts[hit][owner]
+            lens = idx.rlen[rids].astype(np.int64)
+            ok = qs + lens <= n
+            qs, rids, lens = qs[ok], rids[ok], lens[ok]
+            full = span_hashes(prefix, qs, lens) if len(qs) else np.zeros(0, dtype=np.uint64)
+            ok = full == idx.rhash[rids]
+            qs_all.append(qs[ok])
+            rid_all.append(rids[ok])
+    out: list[RuleMatch] = []
+    if not qs_all:
+        return out
+    tokens, roff = idx.tokens, idx.roff
+    for q, r in zip(np.concatenate(qs_all).tolist(), np.concatenate(rid_all).tolist()):
+        length = int(idx.rlen[r])
+        if not np.array_equal(ids[q : q + length], tokens[roff[r] : roff[r] + length]):
+            continue  # a hash collision: never report it
+        out.append(RuleMatch(r, q, q + length, np.arange(q, q + length), length, 1.0, True))
+    return out
+
+
+def _query_grams(ids: np.ndarray, prefix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hash of every query K-gram and whether it can match (no unknown/consumed word)."""
+    n = len(ids)
+    if n < K:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.bool_)
+    grams = span_hashes(prefix, np.arange(n - K + 1, dtype=np.int64), K)
+    zero = np.concatenate([[0], np.cumsum(ids == 0)])
+    valid = (zero[K:] - zero[: n - K + 1]) == 0
+    return grams, valid
+
+
+def _approximate(idx: LicenseIndex, grams: np.ndarray, valid: np.ndarray, n: int) -> list[RuleMatch]:
+    """Approximate matches of the candidate rules of a query.
+
+    A rule is a candidate when it shares enough grams with the query for its minimum coverage
+    to be reachable (at most MAX_CANDIDATES, most shared grams first). Every shared gram
+    occurrence is a seed ``(query pos, rule pos)``; seeds on one diagonal form blocks; chains
+    of blocks are the matches.
+    """
+    pos = np.nonzero(valid)[0]
+    if len(pos) == 0:
+        return []
+    uniq, inv = np.unique(grams[pos], return_inverse=True)
+    kg_u = idx.kg_u
+    at = np.minimum(np.searchsorted(kg_u, uniq), len(kg_u) - 1)
+    found = np.nonzero(kg_u[at] == uniq)[0]
+    if len(found) == 0:
+        return []
+    fa = at[found]
+    owner, post = _expand(idx.kg_off[fa], idx.kg_off[fa + 1])
+    rids = np.asarray(idx.kg_rid[post])
+    # shared distinct grams per rule: postings are sorted by gram, rule, position
+    first = np.ones(len(rids), dtype=np.bool_)
+    first[1:] = (rids[1:] != rids[:-1]) | (owner[1:] != owner[:-1])
+    hits = np.bincount(rids[first], minlength=idx.n_rules)
+    cand = np.nonzero(hits >= MIN_SHARED_GRAMS)[0]
+    if len(cand) == 0:
+        return []
+    rlen = idx.rlen[cand]
+    nkg = np.maximum(idx.nkg[cand], 1)
+    containment = hits[cand] / nkg
+    mincov = np.where(idx.mincov[cand] > 0, idx.mincov[cand] / 100.0, _default_cov(rlen))
+    keep = (rlen >= K) & ~idx.continuous[cand] & (containment >= np.maximum(0.05, 0.4 * mincov))
+    cand = cand[keep]
+    # rank as refine will: shared grams less missing grams
+    estimate = 2.0 * hits[cand] - nkg[keep]
+    cand = cand[np.argsort(-estimate, kind="stable")]
+    cand = _diverse(cand, idx.expr[cand], MAX_PER_EXPRESSION)[:MAX_CANDIDATES]
+    if len(cand) == 0:
+        return []
+
+    # postings of the candidates, each expanded to the query positions of its gram
+    is_cand = np.zeros(idx.n_rules, dtype=np.bool_)
+    is_cand[cand] = True
+    sel = np.nonzero(is_cand[rids])[0]
+    s_rid, s_u, s_rpos = rids[sel], found[owner[sel]], np.asarray(idx.kg_pos[post[sel]])
+    q_order = np.argsort(inv, kind="stable")
+    q_start = np.searchsorted(inv[q_order], np.arange(len(uniq) + 1))
+    own, at_q = _expand(q_start[s_u], q_start[s_u + 1])
+    seed_rid = s_rid[own].astype(np.int64)
+    seed_r = s_rpos[own].astype(np.int64)
+    seed_q = pos[q_order[at_q]]
+
+    blocks = _blocks(seed_rid, seed_q, seed_r)
+    out: list[RuleMatch] = []
+    cuts = np.nonzero(np.diff(blocks[:, 0]))[0] + 1
+    for group in np.split(blocks, cuts):
+        out.extend(_rule_matches(idx, int(group[0, 0]), group[:, 1:], n))
+    return out
+
+
+def _diverse(cand: np.ndarray, expr: np.ndarray, per_expr: int) -> np.ndarray:
+    """Keep at most ``per_expr`` candidates per license expression, in order: hundreds of
+    near-identical variants of one notice must not crowd out a different license."""
+    seen: dict[int, int] = {}
+    keep = []
+    for i, e in enumerate(expr.tolist()):
+        c = seen.get(e, 0)
+        if c < per_expr:
+            seen[e] = c + 1
+            keep.append(i)
+    return cand[keep]
+
+
+def _default_cov(rlen: np.ndarray) -> np.ndarray:
+    return np.select([rlen < 10, rlen < 30, rlen < 200], [1.0, 0.8, 0.5], 0.3)
+
+
+def _blocks(rid: np.ndarray, qpos: np.ndarray, rpos: np.ndarray) -> np.ndarray:
+    """Seeds -> blocks ``[rid, qs, qe, rs, re]`` (ends exclusive), sorted by rule then ``qs``.
+
+    A block is a run of seeds of one rule on one diagonal at consecutive query positions: a
+    stretch of at least K words shared verbatim.
+    """
+    diag = qpos - rpos
+    order = np.lexsort((qpos, diag, rid))
+    r_, q, d, rp = rid[order], qpos[order], diag[order], rpos[order]
+    brk = np.ones(len(q), dtype=np.bool_)
+    brk[1:] = (r_[1:] != r_[:-1]) | (d[1:] != d[:-1]) | (q[1:] != q[:-1] + 1)
+    starts = np.nonzero(brk)[0]
+    ends = np.append(starts[1:], len(q)) - 1
+    blocks = np.stack([r_[starts], q[starts], q[ends] + K, rp[starts], rp[ends] + K], axis=1)
+    return blocks[np.lexsort((blocks[:, 1], blocks[:, 0]))]
+
+
+def _clusters(blocks: np.ndarray) -> list[np.ndarray]:
+    """Split blocks (sorted by ``qs``) where the query gap exceeds MAX_GAP: no chain spans it."""
+    if len(blocks) == 0:
+        return []
+    reach = np.maximum.accumulate(blocks[:, 1])
+    cut = np.nonzero(blocks[1:, 0] - reach[:-1] > MAX_GAP)[0] + 1
+    return np.split(blocks, cut)
+
+
+def _best_chain(b: list[list[int]]) -> list[int]:
+    """Indices of the co-linear chain of blocks with the most rule words (a DP over blocks).
+
+    A block may follow another when it starts after it on both sides (up to
+    OVERLAP_TOLERANCE words of overlap) and the gap is at most MAX_GAP words on both sides.
+    """
+    nb = len(b)
+    best = [0] * nb
+    prev = [-1] * nb
+    longest = max(blk[1] - blk[0] for blk in b)
+    for i in range(nb):
+        qs, qe, rs, re = b[i]
+        score = re - rs
+        p = -1
+        j = i - 1
+        floor = qs - MAX_GAP - longest
+        while j >= 0:
+            jqs, jqe, jrs, jre = b[j]
+            if jqs < floor:
+                break
+            j -= 1
+            if (
+                qs - jqe > MAX_GAP
+                or rs - jre > MAX_GAP
+                or rs <= jrs
+                or re <= jre
+                or jqe - qs > OVERLAP_TOLERANCE
+                or jre - rs > OVERLAP_TOLERANCE
+            ):
+                continue
+            s = best[j + 1] + (re - max(rs, jre))
+            if s > score:
+                score, p = s, j + 1
+        best[i] = score
+        prev[i] = p
+    end = max(range(nb), key=best.__getitem__)
+    chain = [end]
+    while prev[chain[-1]] >= 0:
+        chain.append(prev[chain[-1]])
+    chain.reverse()
+    return chain
+
+
+def _chains(blocks: np.ndarray, min_words: float) -> list[np.ndarray]:
+    """Disjoint co-linear chains of blocks that may cover ``min_words`` rule words."""
+    out: list[np.ndarray] = []
+    for cluster in _clusters(blocks):
+        while len(cluster):
+            # upper bound on the rule words any chain of this cluster can cover
+            if int((cluster[:, 3] - cluster[:, 2]).sum()) < min_words:
+                break
+            chain = _best_chain(cluster.tolist())
+            out.append(cluster[chain])
+            cluster = np.delete(cluster, chain, axis=0)
+    return out
+
+
+def _union_length(starts: np.ndarray, ends: np.ndarray) -> int:
+    """Words covered by intervals sorted by start whose ends also increase (a chain)."""
+    overlap = np.maximum(0, np.minimum(ends[:-1], ends[1:]) - starts[1:]).sum() if len(starts) > 1 else 0
+    return int((ends - starts).sum() - overlap)
+
+
+def _rule_matches(idx: LicenseIndex, rid: int, blocks: np.ndarray, n: int) -> list[RuleMatch]:
+    """The chains of one rule's blocks that pass its thresholds, as matches."""
+    length = int(idx.rlen[rid])
+    mincov = idx.mincov[rid] / 100.0 if idx.mincov[rid] > 0 else default_min_coverage(length)
+    req = np.nonzero(idx.req_rid == rid)[0] if len(idx.req_rid) else np.zeros(0, dtype=np.int64)
+    out: list[RuleMatch] = []
+    for cb in _chains(blocks, mincov * length - 1e-9):
+        mlen = _union_length(cb[:, 2], cb[:, 3])
+        coverage = mlen / length
+        if coverage + 1e-9 < mincov:
+            continue
+        qstart, qend = int(cb[0, 0]), int(cb[:, 1].max())
+        qlen = _union_length(cb[:, 0], cb[:, 1])
+        if qlen < MIN_DENSITY * (qend - qstart):
+            continue
+        if len(req) and not _has_required(cb, idx.req_start[req], idx.req_end[req]):
+            continue
+        qpos = np.unique(np.concatenate([np.arange(qs, qe) for qs, qe in cb[:, :2].tolist()]))
+        out.append(RuleMatch(rid, qstart, qend, qpos, mlen, coverage, mlen == length and len(cb) == 1))
+    return out
+
+
+def _has_required(blocks: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:
+    """Every required phrase ``[s, e)`` of the rule lies inside one block (matched whole)."""
+    rs, re = blocks[:, 2], blocks[:, 3]
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        if not np.any((rs <= s) & (re >= e)):
+            return False
+    return True
+
+
+def _has_unexplained_grams(matches: list[RuleMatch], valid: np.ndarray, n: int) -> bool:
+    """Whether some usable query gram lies outside every exact match of K+ words.
+
+    When exact matches explain every gram, approximate matching cannot add anything (as in
+    ScanCode, which stops when nothing matchable is left)."""
+    inside = np.zeros(n + 1, dtype=np.int64)
+    for m in matches:
+        if m.mlen >= K:
+            inside[m.qstart] += 1
+            inside[m.qend] -= 1
+    uncovered = np.cumsum(inside)[:n] == 0
+    cz = np.concatenate([[0], np.cumsum(uncovered)])
+    return bool(np.any(valid & ((cz[K:] - cz[: n - K + 1]) > 0)))
+
+
+def match_query(idx: LicenseIndex, ids: np.ndarray) -> list[RuleMatch]:
+    """All refined rule matches of a query (word ids, 0 = unknown or consumed), by position."""
+    ids = np.asarray(ids, dtype=np.int64)
+    n = len(ids)
+    if n == 0:
+        return []
+    prefix = prefix_hashes(ids)
+    matches = _exact(idx, ids, prefix)
+
+    # Long license texts matched verbatim are settled: drop them from approximate matching.
+    work = ids
+    subtract = [m for m in matches if idx.kind[m.rid] == _TEXT and m.mlen >= SUBTRACT_MIN_LENGTH]
+    if subtract:
+        work = ids.copy()
+        for m in subtract:
+            work[m.qstart : m.qend] = 0
+        prefix = prefix_hashes(work)
+    grams, valid = _query_grams(work, prefix)
+    if len(grams) and _has_unexplained_grams(matches, valid, n):
+        matches.extend(_approximate(idx, grams, valid, n))
+    return refine(idx, matches, n)
+
+
+def _rank(idx: LicenseIndex, m: RuleMatch) -> float:
+    """How well a match explains the query: words matched, less a penalty for rule words
+    missing from it (a rule present in part is weaker evidence than one present whole)."""
+    return len(m.qpos) - MISSING_PENALTY * (int(idx.rlen[m.rid]) - m.mlen)
+
+
+def refine(idx: LicenseIndex, matches: list[RuleMatch], n: int) -> list[RuleMatch]:
+    """Greedy selection of non-overlapping matches, then false positives removed."""
+    if not matches:
+        return []
+    # identical (rule, span) found both exactly and approximately: keep one
+    seen: dict[tuple[int, int, int], RuleMatch] = {}
+    for m in matches:
+        key = (m.rid, m.qstart, m.qend)
+        old = seen.get(key)
+        if old is None or (m.mlen, m.coverage) > (old.mlen, old.coverage):
+            seen[key] = m
+    ranked = sorted(
+        seen.values(),
+        key=lambda m: (-_rank(idx, m), -m.coverage, -int(idx.relevance[m.rid]), int(idx.rlen[m.rid]), m.rid, m.qstart),
+    )
+    taken = np.zeros(n, dtype=np.bool_)
+    kept: list[RuleMatch] = []
+    for m in ranked:
+        overlap = int(taken[m.qpos].sum())
+        if overlap > MAX_OVERLAP * len(m.qpos) or (overlap and len(m.qpos) < 10):
+            continue
+        taken[m.qpos] = True
+        kept.append(m)
+    kept = [m for m in kept if idx.kind[m.rid] != FALSE_POSITIVE]
+    kept.sort(key=lambda m: (m.qstart, m.qend))
+    return kept

@@ -1,0 +1,192 @@
+"""The license of a tree (a project or a reference source) and of a file's own header.
+
+A tree's license comes from its package metadata (an explicit SPDX declaration wins) or else
+from its LICENSE / COPYING / NOTICE files. A file's own license comes from an
+``SPDX-License-Identifier`` tag or a license notice in its header and overrides its tree's.
+What cannot be decided stays ``None`` (unknown), never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codeguard.licenses.metadata import PARSERS, Declared, to_spdx
+
+LICENSE_FILE_RE = re.compile(
+    r"^(licen[cs]e|copying|notice|unlicense|copyright|legal)([-_.][\w.-]*)?$", re.IGNORECASE
+)
+NOTICE_FILE_RE = re.compile(r"^(notice|third[-_]?party|credits|acknowledg|authors|licen[cs]e)", re.IGNORECASE)
+# A header is the first lines of a file, where license notices sit.
+HEADER_LINES = 60
+HEADER_BYTES = 8192
+# Cheap prefilter before running the matcher on a header.
+_HINT_RE = re.compile(
+    rb"licen[cs]|copyright|spdx|gpl|public domain|permission is hereby|redistribut|warrant", re.IGNORECASE
+)
+MAX_LICENSE_FILE_BYTES = 1_000_000
+
+
+@dataclass
+class TreeLicense:
+    """A tree's license and how it was found."""
+
+    expression: str | None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"license": self.expression, "evidence": self.evidence}
+
+
+def _detect(text: str) -> list[Any]:
+    from codeguard.licenses.detect import detect_licenses
+
+    return list(detect_licenses(text))
+
+
+def join_expressions(expressions: list[str]) -> str | None:
+    """Unique expressions joined with AND (each must be honoured), or None."""
+    unique = list(dict.fromkeys(e for e in expressions if e))
+    if not unique:
+        return None
+    if len(unique) == 1:
+        return unique[0]
+    return " AND ".join(f"({e})" if " OR " in e else e for e in unique)
+
+
+def tree_license(names: list[str], read: Callable[[str], bytes | None]) -> TreeLicense:
+    """License of a tree from its top-level file ``names``; ``read`` returns a file's bytes."""
+    evidence: list[dict[str, Any]] = []
+    declared: list[Declared] = []
+    for name in sorted(names):
+        if name in PARSERS:
+            raw = read(name)
+            if raw is None:
+                continue
+            declared.extend(_declared_from(name, raw))
+    for d in declared:
+        evidence.append(
+            {"file": d.file, "kind": "metadata", "field": d.field, "value": d.value, "license": d.expression}
+        )
+    from_files: list[str] = []
+    for name in sorted(names):
+        if not LICENSE_FILE_RE.match(name):
+            continue
+        raw = read(name)
+        if raw is None:
+            continue
+        text = raw[:MAX_LICENSE_FILE_BYTES].decode("utf-8", "replace")
+        found = [m for m in _detect(text) if m.spdx]
+        exprs = list(dict.fromkeys(m.spdx for m in found))
+        evidence.append({"file": name, "kind": "license-file", "license": join_expressions(exprs)})
+        from_files.extend(exprs)
+    explicit = [d.expression for d in declared if d.expression]
+    return TreeLicense(join_expressions(explicit) or join_expressions(from_files), evidence)
+
+
+def _declared_from(name: str, raw: bytes) -> list[Declared]:
+    import tempfile
+
+    # The metadata parsers read paths; git blobs are written to a temporary file for them.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(raw)
+        try:
+            fields = PARSERS[name](path)
+        except Exception:  # noqa: BLE001 - a malformed manifest declares nothing
+            return []
+    return [Declared(name, f, v, to_spdx(v)) for f, v in fields]
+
+
+def directory_license(root: Path) -> TreeLicense:
+    """License of a directory tree from its top-level files."""
+    try:
+        names = [p.name for p in root.iterdir() if p.is_file()]
+    except OSError:
+        return TreeLicense(None)
+
+    def read(name: str) -> bytes | None:
+        try:
+            return (root / name).read_bytes()[:MAX_LICENSE_FILE_BYTES]
+        except OSError:
+            return None
+
+    return tree_license(names, read)
+
+
+@dataclass(frozen=True)
+class FileLicense:
+    """A license found in a file's own header."""
+
+    expression: str
+    start_line: int
+    end_line: int
+    score: float
+    kind: str
+
+
+def header_license(source: bytes) -> FileLicense | None:
+    """The license a source file declares in its header (SPDX tag or notice), if any."""
+    head = source[:HEADER_BYTES]
+    cut = 0
+    for _ in range(HEADER_LINES):
+        cut = head.find(b"\n", cut) + 1
+        if cut == 0:
+            cut = len(head)
+            break
+    head = head[:cut]
+    if not _HINT_RE.search(head):
+        return None
+    matches = [m for m in _detect(head.decode("utf-8", "replace")) if m.spdx]
+    if not matches:
+        return None
+    expr = join_expressions([m.spdx for m in matches])
+    assert expr is not None
+    return FileLicense(
+        expression=expr,
+        start_line=min(m.start_line for m in matches),
+        end_line=max(m.end_line for m in matches),
+        score=min(m.score for m in matches),
+        kind=matches[0].kind,
+    )
+
+
+def _declares(d: Path) -> bool:
+    try:
+        return any(p.name in PARSERS or LICENSE_FILE_RE.match(p.name) for p in d.iterdir() if p.is_file())
+    except OSError:
+        return False
+
+
+def project_root(path: Path) -> Path:
+    """Where a scanned path's project starts: the nearest directory at or above it that has a
+    license or package metadata file, not above the enclosing git work tree."""
+    start = (path if path.is_dir() else path.parent).resolve()
+    chain = [start, *start.parents]
+    top = next((i for i, d in enumerate(chain) if (d / ".git").exists()), None)
+    if top is not None:
+        chain = chain[: top + 1]
+    for d in chain:
+        if _declares(d):
+            return d
+    return chain[-1] if top is not None else start
+
+
+def notices_mention(root: Path, needles: list[str]) -> str | None:
+    """The project notice file (NOTICE, THIRD-PARTY..., LICENSE) that names one of ``needles``."""
+    try:
+        files = sorted(p for p in root.iterdir() if p.is_file() and NOTICE_FILE_RE.match(p.name))
+    except OSError:
+        return None
+    wanted = [n.lower() for n in needles if n and len(n) >= 3]
+    for f in files:
+        try:
+            text = f.read_bytes()[:MAX_LICENSE_FILE_BYTES].decode("utf-8", "replace").lower()
+        except OSError:
+            continue
+        if any(n in text for n in wanted):
+            return f.name
+    return None

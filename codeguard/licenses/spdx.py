@@ -1,0 +1,212 @@
+"""License expressions: ScanCode keys <-> SPDX ids, categories, and SPDX-License-Identifier tags.
+
+Expressions are parsed with the ``license-expression`` library (the same grammar ScanCode and
+the SPDX spec use: ``AND``, ``OR``, ``WITH``, parentheses) and rendered back with nested groups
+of the same operator flattened: ``(a OR b) OR c`` reads ``a OR b OR c``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from license_expression import ExpressionError, LicenseSymbol, LicenseWithExceptionSymbol, Licensing
+
+from codeguard.errors import ConfigError
+
+UNKNOWN_SPDX_KEY = "unknown-spdx"
+
+_LICENSING = Licensing()
+
+# "SPDX-License-Identifier: <expr>", tolerant of spacing, case and "_"/" " for "-".
+_TAG_RE = re.compile(r"spdx[-_ ]?license[-_ ]?identifiers?\s*[:=]?\s*", re.IGNORECASE)
+# What may follow in an expression; anything else (a comment closer, a quote) ends it.
+_EXPR_CHARS = re.compile(r"[A-Za-z0-9.+\-:() _]+")
+
+
+# Deprecated SPDX ids that stood for a license with an exception, and their current form
+# (SPDX license list, "deprecated identifiers"). Keys are lowercase.
+DEPRECATED_SPDX = {
+    "ecos-2.0": "GPL-2.0-or-later WITH eCos-exception-2.0",
+    "gpl-2.0-with-autoconf-exception": "GPL-2.0-only WITH Autoconf-exception-2.0",
+    "gpl-2.0-with-bison-exception": "GPL-2.0-only WITH Bison-exception-2.2",
+    "gpl-2.0-with-classpath-exception": "GPL-2.0-only WITH Classpath-exception-2.0",
+    "gpl-2.0-with-font-exception": "GPL-2.0-only WITH Font-exception-2.0",
+    "gpl-2.0-with-gcc-exception": "GPL-2.0-only WITH GCC-exception-2.0",
+    "gpl-3.0-with-autoconf-exception": "GPL-3.0-only WITH Autoconf-exception-3.0",
+    "gpl-3.0-with-gcc-exception": "GPL-3.0-only WITH GCC-exception-3.1",
+    "wxwindows": "LGPL-2.0-or-later WITH WxWindows-exception-3.1",
+    "nunit": "zlib-acknowledgement",
+    "standardml-nj": "SMLNJ",
+}
+
+
+class UnknownLicenseError(ConfigError):
+    """A license id that neither ScanCode's database nor SPDX knows."""
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One SPDX-License-Identifier tag found in a text."""
+
+    line: int  # 1-based
+    key: str  # ScanCode expression
+    spdx: str  # SPDX expression
+    raw: str  # the expression as written
+
+
+class LicenseTable:
+    """ScanCode license keys with their SPDX ids and categories (from the index metadata)."""
+
+    def __init__(self, licenses: Mapping[str, Mapping[str, Any]]) -> None:
+        self._by_key = licenses
+        self._key_by_spdx: dict[str, str] = {}
+        # Primary SPDX ids of current licenses first, so an id listed as an alias of a
+        # deprecated or related key never shadows the license that owns it.
+        ordered = sorted(licenses.items(), key=lambda kv: (bool(kv[1].get("is_deprecated")), kv[0]))
+        for key, info in ordered:
+            self._key_by_spdx.setdefault(str(info["spdx"]).lower(), key)
+        for key, info in ordered:
+            for other in info.get("other_spdx") or ():
+                self._key_by_spdx.setdefault(str(other).lower(), key)
+        for key, _info in ordered:
+            self._key_by_spdx.setdefault(f"licenseref-scancode-{key}", key)
+
+    def spdx_of(self, key: str) -> str:
+        """SPDX id of a ScanCode key (``LicenseRef-scancode-<key>`` for unknown keys)."""
+        info = self._by_key.get(key)
+        return str(info["spdx"]) if info else f"LicenseRef-scancode-{key}"
+
+    def key_of_spdx(self, spdx_id: str) -> str | None:
+        """ScanCode key of an SPDX id (case-insensitive), or None."""
+        return self._key_by_spdx.get(spdx_id.lower())
+
+    def category_of(self, spdx_or_key: str) -> str:
+        """ScanCode category of a key or SPDX id; UnknownLicenseError when neither is known."""
+        ident = spdx_or_key.strip()
+        key = ident if ident in self._by_key else self.key_of_spdx(ident)
+        if key is None and ident.lower() in self._by_key:
+            key = ident.lower()
+        if key is None:
+            raise UnknownLicenseError(
+                f"unknown license id {spdx_or_key!r}: use an SPDX id (https://spdx.org/licenses/) "
+                "or a ScanCode license key"
+            )
+        return str(self._by_key[key]["category"])
+
+
+def _render(expr: Any, name: Callable[[str], str]) -> str:
+    """Render a parsed expression with every symbol renamed by ``name``."""
+    if isinstance(expr, LicenseWithExceptionSymbol):
+        return f"{name(expr.license_symbol.key)} WITH {name(expr.exception_symbol.key)}"
+    if isinstance(expr, LicenseSymbol):
+        return name(expr.key)
+    op = " AND " if isinstance(expr, _LICENSING.AND) else " OR "
+    parts = []
+    for arg in _flatten(expr):
+        text = _render(arg, name)
+        is_group = isinstance(arg, (_LICENSING.AND, _LICENSING.OR))
+        parts.append(f"({text})" if is_group else text)
+    return op.join(parts)
+
+
+def _flatten(expr: Any) -> list[Any]:
+    out: list[Any] = []
+    for arg in expr.args:
+        if type(arg) is type(expr):
+            out.extend(_flatten(arg))
+        else:
+            out.append(arg)
+    return out
+
+
+def parse(expression: str) -> Any:
+    """Parse a license expression; ExpressionError when it is malformed."""
+    return _LICENSING.parse(expression, validate=False, strict=False)
+
+
+@lru_cache(maxsize=4096)
+def normalize(expression: str) -> str:
+    """The expression re-rendered canonically (flattened groups, single spaces)."""
+    try:
+        parsed = parse(expression)
+    except ExpressionError:
+        return " ".join(expression.split())
+    return _render(parsed, lambda k: k) if parsed is not None else ""
+
+
+def map_expression(expression: str, name: Callable[[str], str]) -> str:
+    """Rename every symbol of an expression (malformed input: renamed as one symbol)."""
+    try:
+        parsed = parse(expression)
+    except ExpressionError:
+        return name(expression.strip())
+    return _render(parsed, name) if parsed is not None else ""
+
+
+def find_tags(text: str, table: LicenseTable) -> list[Tag]:
+    """Every ``SPDX-License-Identifier:`` tag of ``text`` with its expression mapped.
+
+    Ids unknown to SPDX and ScanCode become ``unknown-spdx`` (SPDX
+    ``LicenseRef-scancode-unknown-spdx``), as does a malformed expression: a typo in a tag is
+    still a license statement worth reporting, never a crash.
+    """
+    tags: list[Tag] = []
+    if "spdx" not in text.lower():
+        return tags
+    for lineno, line in enumerate(text.splitlines(), 1):
+        found = _TAG_RE.search(line)
+        if not found:
+            continue
+        rest = _EXPR_CHARS.match(line, found.end())
+        raw = rest.group(0).strip(" -:") if rest else ""
+        raw = _balance(raw)
+        if not raw:
+            continue
+        key, spdx = _map_tag(raw, table)
+        tags.append(Tag(lineno, key, spdx, raw))
+    return tags
+
+
+def _balance(raw: str) -> str:
+    """Drop unmatched parentheses (a comment closer like ``*)``, a missing one in a typo)."""
+    drop: set[int] = set()
+    stack: list[int] = []
+    for i, ch in enumerate(raw):
+        if ch == "(":
+            stack.append(i)
+        elif ch == ")":
+            if stack:
+                stack.pop()
+            else:
+                drop.add(i)
+    drop.update(stack)
+    return "".join(ch for i, ch in enumerate(raw) if i not in drop).strip()
+
+
+def _map_tag(raw: str, table: LicenseTable) -> tuple[str, str]:
+    try:
+        parsed = parse(raw)
+    except ExpressionError:
+        parsed = None
+    if parsed is None:
+        return UNKNOWN_SPDX_KEY, table.spdx_of(UNKNOWN_SPDX_KEY)
+
+    def to_key(symbol: str) -> str:
+        modern = DEPRECATED_SPDX.get(symbol.lower())
+        if modern is not None:
+            return map_expression(modern, to_key)
+        key = table.key_of_spdx(symbol)
+        if key is not None:
+            return key
+        words = symbol.split()
+        if len(words) > 1 and all(table.key_of_spdx(w) for w in words):
+            # pre-expression lists such as U-Boot's "GPL-2.0+ BSD-2-Clause": a choice
+            return " OR ".join(to_key(w) for w in words)
+        return UNKNOWN_SPDX_KEY
+
+    key = _render(parsed, to_key)
+    return key, map_expression(key, table.spdx_of)

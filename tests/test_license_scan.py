@@ -1,0 +1,131 @@
+"""The license policy end to end: origin licenses recorded at index time, the project's license,
+verdicts on findings, notice conflicts inside the project, `codeguard licenses`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conftest import LEVENSHTEIN, TOPO_SORT, write_corpus
+
+GPL_NOTICE = (
+    "# This program is free software: you can redistribute it and/or modify\n"
+    "# it under the terms of the GNU General Public License as published by\n"
+    "# the Free Software Foundation, either version 3 of the License, or\n"
+    "# (at your option) any later version.\n"
+)
+MIT_TEXT = (Path(__file__).resolve().parents[1] / "examples" / "demo-project" / "LICENSE").read_text()
+
+
+def _project(root: Path, license_text: str | None = MIT_TEXT) -> Path:
+    root.mkdir(parents=True)
+    if license_text:
+        (root / "LICENSE").write_text(license_text)
+    (root / "app.py").write_text("import os\n\n\n" + LEVENSHTEIN + "\n\ndef main():\n    return 0\n")
+    (root / "graphs.py").write_text(TOPO_SORT)
+    return root
+
+
+def _levels(report: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {f["chunk"]["name"]: (f["level"], f["policy"]["rule_id"]) for f in report["findings"]}
+
+
+def test_gpl_origin_in_mit_project_is_an_error(tmp_path: Path, add_json: Any, run_cli: Any) -> None:
+    corpus = write_corpus(tmp_path / "gplcorpus")
+    index = tmp_path / "index"
+    add_json(corpus.root, index, "--license", "GPL-3.0-only")
+    project = _project(tmp_path / "proj")
+    code, out, _ = run_cli("scan", project, "--index", index, "--format", "json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["project"]["license"] == "MIT"
+    assert _levels(report)["levenshtein"] == ("error", "CG-LIC-001")
+    f = report["findings"][0]
+    assert f["policy"]["reason"] == "GPL-3.0-only code copied into this MIT project: strong copyleft into permissive"
+    # the text report carries the verdict too
+    code, out, _ = run_cli("scan", project, "--index", index)
+    assert "error CG-LIC-001 GPL-3.0-only code copied into this MIT project" in out
+
+
+def test_origin_license_detected_from_its_license_file_and_file_notice_overrides(
+    tmp_path: Path, add_json: Any, scan_json: Any, run_cli: Any
+) -> None:
+    corpus = write_corpus(tmp_path / "corpus")
+    (corpus.root / "LICENSE").write_text(MIT_TEXT)
+    (corpus.root / "graph.py").write_text(GPL_NOTICE + "\n\n" + TOPO_SORT)
+    index = tmp_path / "index"
+    add_json(corpus.root, index)
+    _, out, _ = run_cli("index", "list", "--index", index, "--json")
+    assert json.loads(out)["sources"][0]["license"] == "MIT"
+    _, report, _ = scan_json(_project(tmp_path / "proj", license_text=None), index, "--project-license", "Apache-2.0")
+    origins = {f["chunk"]["name"]: f["origin"]["license"] for f in report["findings"]}
+    assert origins == {"levenshtein": "MIT", "topo_sort": "GPL-3.0-or-later"}
+    assert _levels(report) == {"levenshtein": ("note", "CG-LIC-008"), "topo_sort": ("error", "CG-LIC-001")}
+
+
+def test_attribution_already_given_is_not_reported_as_owed(tmp_path: Path, add_json: Any, scan_json: Any) -> None:
+    corpus = write_corpus(tmp_path / "algos")
+    index = tmp_path / "index"
+    add_json(corpus.root, index, "--license", "BSD-3-Clause")
+    project = _project(tmp_path / "proj")
+    _, report, _ = scan_json(project, index)
+    assert _levels(report)["levenshtein"] == ("note", "CG-LIC-008")
+    (project / "THIRD-PARTY-NOTICES.txt").write_text("This product includes code from algos (BSD-3-Clause).\n")
+    _, report, _ = scan_json(project, index)
+    assert _levels(report)["levenshtein"] == ("none", "CG-LIC-008")
+    assert "attribution found in THIRD-PARTY-NOTICES.txt" in report["findings"][0]["policy"]["reason"]
+
+
+def test_vendored_gpl_file_in_mit_project_without_any_corpus(tmp_path: Path, run_cli: Any) -> None:
+    project = _project(tmp_path / "proj")
+    (project / "vendored.py").write_text("# SPDX-License-Identifier: GPL-3.0-or-later\n\ndef f():\n    return 1\n")
+    (project / "ok.py").write_text("# SPDX-License-Identifier: MIT\n\nx = 1\n")
+    code, out, err = run_cli("scan", project, "--no-index", "--format", "json")
+    assert code == 1, err
+    report = json.loads(out)
+    assert [(f["path"], f["license"], f["level"], f["policy"]["rule_id"]) for f in report["license_findings"]] == [
+        ("vendored.py", "GPL-3.0-or-later", "error", "CG-LIC-001")
+    ]
+    assert report["findings"] == []
+
+
+def test_custom_policy_file_and_malformed_policy(tmp_path: Path, add_json: Any, run_cli: Any) -> None:
+    corpus = write_corpus(tmp_path / "corpus")
+    index = tmp_path / "index"
+    add_json(corpus.root, index, "--license", "LicenseRef-acme-internal")
+    project = _project(tmp_path / "proj")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "rules:\n  - id: ACME-1\n    level: error\n    message: 'internal code in {project}'\n"
+        "    when: {origin_license: ['LicenseRef-acme-*']}\n"
+    )
+    code, out, _ = run_cli("scan", project, "--index", index, "--format", "json", "--policy", policy)
+    assert code == 1
+    assert _levels(json.loads(out))["levenshtein"] == ("error", "ACME-1")
+    policy.write_text("rules:\n  - id: ACME-1\n    level: fatal\n    when: {}\n")
+    code, _, err = run_cli("scan", project, "--index", index, "--policy", policy)
+    assert code == 2
+    assert f"{policy}:3: level 'fatal' is not one of" in err and "Traceback" not in err
+
+
+def test_unknown_spdx_id_is_a_clear_error(tmp_path: Path, run_cli: Any) -> None:
+    corpus = write_corpus(tmp_path / "corpus")
+    code, _, err = run_cli("index", "add", corpus.root, "--index", tmp_path / "index", "--license", "GPL3")
+    assert code == 2
+    assert "'GPL3' is not a valid SPDX expression" in err
+    project = _project(tmp_path / "proj")
+    code, _, err = run_cli("scan", project, "--no-index", "--project-license", "MIT OR (")
+    assert code == 2 and "Traceback" not in err
+
+
+def test_licenses_command_lists_files_and_project(tmp_path: Path, run_cli: Any) -> None:
+    project = _project(tmp_path / "proj")
+    (project / "vendored.py").write_text(GPL_NOTICE + "\nx = 1\n")
+    code, out, _ = run_cli("licenses", project, "--json")
+    assert code == 0
+    rep = json.loads(out)
+    assert rep["project"]["license"] == "MIT"
+    by_path = {(f["path"], f["license"]) for f in rep["files"]}
+    assert ("vendored.py", "GPL-3.0-or-later") in by_path
+    assert any(p == "LICENSE" and lic == "MIT" for p, lic in by_path)

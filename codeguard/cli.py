@@ -20,6 +20,7 @@ import click
 
 from codeguard import __version__
 from codeguard.errors import CodeguardError, ExitCode
+from codeguard.report import FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -283,7 +284,7 @@ def index_remove(name: str, index_dir: Path | None) -> None:
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @index_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)
 @click.option(
     "--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to a file."
 )
@@ -346,7 +347,7 @@ def scan(
     from codeguard.engine.scan import ScanOptions
     from codeguard.engine.scan import scan as run_scan
     from codeguard.errors import UsageError
-    from codeguard.report import FORMATS
+    from codeguard.report import get_report
 
     if not path.exists():
         raise UsageError(f"No such file or directory: {path}")
@@ -382,7 +383,7 @@ def scan(
         result = run_scan(store, path, options, progress)
     finally:
         progress.stop()
-    report = FORMATS[fmt]
+    report = get_report(fmt)
     if output:
         try:
             with open(output, "w", encoding="utf-8") as fh:

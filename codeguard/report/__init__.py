@@ -1,12 +1,14 @@
-"""Report formats: an explicit registry from format name to writer."""
+"""Report formats: an explicit registry from format name to writer class.
+
+Writers are imported only when used, so a scan that prints JSON never imports rich.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Protocol, TextIO
 
 from codeguard.model import ScanResult
-from codeguard.report.json_report import JsonReport
-from codeguard.report.text import TextReport
 
 
 class Report(Protocol):
@@ -15,7 +17,14 @@ class Report(Protocol):
     def write(self, result: ScanResult, out: TextIO, color: bool) -> None: ...
 
 
-FORMATS: dict[str, Report] = {
-    "text": TextReport(),
-    "json": JsonReport(),
+# format name -> (module, class)
+FORMATS: dict[str, tuple[str, str]] = {
+    "text": ("codeguard.report.text", "TextReport"),
+    "json": ("codeguard.report.json_report", "JsonReport"),
 }
+
+
+def get_report(name: str) -> Report:
+    """The writer of a registered format."""
+    module, cls = FORMATS[name]
+    return getattr(importlib.import_module(module), cls)()  # type: ignore[no-any-return]

@@ -282,8 +282,20 @@ def index_remove(name: str, index_dir: Path | None) -> None:
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_option
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="Scan the content staged in the git index (what the next commit holds), not the work tree; "
+    "PATHS, if given, restrict it to those files.",
+)
+@click.option(
+    "--diff",
+    "diff_range",
+    metavar="BASE...HEAD",
+    help="Scan the files a git range changed (content at HEAD) and keep findings on changed lines.",
+)
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True)
 @click.option(
     "--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to a file."
@@ -323,8 +335,10 @@ def index_remove(name: str, index_dir: Path | None) -> None:
 @handle_errors
 def scan(
     ctx: click.Context,
-    path: Path,
+    paths: tuple[Path, ...],
     index_dir: Path | None,
+    staged: bool,
+    diff_range: str | None,
     fmt: str,
     output: Path | None,
     fail_on: str,
@@ -336,7 +350,7 @@ def scan(
     jobs: int,
     quiet: bool,
 ) -> None:
-    """Scan PATH (a directory or file) for code copied from the indexed sources.
+    """Scan PATH (a directory or file; default: the current directory) for copied code.
 
     Settings can also come from [tool.codeguard] in pyproject.toml or a .codeguard.toml
     (index, policy, project-license, fail-on, format, exclude, max-file-size); flags win.
@@ -349,8 +363,29 @@ def scan(
     from codeguard.errors import UsageError
     from codeguard.report import get_report
 
-    if not path.exists():
-        raise UsageError(f"No such file or directory: {path}")
+    change = None
+    if staged and diff_range:
+        raise UsageError("Use --staged or --diff, not both.")
+    if staged or diff_range:
+        from codeguard.gitio import diff_files, repo_root, staged_files
+
+        path = repo_root(paths[0] if paths else Path.cwd())
+        change = staged_files(path) if staged else diff_files(path, diff_range or "")
+        if paths:
+            wanted = {p.resolve() for p in paths}
+            keep = [
+                c
+                for c in change[0]
+                if (path / c.path).resolve() in wanted
+                or any(w in (path / c.path).resolve().parents for w in wanted)
+            ]
+            change = (keep, change[1])
+    else:
+        if len(paths) > 1:
+            raise UsageError("scan takes one PATH (with --staged, several files may be given).")
+        path = paths[0] if paths else Path(".")
+        if not path.exists():
+            raise UsageError(f"No such file or directory: {path}")
     cfg = load_config(path)
 
     def setting(param: str, key: str, value: Any) -> Any:
@@ -380,7 +415,7 @@ def scan(
         project_license=project_license,
     )
     try:
-        result = run_scan(store, path, options, progress)
+        result = run_scan(store, path, options, progress, change=change)
     finally:
         progress.stop()
     report = get_report(fmt)

@@ -38,6 +38,7 @@ class Candidate:
     relpath: str
     path: Path
     language: str
+    data: bytes | None = None  # content already in memory (a staged blob), else read from path
 
 
 def iter_tree(

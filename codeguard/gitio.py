@@ -113,3 +113,129 @@ def _git_msg(exc: Exception) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
     return " ".join(" ".join(fatal or lines).split())[:300]
+
+
+# -- the files of a change: staged content (pre-commit) and a diff range (CI) -----------------
+@dataclass(frozen=True)
+class ChangedFile:
+    """A file of a change: its content on the new side and the lines that changed."""
+
+    path: str  # relative to the repository root, posix
+    data: bytes
+    changed_lines: frozenset[int] | None  # None: the whole file is new
+
+
+def _repo(path: Path) -> object:
+    import git
+
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise SourceError(f"{path} is not inside a git repository (needed for --staged / --diff).") from None
+    # Paths with spaces or non-ASCII characters appear unquoted in diffs.
+    repo.git.set_persistent_git_options(c="core.quotePath=false")
+    return repo
+
+
+def repo_root(path: Path) -> Path:
+    """The top of the git work tree containing ``path``."""
+    repo = _repo(path)
+    top = repo.working_tree_dir  # type: ignore[attr-defined]
+    if top is None:
+        raise SourceError(f"{path} is in a bare repository: --staged and --diff need a work tree.")
+    return Path(top)
+
+
+_HUNK_RE = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
+
+
+def _changed_lines(patch: str) -> frozenset[int]:
+    lines: set[int] = set()
+    for m in _HUNK_RE.finditer(patch):
+        start, count = int(m.group(1)), int(m.group(2) or 1)
+        lines.update(range(start, start + count))
+    return frozenset(lines)
+
+
+def _split_patch(patch: str) -> dict[str, str]:
+    """Per-file parts of a unified diff made with --no-prefix -z-free output."""
+    out: dict[str, str] = {}
+    current: str | None = None
+    buf: list[str] = []
+    for line in patch.splitlines(keepends=True):
+        if line.startswith("diff --git "):
+            if current is not None:
+                out[current] = "".join(buf)
+            current, buf = None, []
+        elif line.startswith("+++ ") and current is None:
+            name = line[4:].rstrip("\n").rstrip("\t")
+            current = None if name == "/dev/null" else name.removeprefix("b/")
+        buf.append(line)
+    if current is not None:
+        out[current] = "".join(buf)
+    return out
+
+
+def staged_files(path: Path) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
+    """Added, copied, modified and renamed files of the git index (the content to be committed,
+    not the work tree), with their changed lines; and (path, reason) of files left out."""
+    import git
+
+    repo = _repo(path)
+    g = repo.git  # type: ignore[attr-defined]
+    has_head = repo.head.is_valid()  # type: ignore[attr-defined]
+    base = "HEAD" if has_head else _EMPTY_TREE
+    try:
+        names = g.diff("--cached", "--name-only", "--diff-filter=ACMR", "-z", base).split("\0")
+        unmerged = set(g.diff("--cached", "--name-only", "--diff-filter=U", "-z").split("\0")) - {""}
+        patch = g.diff("--cached", "-U0", "--diff-filter=ACMR", "--no-color", "--no-ext-diff", base)
+    except git.GitCommandError as exc:
+        raise SourceError(f"Cannot read the staged changes: {_git_msg(exc)}") from None
+    hunks = _split_patch(patch)
+    files: list[ChangedFile] = []
+    left_out = [(p, "unmerged (merge in progress): resolve and stage it first") for p in sorted(unmerged)]
+    for name in sorted(n for n in names if n and n not in unmerged):
+        try:
+            data = g.show(f":{name}", stdout_as_string=False, strip_newline_in_stdout=False)
+        except git.GitCommandError as exc:
+            left_out.append((name, f"unreadable from the index: {_git_msg(exc)}"))
+            continue
+        files.append(ChangedFile(name, data, _changed_lines(hunks.get(name, "")) if has_head else None))
+    return files, left_out
+
+
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def diff_files(path: Path, spec: str) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
+    """Files changed by a range ``BASE...HEAD`` (since the merge base) or ``BASE..HEAD``, with
+    their content on the HEAD side and the changed lines."""
+    import git
+
+    repo = _repo(path)
+    g = repo.git  # type: ignore[attr-defined]
+    if "..." in spec:
+        base, head = spec.split("...", 1)
+    elif ".." in spec:
+        base, head = spec.split("..", 1)
+    else:
+        base, head = spec, "HEAD"
+    head = head or "HEAD"
+    for rev in (base, head):
+        try:
+            repo.commit(rev)  # type: ignore[attr-defined]
+        except (git.BadName, ValueError, git.GitCommandError):
+            raise SourceError(f"Unknown revision {rev!r} in the diff range {spec!r}.") from None
+    try:
+        if "..." in spec:
+            base = g.merge_base(base, head).strip()
+        names = g.diff("--name-only", "--diff-filter=ACMR", "-z", base, head).split("\0")
+        patch = g.diff("-U0", "--diff-filter=ACMR", "--no-color", "--no-ext-diff", base, head)
+    except git.GitCommandError as exc:
+        raise SourceError(f"Cannot diff {spec!r}: {_git_msg(exc)}") from None
+    hunks = _split_patch(patch)
+    files = []
+    for name in sorted(n for n in names if n):
+        data = g.show(f"{head}:{name}", stdout_as_string=False, strip_newline_in_stdout=False)
+        files.append(ChangedFile(name, data, _changed_lines(hunks.get(name, ""))))
+    return files, []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
@@ -10,11 +11,19 @@ from typing import Any
 
 import numpy as np
 
-from codeguard.discover import DEFAULT_MAX_BYTES, Candidate, check_size, iter_tree
-from codeguard.engine.analyze import Analyzed, analyze_path, parallel_map
+from codeguard.discover import (
+    CODEGUARD_IGNORE,
+    DEFAULT_MAX_BYTES,
+    Candidate,
+    check_size,
+    iter_tree,
+    path_filter,
+)
+from codeguard.engine.analyze import Analyzed, analyze, analyze_path, parallel_map
 from codeguard.engine.indexing import NoProgress, Progress
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
+from codeguard.gitio import ChangedFile
 from codeguard.index.store import IndexStore, RefFile, SourceRow
 from codeguard.licenses.policy import Policy, load_policy
 from codeguard.licenses.project import (
@@ -80,7 +89,42 @@ class _Candidate:
 
 
 def _analyze_job(c: Candidate) -> Analyzed | Skip:
+    if c.data is not None:
+        return analyze(c.relpath, c.data, c.language)
     return analyze_path(c.relpath, c.path, c.language)
+
+
+def change_candidates(
+    root: Path, changes: list[ChangedFile], left_out: list[tuple[str, str]], options: ScanOptions
+) -> tuple[list[Candidate], list[Skip]]:
+    """Candidates for the files of a change (staged or a diff range), with --exclude and the
+    .codeguardignore files of their directories applied."""
+    dirs = {""} | {posixpath.dirname(c.path) for c in changes}
+    ancestors = {"/".join(d.split("/")[:i]) for d in dirs for i in range(d.count("/") + 2) if d} | {""}
+    ignore_files: dict[str, list[str]] = {}
+    for d in sorted(ancestors):
+        f = root / d / CODEGUARD_IGNORE
+        if f.is_file():
+            ignore_files[d] = f.read_text(encoding="utf-8", errors="replace").splitlines()
+    excluded = path_filter(options.exclude, ignore_files)
+    cands: list[Candidate] = []
+    skips = [Skip(p, reason) for p, reason in left_out]
+    for c in changes:
+        spec = language_for_path(c.path)
+        if spec is None or excluded(c.path):
+            continue
+        if len(c.data) > options.max_bytes:
+            skips.append(
+                Skip(c.path, f"larger than the {options.max_bytes:,}-byte limit ({len(c.data):,} bytes)")
+            )
+            continue
+        cands.append(Candidate(c.path, root / c.path, spec.name, c.data))
+    return cands, skips
+
+
+def _touches_change(path: str, start: int, end: int, changed: dict[str, frozenset[int] | None]) -> bool:
+    lines = changed.get(path)
+    return lines is None or any(start <= n <= end for n in lines)
 
 
 def discover(root: Path, options: ScanOptions) -> tuple[list[Candidate], list[Skip]]:
@@ -104,16 +148,24 @@ def scan(
     root: Path,
     options: ScanOptions | None = None,
     progress: Progress | None = None,
+    change: tuple[list[ChangedFile], list[tuple[str, str]]] | None = None,
 ) -> ScanResult:
     """Scan a directory (or one file) against the reference index and the license policy.
 
-    Without an index (``store`` None) only the project's own license notices are checked.
+    Without an index (``store`` None) only the project's own license notices are checked. With
+    a ``change`` (files of the git index or of a diff range, ``root`` being the repository),
+    only those contents are scanned and only findings on changed lines are kept.
     """
     options = options or ScanOptions()
     progress = progress or NoProgress()
     t0 = time.perf_counter()
     policy = load_policy(options.policy)
-    cands, skips = discover(root, options)
+    if change is None:
+        cands, skips = discover(root, options)
+        changed: dict[str, frozenset[int] | None] = {}
+    else:
+        cands, skips = change_candidates(root, change[0], change[1], options)
+        changed = {c.path: c.changed_lines for c in change[0]}
     proj_root = project_root(root)
     project = _project_license(proj_root, options)
     progress.start(len(cands), "parsing")
@@ -131,6 +183,11 @@ def scan(
     findings = match_files(store, analyzed, options, progress) if store is not None else []
     findings = [_judge(f, policy, project, proj_root) for f in findings]
     license_findings = _license_findings(analyzed, policy, project.expression)
+    if change is not None:
+        findings = [f for f in findings if _touches_change(f.path, f.start_line, f.end_line, changed)]
+        license_findings = [
+            f for f in license_findings if _touches_change(f.path, f.start_line, f.end_line, changed)
+        ]
     t_end = time.perf_counter()
     stats = {
         "files_scanned": len(analyzed),

@@ -19,7 +19,7 @@ numbers in the bench README and the pull request):
   the alternative for whole license files. It only names one full text per file and knows
   neither notices nor references, so it cannot cover headers and tags; the bench reports it.
 
-Input limits: only the first ``MAX_SCAN_CHARS`` characters are scanned (a license statement
+Binary data (text with NUL characters) is not scanned. Input limits: only the first ``MAX_SCAN_CHARS`` characters are scanned (a license statement
 sits at the top of a file or in a license file; a multi-megabyte file is data). Callers that
 report on files can tell a truncated scan with ``is_truncated``.
 """
@@ -34,7 +34,7 @@ import numpy as np
 from codeguard.licenses.index import KINDS, LicenseIndex, get_index
 from codeguard.licenses.match import match_query
 from codeguard.licenses.spdx import LicenseTable, find_tags, map_expression
-from codeguard.licenses.tokenize import query_words
+from codeguard.licenses.tokenize import query_ids, query_lookup
 
 MAX_SCAN_CHARS = 1_000_000
 
@@ -60,6 +60,7 @@ class _Detector:
     def __init__(self, idx: LicenseIndex) -> None:
         self.idx = idx
         self.table = LicenseTable(idx.licenses)
+        self.lookup = query_lookup(idx.vocab)
         self._spdx_cache: dict[str, str] = {}
 
     def spdx(self, key_expression: str) -> str:
@@ -88,12 +89,14 @@ def is_truncated(text: str) -> bool:
 
 def detect_licenses(text: str, *, cache_dir: Path | None = None) -> list[LicenseMatch]:
     """Licenses stated in ``text``, ordered by position (first ``MAX_SCAN_CHARS`` characters)."""
+    text = text[:MAX_SCAN_CHARS]
+    if "\x00" in text:
+        # NUL characters mean binary data (an archive, an image, a compiled file) decoded as
+        # text: word runs in it are accidents, not license statements.
+        return []
     det = _detector(cache_dir)
     idx = det.idx
-    text = text[:MAX_SCAN_CHARS]
-    words, lines = query_words(text)
-    vocab = idx.vocab
-    ids = np.fromiter((vocab.get(w, 0) for w in words), dtype=np.int64, count=len(words))
+    ids, lines = query_ids(text, det.lookup)
 
     found: list[tuple[int, LicenseMatch]] = []
     for tag in find_tags(text, det.table):

@@ -267,6 +267,21 @@ def build_index(path: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _derive(arrays: dict[str, np.ndarray], vocab_size: int) -> None:
+    """Lookup helpers computed at load (milliseconds): run lengths of the sorted hash tables
+    and which words can start a rule, so exact matching hashes only plausible positions."""
+    tokens, roff = arrays["tokens"], arrays["roff"]
+    for table in ("short", "anchor"):
+        hashes = arrays[f"{table}_hash"]
+        runs = np.zeros(len(hashes) + 1, dtype=np.int64)
+        _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
+        runs[first] = counts
+        arrays[f"{table}_runs"] = runs
+        starts = np.zeros(vocab_size + 1, dtype=np.bool_)
+        starts[np.asarray(tokens[roff[arrays[f"{table}_rid"]]])] = True
+        arrays[f"{table}_starts"] = starts
+
+
 def load_index(path: Path) -> LicenseIndex:
     """Load a built index (arrays memory-mapped); raise IndexUnavailable if it is unusable."""
     try:
@@ -277,9 +292,13 @@ def load_index(path: Path) -> LicenseIndex:
     except (OSError, ValueError, KeyError) as exc:
         raise IndexUnavailable(f"license index {path} is unreadable ({exc}); delete it to rebuild") from exc
     # small, hot arrays are faster in memory than behind a memory map
-    for name in ("rlen", "rhash", "kind", "mincov", "relevance", "continuous", "expr", "nkg", "roff"):
+    for name in (
+        "rlen", "rhash", "kind", "mincov", "relevance", "continuous", "expr", "nkg", "roff",
+        "anchor_hash", "anchor_rid", "short_hash", "short_rid",
+    ):  # fmt: skip
         arrays[name] = np.asarray(arrays[name]).copy()
     vocab_list: list[str] = meta["vocab"]
+    _derive(arrays, len(vocab_list))
     return LicenseIndex(
         arrays=arrays,
         vocab={w: i + 1 for i, w in enumerate(vocab_list)},

@@ -86,39 +86,45 @@ def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.arange(total, dtype=np.int64) + base
 
 
+def _lookup(table: np.ndarray, runs: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the keys found in a sorted table, and the [lo, hi) range of each."""
+    if len(table) == 0 or len(keys) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.reshape(2, 0)
+    lo = np.minimum(np.searchsorted(table, keys), len(table) - 1)
+    hit = np.nonzero(table[lo] == keys)[0]
+    lo = lo[hit]
+    return hit, np.stack([lo, lo + runs[lo]])
+
+
 def _exact(idx: LicenseIndex, ids: np.ndarray, prefix: np.ndarray) -> list[RuleMatch]:
     """Every rule occurring verbatim in the query."""
     n = len(ids)
     qs_all: list[np.ndarray] = []
     rid_all: list[np.ndarray] = []
-    short_hash, short_rid = idx.short_hash, idx.short_rid
+    # rules shorter than K: look their whole hash up at every position where one can start
+    short_starts = np.nonzero(idx.short_starts[ids])[0]
     for length in range(1, min(K, n + 1)):
-        starts = np.arange(n - length + 1, dtype=np.int64)
-        h = span_hashes(prefix, starts, length)
-        lo = np.searchsorted(short_hash, h, "left")
-        hi = np.searchsorted(short_hash, h, "right")
-        hit = np.nonzero(hi > lo)[0]
+        starts = short_starts[short_starts <= n - length]
+        hit, (lo, hi) = _lookup(idx.short_hash, idx.short_runs, span_hashes(prefix, starts, length))
         if len(hit):
-            owner, at = _expand(lo[hit], hi[hit])
-            rids = short_rid[at]
+            owner, at = _expand(lo, hi)
+            rids = idx.short_rid[at]
             ok = idx.rlen[rids] == length
             qs_all.append(starts[hit][owner][ok])
             rid_all.append(rids[ok])
-    if n >= K:
-        starts = np.arange(n - K + 1, dtype=np.int64)
-        h = span_hashes(prefix, starts, K)
-        lo = np.searchsorted(idx.anchor_hash, h, "left")
-        hi = np.searchsorted(idx.anchor_hash, h, "right")
-        hit = np.nonzero(hi > lo)[0]
-        if len(hit):
-            owner, at = _expand(lo[hit], hi[hit])
-            rids = np.asarray(idx.anchor_rid[at])
-            qs = starts[hit][owner]
-            lens = idx.rlen[rids].astype(np.int64)
-            ok = qs + lens <= n
-            qs, rids, lens = qs[ok], rids[ok], lens[ok]
-            full = span_hashes(prefix, qs, lens) if len(qs) else np.zeros(0, dtype=np.uint64)
-            ok = full == idx.rhash[rids]
+    # longer rules: the hash of their first K words, then the rolling hash of their length
+    starts = np.nonzero(idx.anchor_starts[ids[: max(n - K + 1, 0)]])[0]
+    hit, (lo, hi) = _lookup(idx.anchor_hash, idx.anchor_runs, span_hashes(prefix, starts, K))
+    if len(hit):
+        owner, at = _expand(lo, hi)
+        rids = idx.anchor_rid[at]
+        qs = starts[hit][owner]
+        lens = idx.rlen[rids].astype(np.int64)
+        ok = qs + lens <= n
+        qs, rids, lens = qs[ok], rids[ok], lens[ok]
+        if len(qs):
+            ok = span_hashes(prefix, qs, lens) == idx.rhash[rids]
             qs_all.append(qs[ok])
             rid_all.append(rids[ok])
     out: list[RuleMatch] = []
@@ -197,9 +203,17 @@ def _approximate(idx: LicenseIndex, grams: np.ndarray, valid: np.ndarray, n: int
     seed_q = pos[q_order[at_q]]
 
     blocks = _blocks(seed_rid, seed_q, seed_r)
-    out: list[RuleMatch] = []
+    # a rule whose blocks cannot add up to its minimum coverage is not worth chaining
     cuts = np.nonzero(np.diff(blocks[:, 0]))[0] + 1
-    for group in np.split(blocks, cuts):
+    starts = np.concatenate([[0], cuts])
+    group_rid = blocks[starts, 0]
+    words = np.add.reduceat(blocks[:, 4] - blocks[:, 3], starts)
+    glen = idx.rlen[group_rid]
+    gcov = np.where(idx.mincov[group_rid] > 0, idx.mincov[group_rid] / 100.0, _default_cov(glen))
+    ends = np.append(cuts, len(blocks))
+    out: list[RuleMatch] = []
+    for g in np.nonzero(words >= gcov * glen - 1e-9)[0].tolist():
+        group = blocks[starts[g] : ends[g]]
         out.extend(_rule_matches(idx, int(group[0, 0]), group[:, 1:], n))
     return out
 
@@ -207,14 +221,15 @@ def _approximate(idx: LicenseIndex, grams: np.ndarray, valid: np.ndarray, n: int
 def _diverse(cand: np.ndarray, expr: np.ndarray, per_expr: int) -> np.ndarray:
     """Keep at most ``per_expr`` candidates per license expression, in order: hundreds of
     near-identical variants of one notice must not crowd out a different license."""
-    seen: dict[int, int] = {}
-    keep = []
-    for i, e in enumerate(expr.tolist()):
-        c = seen.get(e, 0)
-        if c < per_expr:
-            seen[e] = c + 1
-            keep.append(i)
-    return cand[keep]
+    if len(cand) == 0:
+        return cand
+    by_expr = np.argsort(expr, kind="stable")
+    e = expr[by_expr]
+    group_start = np.concatenate([[0], np.nonzero(e[1:] != e[:-1])[0] + 1])
+    start_of = np.repeat(group_start, np.diff(np.append(group_start, len(e))))
+    rank = np.empty(len(cand), dtype=np.int64)
+    rank[by_expr] = np.arange(len(e)) - start_of
+    return cand[rank < per_expr]
 
 
 def _default_cov(rlen: np.ndarray) -> np.ndarray:
@@ -290,6 +305,21 @@ def _best_chain(b: list[list[int]]) -> list[int]:
     return chain
 
 
+def _is_chain(c: np.ndarray) -> bool:
+    """Whether blocks sorted by ``qs`` already form one valid chain (the usual clean case)."""
+    if len(c) == 1:
+        return True
+    qs, qe, rs, re = c[1:, 0], c[:-1, 1], c[1:, 2], c[:-1, 3]
+    return bool(
+        np.all(rs > c[:-1, 2])
+        & np.all(c[1:, 3] > re)
+        & np.all(qs - qe <= MAX_GAP)
+        & np.all(rs - re <= MAX_GAP)
+        & np.all(qe - qs <= OVERLAP_TOLERANCE)
+        & np.all(re - rs <= OVERLAP_TOLERANCE)
+    )
+
+
 def _chains(blocks: np.ndarray, min_words: float) -> list[np.ndarray]:
     """Disjoint co-linear chains of blocks that may cover ``min_words`` rule words."""
     out: list[np.ndarray] = []
@@ -297,6 +327,9 @@ def _chains(blocks: np.ndarray, min_words: float) -> list[np.ndarray]:
         while len(cluster):
             # upper bound on the rule words any chain of this cluster can cover
             if int((cluster[:, 3] - cluster[:, 2]).sum()) < min_words:
+                break
+            if _is_chain(cluster):
+                out.append(cluster)
                 break
             chain = _best_chain(cluster.tolist())
             out.append(cluster[chain])

@@ -1,0 +1,115 @@
+"""--staged (the pre-commit path: the git index, not the work tree) and --diff (the CI gate)
+on real git repositories."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import LEVENSHTEIN, TOPO_SORT, git, init_repo, write_corpus
+
+MIT = (Path(__file__).resolve().parents[1] / "examples" / "demo-project" / "LICENSE").read_text()
+
+
+@pytest.fixture
+def gpl_index(tmp_path: Path, add_json: Any) -> Path:
+    corpus = write_corpus(tmp_path / "gplcorpus")
+    index = tmp_path / "index"
+    add_json(corpus.root, index, "--license", "GPL-3.0-only")
+    return index
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = init_repo(tmp_path / "proj ü")
+    (root / "LICENSE").write_text(MIT)
+    (root / "main.py").write_text("def main():\n    return 0\n")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "initial")
+    return root
+
+
+def _staged(run_cli: Any, repo: Path, index: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    code, out, err = run_cli("scan", "--staged", repo, "--index", index, "--format", "json", *extra)
+    assert code in (0, 1), err
+    return code, json.loads(out), err
+
+
+def test_staged_copy_blocks_even_when_the_work_tree_is_fixed(repo: Path, gpl_index: Path, run_cli: Any) -> None:
+    target = repo / "src dir" / "dist ü.py"
+    target.parent.mkdir()
+    target.write_text("import os\n\n\n" + LEVENSHTEIN)
+    git(repo, "add", ".")
+    target.write_text("import os\n")  # fixed in the work tree, not staged
+    code, report, _ = _staged(run_cli, repo, gpl_index)
+    assert code == 1
+    [f] = report["findings"]
+    assert (f["path"], f["chunk"]["name"], f["level"]) == ("src dir/dist ü.py", "levenshtein", "error")
+    git(repo, "add", ".")  # staging the fix unblocks
+    code, report, _ = _staged(run_cli, repo, gpl_index)
+    assert (code, report["findings"]) == (0, [])
+
+
+def test_unstaged_copy_is_not_scanned_and_clean_commit_passes(repo: Path, gpl_index: Path, run_cli: Any) -> None:
+    (repo / "copy.py").write_text(TOPO_SORT)  # untracked, not staged
+    (repo / "ok.py").write_text("def ok():\n    return 1\n")
+    git(repo, "add", "ok.py")
+    code, report, _ = _staged(run_cli, repo, gpl_index)
+    assert (code, report["findings"]) == (0, [])
+
+
+def test_staged_in_a_repository_without_commits(tmp_path: Path, gpl_index: Path, run_cli: Any) -> None:
+    root = init_repo(tmp_path / "fresh")
+    (root / "LICENSE").write_text(MIT)
+    (root / "a.py").write_text(TOPO_SORT)
+    git(root, "add", ".")
+    code, report, _ = _staged(run_cli, root, gpl_index)
+    assert code == 1 and [f["chunk"]["name"] for f in report["findings"]] == ["topo_sort"]
+
+
+def test_only_changed_lines_count_in_a_diff_range(repo: Path, gpl_index: Path, run_cli: Any) -> None:
+    (repo / "old.py").write_text(TOPO_SORT)  # an accepted old copy on the base branch
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "old copy")
+    git(repo, "checkout", "-qb", "feature")
+    (repo / "old.py").write_text(TOPO_SORT + "\n\ndef extra():\n    return 2\n")
+    (repo / "new.py").write_text(LEVENSHTEIN)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "feature")
+    code, out, err = run_cli("scan", "--diff", "main...feature", repo, "--index", gpl_index, "--format", "json")
+    assert code == 1, err
+    assert [f["path"] for f in json.loads(out)["findings"]] == ["new.py"]
+
+
+def test_bad_ranges_and_non_repositories_are_usage_errors(repo: Path, gpl_index: Path, tmp_path: Path, run_cli: Any) -> None:
+    code, _, err = run_cli("scan", "--diff", "nope...HEAD", repo, "--index", gpl_index)
+    assert code == 2 and "Unknown revision 'nope'" in err
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    code, _, err = run_cli("scan", "--staged", outside, "--index", gpl_index)
+    assert code == 2 and "not inside a git repository" in err
+    code, _, err = run_cli("scan", "--staged", "--diff", "a...b", repo, "--index", gpl_index)
+    assert code == 2 and "Traceback" not in err
+
+
+def test_detached_head_deleted_file_and_merge_in_progress(repo: Path, gpl_index: Path, run_cli: Any) -> None:
+    git(repo, "checkout", "-q", "--detach")
+    git(repo, "rm", "-q", "main.py")  # deleted in the index
+    code, report, _ = _staged(run_cli, repo, gpl_index)
+    assert code == 0 and report["findings"] == []
+    git(repo, "reset", "-q", "--hard")
+    git(repo, "checkout", "-qb", "a")
+    (repo / "m.py").write_text("x = 1\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "a")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-qb", "b")
+    (repo / "m.py").write_text("x = 2\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "b")
+    subprocess.run(["git", "merge", "a"], cwd=repo, capture_output=True)  # conflicts
+    code, report, _ = _staged(run_cli, repo, gpl_index)
+    assert {"path": "m.py", "reason": "unmerged (merge in progress): resolve and stage it first"} in report["skipped"]

@@ -462,3 +462,36 @@ def licenses(path: Path, as_json: bool, exclude: tuple[str, ...]) -> None:
         click.echo(f"  from {e['file']} ({e['kind']}): {e.get('license') or 'undecided'}")
     s = rep["stats"]
     click.echo(f"{len(rep['files'])} detection(s) in {s['files_read']} file(s) read in {s['seconds']:.2f}s")
+
+
+@main.group()
+def hook() -> None:
+    """Manage the plain git pre-commit hook (for repositories without the pre-commit framework)."""
+
+
+_HOOK_MARK = "# installed by codeguard hook install"
+
+
+@hook.command("install")
+@click.option(
+    "--force", is_flag=True, help="Replace an existing pre-commit hook that codeguard did not install."
+)
+@click.argument("repo", type=click.Path(path_type=Path, file_okay=False), default=".")
+@handle_errors
+def hook_install(force: bool, repo: Path) -> None:
+    """Install a pre-commit hook in REPO that runs `codeguard scan --staged` with this Python."""
+    from codeguard.errors import UsageError
+    from codeguard.gitio import hooks_dir
+
+    target = hooks_dir(repo) / "pre-commit"
+    if target.exists() and _HOOK_MARK not in target.read_text(errors="replace") and not force:
+        raise UsageError(f"{target} exists and was not installed by codeguard; use --force to replace it.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        "#!/bin/sh\n"
+        f"{_HOOK_MARK}\n"
+        "# Scans the staged content and blocks the commit on findings (see `codeguard scan --help`).\n"
+        f'exec "{sys.executable}" -m codeguard scan --staged --quiet\n'
+    )
+    target.chmod(0o755)
+    click.echo(f"installed {target}")

@@ -239,3 +239,16 @@ def diff_files(path: Path, spec: str) -> tuple[list[ChangedFile], list[tuple[str
         data = g.show(f"{head}:{name}", stdout_as_string=False, strip_newline_in_stdout=False)
         files.append(ChangedFile(name, data, _changed_lines(hunks.get(name, ""))))
     return files, []
+
+
+def hooks_dir(path: Path) -> Path:
+    """The hooks directory of the repository at ``path`` (honours core.hooksPath)."""
+    repo = _repo(path)
+    try:
+        configured = repo.git.config("--get", "core.hooksPath")  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - unset
+        configured = ""
+    if configured:
+        p = Path(configured)
+        return p if p.is_absolute() else repo_root(path) / p
+    return Path(repo.git_dir) / "hooks"  # type: ignore[attr-defined]

@@ -38,7 +38,9 @@ def _staged(run_cli: Any, repo: Path, index: Path, *extra: str) -> tuple[int, di
     return code, json.loads(out), err
 
 
-def test_staged_copy_blocks_even_when_the_work_tree_is_fixed(repo: Path, gpl_index: Path, run_cli: Any) -> None:
+def test_staged_copy_blocks_even_when_the_work_tree_is_fixed(
+    repo: Path, gpl_index: Path, run_cli: Any
+) -> None:
     target = repo / "src dir" / "dist ü.py"
     target.parent.mkdir()
     target.write_text("import os\n\n\n" + LEVENSHTEIN)
@@ -53,7 +55,9 @@ def test_staged_copy_blocks_even_when_the_work_tree_is_fixed(repo: Path, gpl_ind
     assert (code, report["findings"]) == (0, [])
 
 
-def test_unstaged_copy_is_not_scanned_and_clean_commit_passes(repo: Path, gpl_index: Path, run_cli: Any) -> None:
+def test_unstaged_copy_is_not_scanned_and_clean_commit_passes(
+    repo: Path, gpl_index: Path, run_cli: Any
+) -> None:
     (repo / "copy.py").write_text(TOPO_SORT)  # untracked, not staged
     (repo / "ok.py").write_text("def ok():\n    return 1\n")
     git(repo, "add", "ok.py")
@@ -79,12 +83,16 @@ def test_only_changed_lines_count_in_a_diff_range(repo: Path, gpl_index: Path, r
     (repo / "new.py").write_text(LEVENSHTEIN)
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "feature")
-    code, out, err = run_cli("scan", "--diff", "main...feature", repo, "--index", gpl_index, "--format", "json")
+    code, out, err = run_cli(
+        "scan", "--diff", "main...feature", repo, "--index", gpl_index, "--format", "json"
+    )
     assert code == 1, err
     assert [f["path"] for f in json.loads(out)["findings"]] == ["new.py"]
 
 
-def test_bad_ranges_and_non_repositories_are_usage_errors(repo: Path, gpl_index: Path, tmp_path: Path, run_cli: Any) -> None:
+def test_bad_ranges_and_non_repositories_are_usage_errors(
+    repo: Path, gpl_index: Path, tmp_path: Path, run_cli: Any
+) -> None:
     code, _, err = run_cli("scan", "--diff", "nope...HEAD", repo, "--index", gpl_index)
     assert code == 2 and "Unknown revision 'nope'" in err
     outside = tmp_path / "plain"
@@ -112,4 +120,6 @@ def test_detached_head_deleted_file_and_merge_in_progress(repo: Path, gpl_index:
     git(repo, "commit", "-qm", "b")
     subprocess.run(["git", "merge", "a"], cwd=repo, capture_output=True)  # conflicts
     code, report, _ = _staged(run_cli, repo, gpl_index)
-    assert {"path": "m.py", "reason": "unmerged (merge in progress): resolve and stage it first"} in report["skipped"]
+    assert {"path": "m.py", "reason": "unmerged (merge in progress): resolve and stage it first"} in report[
+        "skipped"
+    ]

@@ -1,0 +1,105 @@
+"""The hook where people commit: the real pre-commit tool running this repository's
+.pre-commit-hooks.yaml (try-repo), and the plain git hook from `codeguard hook install`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import LEVENSHTEIN, git, init_repo, write_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+MIT = (ROOT / "examples" / "demo-project" / "LICENSE").read_text()
+PRE_COMMIT = shutil.which("pre-commit", path=str(Path(sys.executable).parent)) or shutil.which("pre-commit")
+
+
+@pytest.fixture
+def project(tmp_path: Path, add_json: Any) -> tuple[Path, dict[str, str]]:
+    corpus = write_corpus(tmp_path / "gplcorpus")
+    index = tmp_path / "index"
+    add_json(corpus.root, index, "--license", "GPL-3.0-only")
+    root = init_repo(tmp_path / "project")
+    (root / "LICENSE").write_text(MIT)
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "initial")
+    env = dict(os.environ, CODEGUARD_INDEX=str(index), PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"))
+    return root, env
+
+
+@pytest.mark.skipif(
+    PRE_COMMIT is None, reason="the pre-commit tool is not installed (pip install -e '.[dev]')"
+)
+def test_manifest_is_valid_for_pre_commit() -> None:
+    subprocess.run([PRE_COMMIT, "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")], check=True)  # type: ignore[list-item]
+
+
+@pytest.mark.skipif(
+    PRE_COMMIT is None, reason="the pre-commit tool is not installed (pip install -e '.[dev]')"
+)
+def test_pre_commit_try_repo_blocks_a_copied_gpl_function_and_passes_a_clean_commit(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    root, env = project
+    (root / "dist.py").write_text("import os\n\n\n" + LEVENSHTEIN)
+    (root / "notes.md").write_text("not code\n")
+    git(root, "add", ".")
+    run = subprocess.run(
+        [PRE_COMMIT, "try-repo", str(ROOT), "codeguard"], cwd=root, env=env, capture_output=True, text=True
+    )  # type: ignore[list-item]
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert (
+        "dist.py:4-" in run.stdout
+        and "error CG-LIC-001 GPL-3.0-only code copied into this MIT project" in run.stdout
+    )
+    git(root, "rm", "-q", "--cached", "dist.py")
+    (root / "clean.py").write_text("def clean():\n    return 42\n")
+    git(root, "add", "clean.py")
+    run = subprocess.run(
+        [PRE_COMMIT, "try-repo", str(ROOT), "codeguard"], cwd=root, env=env, capture_output=True, text=True
+    )  # type: ignore[list-item]
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Passed" in run.stdout
+
+
+def test_plain_git_hook_blocks_the_commit(project: tuple[Path, dict[str, str]], run_cli: Any) -> None:
+    root, env = project
+    code, out, err = run_cli("hook", "install", root)
+    assert code == 0, err
+    hook = root / ".git" / "hooks" / "pre-commit"
+    assert os.access(hook, os.X_OK)
+    (root / "dist.py").write_text(LEVENSHTEIN)
+    git(root, "add", ".")
+    commit = subprocess.run(
+        ["git", "commit", "-qm", "copy"], cwd=root, env={**env, **_identity()}, capture_output=True, text=True
+    )
+    assert commit.returncode != 0
+    assert "CG-LIC-001" in commit.stdout + commit.stderr
+    git(root, "rm", "-q", "--cached", "dist.py")
+    (root / "clean.py").write_text("def clean():\n    return 42\n")
+    git(root, "add", "clean.py")
+    commit = subprocess.run(
+        ["git", "commit", "-qm", "clean"],
+        cwd=root,
+        env={**env, **_identity()},
+        capture_output=True,
+        text=True,
+    )
+    assert commit.returncode == 0, commit.stdout + commit.stderr
+    # a foreign hook is not overwritten without --force
+    hook.write_text("#!/bin/sh\nexit 0\n")
+    code, _, err = run_cli("hook", "install", root)
+    assert code == 2 and "--force" in err
+
+
+def _identity() -> dict[str, str]:
+    return {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+    }

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from codeguard import __version__
-from codeguard.errors import CodeguardError, ExitCode
+from codeguard.errors import CodeguardError, ExitCode, UsageError
 from codeguard.report import FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -321,6 +321,12 @@ def index_remove(name: str, index_dir: Path | None) -> None:
 )
 @click.option("--no-index", is_flag=True, help="Check only the project's own license notices (no corpus).")
 @click.option(
+    "--baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Baseline of accepted findings (codeguard baseline create); only new findings count.",
+)
+@click.option(
     "--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable)."
 )
 @click.option(
@@ -345,6 +351,7 @@ def scan(
     policy: Path | None,
     project_license: str | None,
     no_index: bool,
+    baseline: Path | None,
     exclude: tuple[str, ...],
     max_file_size: int | None,
     jobs: int,
@@ -402,6 +409,7 @@ def scan(
     policy = setting("policy", "policy", policy)
     project_license = setting("project_license", "project-license", project_license)
     exclude = tuple(setting("exclude", "exclude", exclude))
+    baseline = setting("baseline", "baseline", baseline)
     max_file_size = setting("max_file_size", "max-file-size", max_file_size)
     if project_license:
         project_license = checked_license(project_license, "project license")
@@ -413,6 +421,7 @@ def scan(
         max_bytes=max_file_size or DEFAULT_MAX_BYTES,
         policy=Path(policy) if policy else None,
         project_license=project_license,
+        baseline=Path(baseline) if baseline else None,
     )
     try:
         result = run_scan(store, path, options, progress, change=change)
@@ -495,3 +504,67 @@ def hook_install(force: bool, repo: Path) -> None:
     )
     target.chmod(0o755)
     click.echo(f"installed {target}")
+
+
+@main.group()
+def baseline() -> None:
+    """Accept the current findings so that scans (and CI gates) fail on new ones only."""
+
+
+def _baseline_command(update: bool) -> Callable[..., None]:
+    @click.argument("path", type=click.Path(path_type=Path, exists=True), default=".")
+    @click.option(
+        "--output",
+        "-o",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Baseline file [default: [tool.codeguard] baseline, else .codeguard-baseline.json in PATH].",
+    )
+    @index_option
+    @click.option("--policy", type=click.Path(path_type=Path, dir_okay=False), default=None)
+    @click.option("--project-license", metavar="SPDX", default=None)
+    @jobs_option
+    @handle_errors
+    def command(
+        path: Path,
+        output: Path | None,
+        index_dir: Path | None,
+        policy: Path | None,
+        project_license: str | None,
+        jobs: int,
+    ) -> None:
+        from codeguard.baseline import file as baseline_file
+        from codeguard.config import load_config
+        from codeguard.engine.indexing import checked_license
+        from codeguard.engine.scan import ScanOptions
+        from codeguard.engine.scan import scan as run_scan
+
+        cfg = load_config(path)
+        target = output or (Path(cfg.get("baseline")) if cfg.get("baseline") else None)
+        target = target or (path if path.is_dir() else path.parent) / ".codeguard-baseline.json"
+        previous = baseline_file.load(target) if update else None
+        if not update and target.exists():
+            raise UsageError(f"{target} exists; use `codeguard baseline update` to refresh it.")
+        index = index_dir or (Path(cfg.get("index")) if cfg.get("index") else None)
+        lic = project_license or cfg.get("project-license")
+        options = ScanOptions(
+            jobs=jobs,
+            exclude=tuple(cfg.get("exclude") or ()),
+            policy=policy or (Path(cfg.get("policy")) if cfg.get("policy") else None),
+            project_license=checked_license(lic, "project license") if lic else None,
+        )
+        result = run_scan(_open_index(index), path, options)
+        data = baseline_file.build(result, previous)
+        baseline_file.write(target, data)
+        click.echo(f"{len(data['findings'])} finding(s) accepted in {target}")
+
+    command.__doc__ = (
+        "Re-scan PATH and rewrite the baseline (keeps hand-written justifications)."
+        if update
+        else "Scan PATH and write a baseline accepting all its current findings."
+    )
+    return command
+
+
+baseline.command("create")(_baseline_command(update=False))
+baseline.command("update")(_baseline_command(update=True))

@@ -25,6 +25,7 @@ KEYS: dict[str, tuple[type, bool]] = {
     "format": (str, False),
     "exclude": (list, False),
     "max-file-size": (int, False),
+    "baseline": (str, True),
 }
 
 

@@ -102,6 +102,10 @@ class Finding:
     rule_id: str = ""
     reason: str = ""
     help: str = ""
+    # Identity that survives moved lines: the file, the origin and the copied code's normalized
+    # tokens (see engine/scan.py). Baselines and SARIF fingerprints use it.
+    fingerprint: str = ""
+    suppressed: str = ""  # why it is accepted ("baseline: ..." or "inline: ..."), empty if active
 
     @property
     def key(self) -> tuple[str, int, str, str]:
@@ -120,6 +124,8 @@ class Finding:
             "longest_fragment_tokens": self.longest,
             "level": self.level,
             "policy": {"rule_id": self.rule_id, "reason": self.reason, "help": self.help},
+            "fingerprint": self.fingerprint,
+            "suppressed": self.suppressed,
             "fragments": [f.to_json() for f in self.fragments],
             "origin": self.origin.to_json(),
             "also_in": [p.to_json() for p in self.also_in],
@@ -161,3 +167,4 @@ class ScanResult:
     index: dict[str, Any]
     license_findings: list[LicenseFinding] = field(default_factory=list)
     project: dict[str, Any] = field(default_factory=dict)
+    suppressed: list[Finding] = field(default_factory=list)  # accepted: baseline or inline allow

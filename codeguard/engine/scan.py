@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import time
 from collections import defaultdict
@@ -11,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from codeguard.baseline.file import fingerprints
+from codeguard.baseline.file import load as load_baseline
+from codeguard.baseline.inline import allow_for
 from codeguard.discover import (
     CODEGUARD_IGNORE,
     DEFAULT_MAX_BYTES,
@@ -33,7 +37,7 @@ from codeguard.licenses.project import (
     notices_mention,
     project_root,
 )
-from codeguard.model import Finding, Fragment, LicenseFinding, Provenance, ScanResult, Skip
+from codeguard.model import Chunk, Finding, Fragment, LicenseFinding, Provenance, ScanResult, Skip
 from codeguard.parsing.chunker import token_lines
 from codeguard.parsing.languages import language_for_path
 
@@ -68,6 +72,7 @@ class ScanOptions:
     min_score: float = MIN_SCORE
     policy: Path | None = None
     project_license: str | None = None  # given (flag or config); else detected
+    baseline: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -183,6 +188,7 @@ def scan(
     findings = match_files(store, analyzed, options, progress) if store is not None else []
     findings = [_judge(f, policy, project, proj_root) for f in findings]
     license_findings = _license_findings(analyzed, policy, project.expression)
+    findings, suppressed, unjustified = _suppress(findings, analyzed, options.baseline)
     if change is not None:
         findings = [f for f in findings if _touches_change(f.path, f.start_line, f.end_line, changed)]
         license_findings = [
@@ -196,6 +202,8 @@ def scan(
         "lines": sum(a.parsed.n_lines for a in analyzed),
         "findings": len(findings),
         "license_findings": len(license_findings),
+        "suppressed": len(suppressed),
+        "suppressions_without_reason": unjustified,
         "seconds": round(t_end - t0, 3),
         "seconds_parse": round(t_parse - t0, 3),
         "seconds_match": round(t_end - t_parse, 3),
@@ -210,6 +218,7 @@ def scan(
         stats=stats,
         index=index_info,
         license_findings=license_findings,
+        suppressed=suppressed,
         project={**project.to_json(), "root": str(proj_root), "policy": policy.path},
     )
 
@@ -228,6 +237,34 @@ def _judge(f: Finding, policy: Policy, project: TreeLicense, proj_root: Path) ->
         if where:
             v = replace(v, level="none", reason=f"{v.reason}; attribution found in {where}")
     return replace(f, level=v.level, rule_id=v.rule_id, reason=v.reason, help=v.help)
+
+
+def _suppress(
+    findings: list[Finding], analyzed: list[Analyzed], baseline: Path | None
+) -> tuple[list[Finding], list[Finding], list[dict[str, Any]]]:
+    """Split findings into active and suppressed (baseline entries, inline allow comments with a
+    reason); allow comments without a reason suppress nothing and are listed."""
+    accepted = fingerprints(load_baseline(baseline)) if baseline else {}
+    sources = {a.relpath: a.source for a in analyzed}
+    lines_of: dict[str, list[str]] = {}
+    active: list[Finding] = []
+    suppressed: list[Finding] = []
+    unjustified: list[dict[str, Any]] = []
+    for f in findings:
+        if f.fingerprint in accepted:
+            why = accepted[f.fingerprint].get("justification") or "accepted in the baseline"
+            suppressed.append(replace(f, suppressed=f"baseline: {why}"))
+            continue
+        if f.path not in lines_of:
+            lines_of[f.path] = sources.get(f.path, b"").decode("utf-8", "replace").splitlines()
+        allow = allow_for(lines_of[f.path], f.start_line)
+        if allow and allow.covers(f.rule_id):
+            if allow.reason:
+                suppressed.append(replace(f, suppressed=f"inline: {allow.reason}"))
+                continue
+            unjustified.append({"path": f.path, "line": allow.line, "rules": list(allow.rules)})
+        active.append(f)
+    return active, suppressed, unjustified
 
 
 def _license_findings(analyzed: list[Analyzed], policy: Policy, project: str | None) -> list[LicenseFinding]:
@@ -387,4 +424,22 @@ def _finding(c: _Candidate, others: list[_Candidate]) -> Finding:
         fragments=tuple(frags),
         origin=_provenance(c),
         also_in=tuple(_provenance(o) for o in others),
+        fingerprint=_fingerprint(q, qr, c),
     )
+
+
+def _fingerprint(q: Analyzed, region: Chunk, c: _Candidate) -> str:
+    """Content identity of a finding: path, origin and the normalized tokens of the copied
+    chunk, so that it survives moved lines and reformatting but not a change of the code."""
+    h = hashlib.sha256()
+    tokens = q.parsed.tokens[region.start_tok : region.end_tok].astype("<u4").tobytes()
+    for part in (
+        q.relpath,
+        c.source.name,
+        c.ref.path,
+        c.group.r_region.name,
+        hashlib.sha256(tokens).hexdigest(),
+    ):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:32]

@@ -19,6 +19,7 @@ def to_json(result: ScanResult) -> dict[str, Any]:
         "root": result.root,
         "findings": [f.to_json() for f in result.findings],
         "license_findings": [f.to_json() for f in result.license_findings],
+        "suppressed": [f.to_json() for f in result.suppressed],
         "project": result.project,
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "stats": result.stats,

@@ -70,6 +70,15 @@ class TextReport:
         )
         if result.license_findings:
             con.print(f"{len(result.license_findings)} file(s) with a conflicting license notice.")
+        if result.suppressed:
+            con.print(
+                f"{len(result.suppressed)} finding(s) suppressed (baseline or inline allow; --format json lists them)."
+            )
+        for u in s.get("suppressions_without_reason", []):
+            con.print(
+                f'[yellow]{escape(u["path"])}:{u["line"]}: codeguard: allow without reason="..." is ignored; '
+                "say why the copy is acceptable[/yellow]"
+            )
         if result.project:
             con.print(
                 f"Project license: {escape(result.project.get('license') or 'unknown')} ({escape(_evidence(result.project))})."

@@ -1,0 +1,1 @@
+"""Accepted findings: baseline files keyed by content, and inline allow comments."""

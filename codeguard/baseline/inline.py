@@ -1,0 +1,50 @@
+"""Inline allow comments: ``codeguard: allow RULE reason="why"`` on the flagged chunk's first
+line or on the line before it (above its decorators, if any). RULE is a policy rule id, a
+comma-separated list of them, or ``*``. A comment without a reason suppresses nothing and is
+reported, so that every suppression carries its justification."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ALLOW_RE = re.compile(
+    r"codeguard:\s*allow\s+(?P<rules>[\w*.-]+(?:\s*,\s*[\w*.-]+)*)"
+    r"(?:\s+reason\s*=\s*(?:\"(?P<q>[^\"]*)\"|'(?P<s>[^']*)'|(?P<bare>\S+)))?",
+)
+
+
+@dataclass(frozen=True)
+class Allow:
+    """One allow comment."""
+
+    line: int
+    rules: tuple[str, ...]
+    reason: str
+
+    def covers(self, rule_id: str) -> bool:
+        return "*" in self.rules or (rule_id or "CG-COPY") in self.rules
+
+
+def _parse(line_no: int, text: str) -> Allow | None:
+    m = ALLOW_RE.search(text)
+    if not m:
+        return None
+    rules = tuple(r.strip() for r in m.group("rules").split(","))
+    reason = (m.group("q") or m.group("s") or m.group("bare") or "").strip()
+    return Allow(line_no, rules, reason)
+
+
+def allow_for(lines: list[str], start_line: int) -> Allow | None:
+    """The allow comment that applies to a chunk starting at ``start_line`` (1-based)."""
+    candidates = [start_line]
+    i = start_line - 1
+    while i >= 1 and lines[i - 1].lstrip().startswith("@"):  # decorators belong to the chunk
+        i -= 1
+    candidates.append(i)
+    for n in candidates:
+        if 1 <= n <= len(lines):
+            found = _parse(n, lines[n - 1])
+            if found:
+                return found
+    return None

@@ -301,6 +301,13 @@ def index_remove(name: str, index_dir: Path | None) -> None:
     "--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to a file."
 )
 @click.option(
+    "--sarif",
+    "sarif_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write a SARIF 2.1.0 report to this file (for code scanning), whatever --format is.",
+)
+@click.option(
     "--fail-on",
     type=click.Choice(["error", "warning", "note", "none"]),
     default="warning",
@@ -347,6 +354,7 @@ def scan(
     diff_range: str | None,
     fmt: str,
     output: Path | None,
+    sarif_out: Path | None,
     fail_on: str,
     policy: Path | None,
     project_license: str | None,
@@ -428,12 +436,10 @@ def scan(
     finally:
         progress.stop()
     report = get_report(fmt)
+    if sarif_out:
+        _write_report("sarif", result, sarif_out)
     if output:
-        try:
-            with open(output, "w", encoding="utf-8") as fh:
-                report.write(result, fh, color=False)
-        except OSError as exc:
-            raise UsageError(f"Cannot write the report to {output}: {exc.strerror or exc}") from None
+        _write_report(fmt, result, output)
         if not quiet:
             click.echo(f"{len(result.findings)} finding(s); report written to {output}", err=True)
     else:
@@ -442,6 +448,18 @@ def scan(
     levels = [f.level for f in result.findings] + [f.level for f in result.license_findings]
     if threshold is not None and any(LEVELS.get(level, 0) >= threshold for level in levels):
         sys.exit(ExitCode.FINDINGS)
+
+
+def _write_report(fmt: str, result: Any, output: Path) -> None:
+    from codeguard.report import get_report
+
+    if fmt not in FORMATS:
+        raise UsageError(f"The {fmt} report format is not available in this build.")
+    try:
+        with open(output, "w", encoding="utf-8") as fh:
+            get_report(fmt).write(result, fh, color=False)
+    except OSError as exc:
+        raise UsageError(f"Cannot write the report to {output}: {exc.strerror or exc}") from None
 
 
 @main.command()

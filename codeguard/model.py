@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,3 +169,10 @@ class ScanResult:
     license_findings: list[LicenseFinding] = field(default_factory=list)
     project: dict[str, Any] = field(default_factory=dict)
     suppressed: list[Finding] = field(default_factory=list)  # accepted: baseline or inline allow
+    # The policy's rule catalog as plain data (id, name, level, message, help), for reports
+    # that list every rule (SARIF).
+    rules: list[dict[str, str]] = field(default_factory=list)
+    # Content readers for reports that show code (HTML): the origin file from the index by
+    # (source, path), and a scanned file as it was scanned (staged content, not the work tree).
+    read_origin: Callable[[str, str], bytes | None] | None = field(default=None, repr=False)
+    read_scanned: Callable[[str], bytes | None] | None = field(default=None, repr=False)

@@ -42,7 +42,10 @@ def test_gpl_origin_in_mit_project_is_an_error(tmp_path: Path, add_json: Any, ru
     assert report["project"]["license"] == "MIT"
     assert _levels(report)["levenshtein"] == ("error", "CG-LIC-001")
     f = report["findings"][0]
-    assert f["policy"]["reason"] == "GPL-3.0-only code copied into this MIT project: strong copyleft into permissive"
+    assert (
+        f["policy"]["reason"]
+        == "GPL-3.0-only code copied into this MIT project: strong copyleft into permissive"
+    )
     # the text report carries the verdict too
     code, out, _ = run_cli("scan", project, "--index", index)
     assert "error CG-LIC-001 GPL-3.0-only code copied into this MIT project" in out
@@ -58,20 +61,26 @@ def test_origin_license_detected_from_its_license_file_and_file_notice_overrides
     add_json(corpus.root, index)
     _, out, _ = run_cli("index", "list", "--index", index, "--json")
     assert json.loads(out)["sources"][0]["license"] == "MIT"
-    _, report, _ = scan_json(_project(tmp_path / "proj", license_text=None), index, "--project-license", "Apache-2.0")
+    _, report, _ = scan_json(
+        _project(tmp_path / "proj", license_text=None), index, "--project-license", "Apache-2.0"
+    )
     origins = {f["chunk"]["name"]: f["origin"]["license"] for f in report["findings"]}
     assert origins == {"levenshtein": "MIT", "topo_sort": "GPL-3.0-or-later"}
     assert _levels(report) == {"levenshtein": ("note", "CG-LIC-008"), "topo_sort": ("error", "CG-LIC-001")}
 
 
-def test_attribution_already_given_is_not_reported_as_owed(tmp_path: Path, add_json: Any, scan_json: Any) -> None:
+def test_attribution_already_given_is_not_reported_as_owed(
+    tmp_path: Path, add_json: Any, scan_json: Any
+) -> None:
     corpus = write_corpus(tmp_path / "algos")
     index = tmp_path / "index"
     add_json(corpus.root, index, "--license", "BSD-3-Clause")
     project = _project(tmp_path / "proj")
     _, report, _ = scan_json(project, index)
     assert _levels(report)["levenshtein"] == ("note", "CG-LIC-008")
-    (project / "THIRD-PARTY-NOTICES.txt").write_text("This product includes code from algos (BSD-3-Clause).\n")
+    (project / "THIRD-PARTY-NOTICES.txt").write_text(
+        "This product includes code from algos (BSD-3-Clause).\n"
+    )
     _, report, _ = scan_json(project, index)
     assert _levels(report)["levenshtein"] == ("none", "CG-LIC-008")
     assert "attribution found in THIRD-PARTY-NOTICES.txt" in report["findings"][0]["policy"]["reason"]
@@ -79,14 +88,16 @@ def test_attribution_already_given_is_not_reported_as_owed(tmp_path: Path, add_j
 
 def test_vendored_gpl_file_in_mit_project_without_any_corpus(tmp_path: Path, run_cli: Any) -> None:
     project = _project(tmp_path / "proj")
-    (project / "vendored.py").write_text("# SPDX-License-Identifier: GPL-3.0-or-later\n\ndef f():\n    return 1\n")
+    (project / "vendored.py").write_text(
+        "# SPDX-License-Identifier: GPL-3.0-or-later\n\ndef f():\n    return 1\n"
+    )
     (project / "ok.py").write_text("# SPDX-License-Identifier: MIT\n\nx = 1\n")
     code, out, err = run_cli("scan", project, "--no-index", "--format", "json")
     assert code == 1, err
     report = json.loads(out)
-    assert [(f["path"], f["license"], f["level"], f["policy"]["rule_id"]) for f in report["license_findings"]] == [
-        ("vendored.py", "GPL-3.0-or-later", "error", "CG-LIC-001")
-    ]
+    assert [
+        (f["path"], f["license"], f["level"], f["policy"]["rule_id"]) for f in report["license_findings"]
+    ] == [("vendored.py", "GPL-3.0-or-later", "error", "CG-LIC-001")]
     assert report["findings"] == []
 
 

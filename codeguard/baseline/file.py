@@ -99,7 +99,8 @@ def load(path: Path) -> dict[str, Any]:
     version = data["version"]
     if version > VERSION:
         raise ConfigError(
-            f"{path}: baseline version {version} is newer than this codeguard supports ({VERSION}); upgrade codeguard."
+            f"{path}: baseline version {version} is newer than this codeguard supports ({VERSION}); "
+            "upgrade codeguard."
         )
     while version < VERSION:
         if version not in _UPGRADES:

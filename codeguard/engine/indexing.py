@@ -18,8 +18,8 @@ from codeguard.engine.analyze import Analyzed, analyze, compress, parallel_map
 from codeguard.errors import SourceError, UsageError
 from codeguard.fingerprint.winnow import family_seed, fingerprint
 from codeguard.gitio import git_tree, head_commit, parse_source_arg
-from codeguard.licenses.project import directory_license, tree_license
 from codeguard.index.store import IndexStore, pack_tokens, unpack_tokens
+from codeguard.licenses.project import directory_license, tree_license
 from codeguard.model import Skip
 from codeguard.parsing.languages import LANGUAGES, language_for_path
 
@@ -287,7 +287,8 @@ def _apply(
             source_id = existing.id
             conn.execute(
                 """UPDATE sources SET kind=?, location=?, revision=?, commit_sha=?,
-                   license=COALESCE(?, license), boilerplate=COALESCE(?, boilerplate), updated_at=? WHERE id=?""",
+                   license=COALESCE(?, license), boilerplate=COALESCE(?, boilerplate),
+                   updated_at=? WHERE id=?""",
                 (
                     kind,
                     location,

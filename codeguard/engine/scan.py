@@ -6,6 +6,7 @@ import hashlib
 import posixpath
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -219,8 +220,28 @@ def scan(
         index=index_info,
         license_findings=license_findings,
         suppressed=suppressed,
+        rules=[
+            {"id": r.id, "name": r.name, "level": r.level, "message": r.message, "help": r.help}
+            for r in policy.rule_catalog()
+        ],
+        read_origin=store.file_content if store is not None else None,
+        read_scanned=_reader(
+            {
+                a.relpath: a.source
+                for a in analyzed
+                if a.relpath in _paths(findings, license_findings, suppressed)
+            }
+        ),
         project={**project.to_json(), "root": str(proj_root), "policy": policy.path},
     )
+
+
+def _paths(*groups: list[Any]) -> set[str]:
+    return {f.path for g in groups for f in g}
+
+
+def _reader(sources: dict[str, bytes]) -> Callable[[str], bytes | None]:
+    return sources.get
 
 
 def _project_license(proj_root: Path, options: ScanOptions) -> TreeLicense:

@@ -350,6 +350,15 @@ class IndexStore:
         )
 
     @_guarded
+    def file_content(self, source: str, path: str) -> bytes | None:
+        """The stored content of a reference file, or None when the index does not hold it."""
+        row = self.conn.execute(
+            "SELECT f.content FROM files f JOIN sources s ON f.source_id = s.id "
+            "WHERE s.name = ? AND f.path = ?",
+            (source, path),
+        ).fetchone()
+        return zlib.decompress(row[0]) if row else None
+
     def stats(self) -> dict[str, int]:
         c = self.conn
         return {

@@ -19,9 +19,10 @@ numbers in the bench README and the pull request):
   the alternative for whole license files. It only names one full text per file and knows
   neither notices nor references, so it cannot cover headers and tags; the bench reports it.
 
-Binary data (text with NUL characters) is not scanned. Input limits: only the first ``MAX_SCAN_CHARS`` characters are scanned (a license statement
-sits at the top of a file or in a license file; a multi-megabyte file is data). Callers that
-report on files can tell a truncated scan with ``is_truncated``.
+Input limits: binary data (text with NUL characters) is not scanned, and only the first
+``MAX_SCAN_CHARS`` characters are (a license statement sits at the top of a file or in a
+license file; a multi-megabyte file is data). Callers that report on files can tell a
+truncated scan with ``is_truncated``.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def detect_licenses(text: str, *, cache_dir: Path | None = None) -> list[License
         # NUL characters mean binary data (an archive, an image, a compiled file) decoded as
         # text: word runs in it are accidents, not license statements.
         return []
+    if "\r" in text:  # old Mac and Windows line ends: lines are counted on "\n" only
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     det = _detector(cache_dir)
     idx = det.idx
     ids, lines = query_ids(text, det.lookup)

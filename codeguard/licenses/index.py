@@ -9,6 +9,9 @@ Layout (one folder of ``.npy`` files plus ``meta.json``, memory-mapped when load
 - ``kg_u``/``kg_off``/``kg_rid``/``kg_pos``: for every distinct ``K``-word gram of the rules,
   each (rule, position) where it occurs (CSR layout). Approximate matching uses it to find
   candidate rules and to seed their alignment with the query.
+- ``idf``: how rare each word is among rules (log inverse document frequency), and
+  ``rweight``, each rule's total: approximate matches are held to their rule's minimum
+  coverage both by words and by this information weight.
 - per-rule attributes (kind, minimum coverage, relevance, required-phrase spans) and, in
   ``meta.json``, the vocabulary, rule identifiers and expressions, and the license table.
 
@@ -35,7 +38,7 @@ from codeguard.errors import IndexUnavailable
 from codeguard.licenses import ruledb
 from codeguard.licenses.tokenize import rule_words
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # Gram length for anchors and candidate search: long enough that a gram is specific (few rules
 # share most 6-word grams), short enough that a notice with a changed word every 10 words
 # still shares grams with its rule.
@@ -49,7 +52,7 @@ FALSE_POSITIVE = KIND_CODE["false_positive"]
 _ARRAYS = (
     "tokens", "roff", "rlen", "rhash", "kind", "mincov", "relevance", "continuous", "expr",
     "req_rid", "req_start", "req_end", "anchor_hash", "anchor_rid", "short_hash", "short_rid",
-    "kg_u", "kg_off", "kg_rid", "kg_pos", "nkg",
+    "kg_u", "kg_off", "kg_rid", "kg_pos", "nkg", "idf", "rweight",
 )  # fmt: skip
 
 
@@ -104,7 +107,8 @@ def span_hashes(prefix: np.ndarray, starts: np.ndarray, lengths: np.ndarray | in
     """Hashes of ``tokens[s : s + l]`` from the prefix hashes (vectorised over ``starts``)."""
     pw, _ = powers(int(np.max(lengths)) if np.size(lengths) else 0)
     with np.errstate(over="ignore"):
-        return prefix[starts + lengths] - prefix[starts] * pw[lengths]
+        out: np.ndarray = prefix[starts + lengths] - prefix[starts] * pw[lengths]
+    return out
 
 
 @dataclass
@@ -164,7 +168,9 @@ def _build_arrays() -> tuple[dict[str, np.ndarray], dict[str, object]]:
     rlen = np.array([len(w) for w in words_by_rule], dtype=np.int64)
     roff = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(rlen, out=roff[1:])
-    tokens = np.fromiter((vocab[w] for words in words_by_rule for w in words), dtype=np.int32, count=int(roff[-1]))
+    tokens = np.fromiter(
+        (vocab[w] for words in words_by_rule for w in words), dtype=np.int32, count=int(roff[-1])
+    )
 
     prefix = prefix_hashes(tokens)
     # hash of rule r = P[end] - P[start] * BASE**len over the concatenation
@@ -192,12 +198,20 @@ def _build_arrays() -> tuple[dict[str, np.ndarray], dict[str, object]]:
     distinct[1:] = (grams[1:] != grams[:-1]) | (rule_of[1:] != rule_of[:-1])
     nkg = np.bincount(rule_of[distinct], minlength=n).astype(np.int32)  # distinct grams per rule
 
+    # inverse document frequency of each word over the rules: how much a word tells which
+    # rule this is ("gplv3" a lot, "the" nothing)
+    df = np.zeros(len(vocab) + 1, dtype=np.int64)
+    for words in words_by_rule:
+        df[[vocab[w] for w in set(words)]] += 1
+    idf = np.log((n + 1) / (df + 1)).astype(np.float32)
+    rweight = np.add.reduceat(idf[tokens], roff[:-1]).astype(np.float32)
+
     expr_list = sorted({s.expression for s in kept})
     expr_code = {e: i for i, e in enumerate(expr_list)}
     req = [(r, a, b) for r, spans in enumerate(spans_by_rule) for a, b in spans]
     req_arr = np.array(req, dtype=np.int32).reshape(-1, 3)
 
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "tokens": tokens,
         "roff": roff,
         "rlen": rlen.astype(np.int32),
@@ -218,9 +232,11 @@ def _build_arrays() -> tuple[dict[str, np.ndarray], dict[str, object]]:
         "kg_off": kg_off,
         "kg_rid": kg_rid,
         "kg_pos": kg_pos,
+        "idf": idf,
+        "rweight": rweight,
         "nkg": nkg,
     }
-    meta = {
+    meta: dict[str, object] = {
         "format": FORMAT_VERSION,
         "k": K,
         "data_version": ruledb.data_version(),
@@ -289,23 +305,27 @@ def load_index(path: Path) -> LicenseIndex:
         if meta.get("format") != FORMAT_VERSION or meta.get("k") != K:
             raise IndexUnavailable(f"license index {path} has another format; delete it to rebuild")
         arrays = {n: np.load(path / f"{n}.npy", mmap_mode="r", allow_pickle=False) for n in _ARRAYS}
-    except (OSError, ValueError, KeyError) as exc:
+        return _index_from(arrays, meta, path)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise IndexUnavailable(f"license index {path} is unreadable ({exc}); delete it to rebuild") from exc
+
+
+def _index_from(arrays: dict[str, np.ndarray], meta: dict[str, object], path: Path | None) -> LicenseIndex:
     # small, hot arrays are faster in memory than behind a memory map
     for name in (
         "rlen", "rhash", "kind", "mincov", "relevance", "continuous", "expr", "nkg", "roff",
-        "anchor_hash", "anchor_rid", "short_hash", "short_rid",
+        "anchor_hash", "anchor_rid", "short_hash", "short_rid", "idf", "rweight",
     ):  # fmt: skip
         arrays[name] = np.asarray(arrays[name]).copy()
-    vocab_list: list[str] = meta["vocab"]
+    vocab_list = list(meta["vocab"])  # type: ignore[call-overload]
     _derive(arrays, len(vocab_list))
     return LicenseIndex(
         arrays=arrays,
         vocab={w: i + 1 for i, w in enumerate(vocab_list)},
-        identifiers=meta["identifiers"],
-        expressions=meta["expressions"],
-        licenses=meta["licenses"],
-        data_version=meta["data_version"],
+        identifiers=list(meta["identifiers"]),  # type: ignore[call-overload]
+        expressions=list(meta["expressions"]),  # type: ignore[call-overload]
+        licenses=dict(meta["licenses"]),  # type: ignore[call-overload]
+        data_version=str(meta["data_version"]),
         path=path,
     )
 
@@ -315,7 +335,11 @@ _CACHED: dict[Path, LicenseIndex] = {}
 
 
 def get_index(cache_dir: Path | None = None) -> LicenseIndex:
-    """The index for the installed database: loaded once per process, built on first use."""
+    """The index for the installed database: loaded once per process, built on first use.
+
+    A cache folder that cannot be written means an index built in memory for this process
+    (slower start, same results); a corrupt cached index is set aside and rebuilt once.
+    """
     path = index_path(cache_dir)
     idx = _CACHED.get(path)
     if idx is not None:
@@ -323,8 +347,29 @@ def get_index(cache_dir: Path | None = None) -> LicenseIndex:
     with _LOCK:
         idx = _CACHED.get(path)
         if idx is None:
-            if not (path / "meta.json").is_file():
-                build_index(path)
-            idx = load_index(path)
+            idx = _load_or_build(path)
             _CACHED[path] = idx
     return idx
+
+
+def _load_or_build(path: Path) -> LicenseIndex:
+    try:
+        cached = (path / "meta.json").is_file()
+    except OSError:  # an unreadable cache folder
+        cached = False
+    if cached:
+        try:
+            return load_index(path)
+        except IndexUnavailable:
+            aside = path.with_name(f"{path.name}.broken-{os.getpid()}")
+            try:
+                os.rename(path, aside)
+            except OSError:
+                pass
+            shutil.rmtree(aside, ignore_errors=True)
+    try:
+        build_index(path)
+    except OSError:
+        arrays, meta = _build_arrays()
+        return _index_from(arrays, meta, None)
+    return load_index(path)

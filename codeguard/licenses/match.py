@@ -5,15 +5,23 @@
    query span of the rule's length (then word by word); shorter rules by their whole hash.
    This is what an Aho-Corasick automaton over all rules would find, with sorted NumPy arrays
    instead of a trie.
-2. Approximate: query ``K``-grams that are not inside an exact match of a long license text
-   vote for the rules that contain them (containment = shared grams / the rule's grams). Each
-   candidate is aligned: shared grams become seeds ``(query pos, rule pos)``, seeds on one
-   diagonal form blocks, and a co-linear chain of blocks with bounded gaps (a DP over the
-   blocks) is a match. Coverage is the share of rule words inside the chain's blocks.
+2. Approximate, only when some query gram lies outside every exact match (otherwise nothing is
+   left to explain): the query's distinct ``K``-grams (minus exact matches of long license
+   texts) vote for the rules that contain them. Candidates are ranked by shared grams less
+   missing grams, at most MAX_PER_EXPRESSION per license expression so that hundreds of
+   variants of one notice cannot crowd out another license. Every shared gram occurrence is a
+   seed ``(query pos, rule pos)``; seeds on one diagonal form blocks; co-linear chains of
+   blocks with bounded gaps (a DP over blocks) are the matches. Coverage is the share of rule
+   words inside a chain's blocks.
 3. Refine: a match must reach its rule's minimum coverage (or a default by rule length), contain
    its required ``{{phrases}}`` whole, and not be too sparse over the query. Matches are then
-   taken greedily by matched length and coverage; one that mostly overlaps a better one is
-   dropped; false-positive rules win their span and are then removed.
+   taken greedily, best first by query words matched less a small penalty per rule word
+   missing (so a whole short rule beats a large rule present in part); one that overlaps
+   better ones by more than MAX_OVERLAP is dropped; false-positive rules win their span and
+   are then removed.
+
+This follows ScanCode's matching pipeline (hash/Aho-Corasick exact matching, candidate
+ranking, sequence alignment, overlap filtering) in spirit, not in code.
 """
 
 from __future__ import annotations
@@ -22,9 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codeguard.licenses.index import FALSE_POSITIVE, K, KIND_CODE, LicenseIndex, prefix_hashes, span_hashes
+from codeguard.licenses.index import FALSE_POSITIVE, KIND_CODE, K, LicenseIndex, prefix_hashes, span_hashes
 
-# At most this many candidate rules are aligned per query (best containment first).
+# At most this many candidate rules are aligned per query (best first).
 MAX_CANDIDATES = 60
 # At most this many candidates per license expression.
 MAX_PER_EXPRESSION = 10
@@ -42,7 +50,7 @@ MIN_DENSITY = 0.5
 SUBTRACT_MIN_LENGTH = 120
 
 # Each rule word missing from a match costs this many matched words in the ranking.
-MISSING_PENALTY = 1.0
+MISSING_PENALTY = 0.25
 
 _TEXT = KIND_CODE["text"]
 
@@ -66,13 +74,7 @@ def default_min_coverage(length: int) -> float:
     Short rules carry little evidence and must match (nearly) whole; a long license text is
     still reported when a good part of it is there (a truncated or edited copy).
     """
-    if length < 10:
-        return 1.0
-    if length < 30:
-        return 0.8
-    if length < 200:
-        return 0.5
-    return 0.3
+    return float(_default_cov(np.array([length]))[0])
 
 
 def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -233,7 +235,9 @@ def _diverse(cand: np.ndarray, expr: np.ndarray, per_expr: int) -> np.ndarray:
 
 
 def _default_cov(rlen: np.ndarray) -> np.ndarray:
-    return np.select([rlen < 10, rlen < 30, rlen < 200], [1.0, 0.8, 0.5], 0.3)
+    """``default_min_coverage`` over an array of rule lengths."""
+    out: np.ndarray = np.select([rlen < 10, rlen < 30, rlen < 200], [1.0, 0.8, 0.5], 0.3)
+    return out
 
 
 def _blocks(rid: np.ndarray, qpos: np.ndarray, rpos: np.ndarray) -> np.ndarray:
@@ -262,11 +266,12 @@ def _clusters(blocks: np.ndarray) -> list[np.ndarray]:
     return np.split(blocks, cut)
 
 
-def _best_chain(b: list[list[int]]) -> list[int]:
-    """Indices of the co-linear chain of blocks with the most rule words (a DP over blocks).
+def _chain_dp(b: list[list[int]]) -> tuple[list[int], list[int]]:
+    """Best chain score ending at each block, and its predecessor (a DP over blocks).
 
     A block may follow another when it starts after it on both sides (up to
     OVERLAP_TOLERANCE words of overlap) and the gap is at most MAX_GAP words on both sides.
+    The score is the number of rule words covered.
     """
     nb = len(b)
     best = [0] * nb
@@ -276,13 +281,11 @@ def _best_chain(b: list[list[int]]) -> list[int]:
         qs, qe, rs, re = b[i]
         score = re - rs
         p = -1
-        j = i - 1
         floor = qs - MAX_GAP - longest
-        while j >= 0:
+        for j in range(i - 1, -1, -1):
             jqs, jqe, jrs, jre = b[j]
             if jqs < floor:
                 break
-            j -= 1
             if (
                 qs - jqe > MAX_GAP
                 or rs - jre > MAX_GAP
@@ -292,17 +295,12 @@ def _best_chain(b: list[list[int]]) -> list[int]:
                 or jre - rs > OVERLAP_TOLERANCE
             ):
                 continue
-            s = best[j + 1] + (re - max(rs, jre))
+            s = best[j] + (re - max(rs, jre))
             if s > score:
-                score, p = s, j + 1
+                score, p = s, j
         best[i] = score
         prev[i] = p
-    end = max(range(nb), key=best.__getitem__)
-    chain = [end]
-    while prev[chain[-1]] >= 0:
-        chain.append(prev[chain[-1]])
-    chain.reverse()
-    return chain
+    return best, prev
 
 
 def _is_chain(c: np.ndarray) -> bool:
@@ -321,19 +319,35 @@ def _is_chain(c: np.ndarray) -> bool:
 
 
 def _chains(blocks: np.ndarray, min_words: float) -> list[np.ndarray]:
-    """Disjoint co-linear chains of blocks that may cover ``min_words`` rule words."""
+    """Disjoint co-linear chains of blocks that may cover ``min_words`` rule words.
+
+    One DP per cluster; chains are then taken from the best-scoring ends down, each stopping
+    at a block an earlier chain took (as in read aligners' chaining), so a text that repeats
+    the rule many times costs one pass, not one pass per repetition.
+    """
     out: list[np.ndarray] = []
     for cluster in _clusters(blocks):
-        while len(cluster):
-            # upper bound on the rule words any chain of this cluster can cover
-            if int((cluster[:, 3] - cluster[:, 2]).sum()) < min_words:
+        # upper bound on the rule words any chain of this cluster can cover
+        if int((cluster[:, 3] - cluster[:, 2]).sum()) < min_words:
+            continue
+        if _is_chain(cluster):
+            out.append(cluster)
+            continue
+        best, prev = _chain_dp(cluster.tolist())
+        used = [False] * len(best)
+        for end in sorted(range(len(best)), key=best.__getitem__, reverse=True):
+            if best[end] < min_words:
                 break
-            if _is_chain(cluster):
-                out.append(cluster)
-                break
-            chain = _best_chain(cluster.tolist())
+            if used[end]:
+                continue
+            chain = []
+            i = end
+            while i >= 0 and not used[i]:
+                used[i] = True
+                chain.append(i)
+                i = prev[i]
+            chain.reverse()
             out.append(cluster[chain])
-            cluster = np.delete(cluster, chain, axis=0)
     return out
 
 
@@ -353,6 +367,13 @@ def _rule_matches(idx: LicenseIndex, rid: int, blocks: np.ndarray, n: int) -> li
         mlen = _union_length(cb[:, 2], cb[:, 3])
         coverage = mlen / length
         if coverage + 1e-9 < mincov:
+            continue
+        # the words that name the license weigh most: an edit that swaps "GPLv3" for
+        # "Python" leaves most words but little of the rule's information
+        rpos = np.unique(np.concatenate([np.arange(rs, re) for rs, re in cb[:, 2:].tolist()]))
+        r0 = int(idx.roff[rid])
+        weight = float(idx.idf[np.asarray(idx.tokens[r0 + rpos])].sum())
+        if weight + 1e-6 < mincov * float(idx.rweight[rid]):
             continue
         qstart, qend = int(cb[0, 0]), int(cb[:, 1].max())
         qlen = _union_length(cb[:, 0], cb[:, 1])
@@ -431,7 +452,14 @@ def refine(idx: LicenseIndex, matches: list[RuleMatch], n: int) -> list[RuleMatc
             seen[key] = m
     ranked = sorted(
         seen.values(),
-        key=lambda m: (-_rank(idx, m), -m.coverage, -int(idx.relevance[m.rid]), int(idx.rlen[m.rid]), m.rid, m.qstart),
+        key=lambda m: (
+            -_rank(idx, m),
+            -m.coverage,
+            -int(idx.relevance[m.rid]),
+            int(idx.rlen[m.rid]),
+            m.rid,
+            m.qstart,
+        ),
     )
     taken = np.zeros(n, dtype=np.bool_)
     kept: list[RuleMatch] = []

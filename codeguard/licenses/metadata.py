@@ -58,7 +58,13 @@ def to_spdx(value: str) -> str | None:
     from codeguard.licenses.policy import normalize_expression, validate_expression
 
     value = value.strip()
-    if not value or value.upper() in ("UNKNOWN", "NONE", "NOASSERTION", "UNLICENSED", "SEE LICENSE IN LICENSE"):
+    if not value or value.upper() in (
+        "UNKNOWN",
+        "NONE",
+        "NOASSERTION",
+        "UNLICENSED",
+        "SEE LICENSE IN LICENSE",
+    ):
         return None
     candidate = value.replace(" / ", " OR ").replace("/", " OR ")  # Cargo's old "MIT/Apache-2.0"
     try:
@@ -127,8 +133,12 @@ def _pom(path: Path) -> list[tuple[str, str]]:
     import xml.etree.ElementTree as ET
 
     root = ET.fromstring(path.read_bytes())
-    names = [e.text.strip() for e in root.iter() if e.tag.endswith("}name") or e.tag == "name"
-             if e.text and _parent_is_license(root, e)]
+    names = [
+        e.text.strip()
+        for e in root.iter()
+        if e.tag.endswith("}name") or e.tag == "name"
+        if e.text and _parent_is_license(root, e)
+    ]
     return [("licenses.license.name", " OR ".join(names))] if names else []
 
 

@@ -249,12 +249,16 @@ def load_policy(path: Path | None = None, categories: str | None = None) -> Poli
         raise ConfigError(f"Policy file not found: {file}")
     root = _compose(file)
     if not isinstance(root, yaml.MappingNode):
-        raise ConfigError(f"{file}:{_line(root)}: a policy is a mapping with 'rules' (and optionally 'allow')")
+        raise ConfigError(
+            f"{file}:{_line(root)}: a policy is a mapping with 'rules' (and optionally 'allow')"
+        )
     errors: list[str] = []
     top = _mapping(root)
     for key, (knode, _) in top.items():
         if key not in _TOP_KEYS:
-            errors.append(f"{file}:{_line(knode)}: unknown key {key!r} (expected {', '.join(sorted(_TOP_KEYS))})")
+            errors.append(
+                f"{file}:{_line(knode)}: unknown key {key!r} (expected {', '.join(sorted(_TOP_KEYS))})"
+            )
     rules: list[Rule] = []
     rules_node = top.get("rules", (None, None))[1]
     if not isinstance(rules_node, yaml.SequenceNode):
@@ -273,7 +277,9 @@ def load_policy(path: Path | None = None, categories: str | None = None) -> Poli
         else:
             for key, (knode, vnode) in _mapping(anode).items():
                 if key not in _ALLOW_KEYS:
-                    errors.append(f"{file}:{_line(knode)}: unknown key allow.{key} (expected licenses, sources)")
+                    errors.append(
+                        f"{file}:{_line(knode)}: unknown key allow.{key} (expected licenses, sources)"
+                    )
                     continue
                 values = _str_list(file, f"allow.{key}", vnode, errors)
                 if key == "licenses":
@@ -293,7 +299,9 @@ def _rule(file: Path, node: Any, errors: list[str]) -> Rule | None:
     before = len(errors)
     for key, (knode, _) in m.items():
         if key not in _RULE_KEYS:
-            errors.append(f"{file}:{_line(knode)}: unknown rule key {key!r} (expected {', '.join(sorted(_RULE_KEYS))})")
+            errors.append(
+                f"{file}:{_line(knode)}: unknown rule key {key!r} (expected {', '.join(sorted(_RULE_KEYS))})"
+            )
     for req in ("id", "level", "when"):
         if req not in m:
             errors.append(f"{file}:{_line(node)}: rule is missing {req!r}")
@@ -306,7 +314,9 @@ def _rule(file: Path, node: Any, errors: list[str]) -> Rule | None:
             else:
                 values[key] = str(vnode.value)
     if "level" in values and values["level"] not in LEVELS:
-        errors.append(f"{file}:{_line(m['level'][1])}: level {values['level']!r} is not one of {', '.join(LEVELS)}")
+        errors.append(
+            f"{file}:{_line(m['level'][1])}: level {values['level']!r} is not one of {', '.join(LEVELS)}"
+        )
     when: dict[str, tuple[str, ...]] = {}
     if "when" in m:
         wnode = m["when"][1]
@@ -315,13 +325,19 @@ def _rule(file: Path, node: Any, errors: list[str]) -> Rule | None:
         else:
             for key, (knode, vnode) in _mapping(wnode).items():
                 if key not in _WHEN_KEYS:
-                    errors.append(f"{file}:{_line(knode)}: unknown 'when' key {key!r} (expected {', '.join(sorted(_WHEN_KEYS))})")
+                    errors.append(
+                        f"{file}:{_line(knode)}: unknown 'when' key {key!r} "
+                        f"(expected {', '.join(sorted(_WHEN_KEYS))})"
+                    )
                     continue
                 when[key] = _str_list(file, f"when.{key}", vnode, errors)
                 if key in ("origin", "project"):
                     for cat in when[key]:
                         if cat not in CATEGORIES:
-                            errors.append(f"{file}:{_line(vnode)}: unknown category {cat!r} in when.{key} (expected one of {', '.join(CATEGORIES)})")
+                            errors.append(
+                                f"{file}:{_line(vnode)}: unknown category {cat!r} in when.{key} "
+                                f"(expected one of {', '.join(CATEGORIES)})"
+                            )
     if len(errors) > before:
         return None
     return Rule(

@@ -157,7 +157,7 @@ def find_tags(text: str, table: LicenseTable) -> list[Tag]:
     tags: list[Tag] = []
     if "spdx" not in text.lower():
         return tags
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text.split("\n"), 1):  # lines as the tokenizer counts them
         found = _TAG_RE.search(line)
         if not found:
             continue

@@ -253,9 +253,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
     ]
 }
 
-_BY_EXTENSION: dict[str, str] = {
-    ext: spec.name for spec in LANGUAGES.values() for ext in spec.extensions
-}
+_BY_EXTENSION: dict[str, str] = {ext: spec.name for spec in LANGUAGES.values() for ext in spec.extensions}
 
 
 def language_for_path(path: str) -> LanguageSpec | None:
@@ -362,7 +360,9 @@ def grammar(name: str) -> Grammar:
         if kind in wrapper_kinds and language.node_kind_is_named(kid):
             inner = wrapper_kinds[kind]
             wrappers[kid] = {
-                i for i in range(count) if language.node_kind_for_id(i) == inner and language.node_kind_is_named(i)
+                i
+                for i in range(count)
+                if language.node_kind_for_id(i) == inner and language.node_kind_is_named(i)
             }
     return Grammar(
         spec=spec,

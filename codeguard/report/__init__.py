@@ -21,6 +21,9 @@ class Report(Protocol):
 FORMATS: dict[str, tuple[str, str]] = {
     "text": ("codeguard.report.text", "TextReport"),
     "json": ("codeguard.report.json_report", "JsonReport"),
+    "sarif": ("codeguard.report.sarif", "SarifReport"),
+    "github": ("codeguard.report.github", "GithubReport"),
+    "html": ("codeguard.report.html", "HtmlReport"),
 }
 
 

@@ -58,7 +58,8 @@ class TextReport:
         for lf in result.license_findings:
             lstyle = _LEVEL_STYLE.get(lf.level, "")
             con.print(
-                f"[bold]{escape(lf.path)}:{lf.start_line}-{lf.end_line}[/bold] license notice {escape(lf.license)}\n"
+                f"[bold]{escape(lf.path)}:{lf.start_line}-{lf.end_line}[/bold] "
+                f"license notice {escape(lf.license)}\n"
                 f"  [{lstyle}]{lf.level}[/{lstyle}] {lf.rule_id} {escape(lf.reason)}"
             )
         s = result.stats
@@ -72,7 +73,8 @@ class TextReport:
             con.print(f"{len(result.license_findings)} file(s) with a conflicting license notice.")
         if result.suppressed:
             con.print(
-                f"{len(result.suppressed)} finding(s) suppressed (baseline or inline allow; --format json lists them)."
+                f"{len(result.suppressed)} finding(s) suppressed "
+                "(baseline or inline allow; --format json lists them)."
             )
         for u in s.get("suppressions_without_reason", []):
             con.print(
@@ -81,7 +83,8 @@ class TextReport:
             )
         if result.project:
             con.print(
-                f"Project license: {escape(result.project.get('license') or 'unknown')} ({escape(_evidence(result.project))})."
+                f"Project license: {escape(result.project.get('license') or 'unknown')} "
+                f"({escape(_evidence(result.project))})."
             )
         if result.skipped:
             reasons = Counter(_reason_class(sk.reason) for sk in result.skipped)

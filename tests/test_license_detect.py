@@ -1,0 +1,303 @@
+"""License detection on real-looking files: full texts, header notices, SPDX tags, no license.
+
+These use the real rule index built from the installed ``licensedcode-data`` (built once into
+the user cache on first use, then memory-mapped).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codeguard.licenses.detect import (
+    MAX_SCAN_CHARS,
+    LicenseMatch,
+    category_of,
+    detect_licenses,
+    is_truncated,
+    scancode_to_spdx,
+)
+from codeguard.licenses.index import prefix_hashes, span_hashes
+from codeguard.licenses.spdx import UnknownLicenseError
+from codeguard.licenses.tokenize import query_words, rule_words
+
+MIT_LICENSE = """\
+MIT License
+
+Copyright (c) 2021 Jane Example
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+"""
+
+APACHE_JAVA = """\
+/*
+ * Copyright 2019 Example Corp.
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *      http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
+package com.example.widgets;
+
+import java.util.List;
+
+public final class WidgetRegistry {
+    private final List<String> names;
+
+    public WidgetRegistry(List<String> names) {
+        this.names = names;
+    }
+}
+"""
+
+# The GNU notice with the program's own name instead of "this program": an edited copy.
+GPL2_PLUS_PY = """\
+#!/usr/bin/env python3
+# quuxify - rename files in bulk
+# Copyright (C) 2003 Some Hacker
+#
+# Quuxify is free software; you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation; either version 2 of the License, or
+# (at your option) any later version.
+
+import os
+
+
+def main():
+    for name in os.listdir("."):
+        print(name)
+"""
+
+BSD3_C = """\
+/*
+ * Copyright (c) 2008, Acme Widgets Ltd
+ * All rights reserved.
+ *
+ * Redistribution and use in source and binary forms, with or without
+ * modification, are permitted provided that the following conditions are met:
+ *     * Redistributions of source code must retain the above copyright
+ *       notice, this list of conditions and the following disclaimer.
+ *     * Redistributions in binary form must reproduce the above copyright
+ *       notice, this list of conditions and the following disclaimer in the
+ *       documentation and/or other materials provided with the distribution.
+ *     * Neither the name of Acme Widgets Ltd nor the names of its contributors
+ *       may be used to endorse or promote products derived from this software
+ *       without specific prior written permission.
+ *
+ * THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS"
+ * AND ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE
+ * IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE
+ * ARE DISCLAIMED. IN NO EVENT SHALL ACME WIDGETS LTD BE LIABLE FOR ANY DIRECT,
+ * INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL DAMAGES
+ * (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR SERVICES;
+ * LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER CAUSED AND
+ * ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY, OR TORT
+ * (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE OF THIS
+ * SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
+ */
+
+#include <stdio.h>
+
+/* Prints its arguments, one per line. */
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        puts(argv[i]);
+    return 0;
+}
+"""
+
+NO_LICENSE_PY = '''\
+"""Small helpers for parsing configuration values."""
+
+from __future__ import annotations
+
+
+def parse_bool(value: str) -> bool:
+    """True for yes/true/on/1, False otherwise."""
+    return value.strip().lower() in {"yes", "true", "on", "1"}
+
+
+def parse_list(value: str) -> list[str]:
+    # commas separate items; blanks around them are dropped
+    return [item.strip() for item in value.split(",") if item.strip()]
+'''
+
+
+def keys(matches: list[LicenseMatch]) -> list[str]:
+    return [m.key for m in matches]
+
+
+def test_mit_license_file() -> None:
+    matches = detect_licenses(MIT_LICENSE)
+    # the "MIT License" title is a reference of its own (as in ScanCode), then the full text
+    assert set(keys(matches)) == {"mit"}
+    text = [m for m in matches if m.kind == "text"]
+    assert len(text) == 1
+    assert (text[0].start_line, text[0].end_line) == (5, 21)
+    assert text[0].spdx == "MIT"
+    assert text[0].score == 1.0
+    assert text[0].rule.endswith((".LICENSE", ".RULE"))
+
+
+def test_apache_header_in_java_comment() -> None:
+    matches = detect_licenses(APACHE_JAVA)
+    assert keys(matches) == ["apache-2.0"]
+    (m,) = matches
+    assert m.spdx == "Apache-2.0"
+    assert m.kind == "notice"
+    assert (m.start_line, m.end_line) == (4, 14)
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_line_numbers_with_windows_and_old_mac_line_ends(newline: str) -> None:
+    text = (APACHE_JAVA + "// SPDX-License-Identifier: MIT\n").replace("\n", newline)
+    matches = detect_licenses(text)
+    assert [(m.key, m.start_line, m.end_line) for m in matches] == [
+        ("apache-2.0", 4, 14),
+        ("mit", 28, 28),
+    ]
+
+
+def test_gpl2_or_later_notice_with_program_name() -> None:
+    matches = detect_licenses(GPL2_PLUS_PY)
+    assert keys(matches) == ["gpl-2.0-plus"]
+    assert matches[0].spdx == "GPL-2.0-or-later"
+    assert matches[0].kind == "notice"
+    assert 5 <= matches[0].start_line <= matches[0].end_line <= 8
+
+
+def test_bsd3_notice_in_first_comment_with_own_names() -> None:
+    matches = detect_licenses(BSD3_C)
+    assert keys(matches) == ["bsd-new"]
+    assert matches[0].spdx == "BSD-3-Clause"
+    assert matches[0].end_line <= 27
+
+
+def test_spdx_tag_with_or_expression() -> None:
+    text = "// SPDX-License-Identifier: MIT OR Apache-2.0\nint x;\n"
+    matches = detect_licenses(text)
+    assert len(matches) == 1
+    (m,) = matches
+    assert m.kind == "tag"
+    assert m.key == "mit OR apache-2.0"
+    assert m.spdx == "MIT OR Apache-2.0"
+    assert (m.start_line, m.end_line) == (1, 1)
+
+
+def test_spdx_tag_in_comment_closers_and_legacy_ids() -> None:
+    text = "/* SPDX-License-Identifier: GPL-2.0+ WITH Linux-syscall-note */\n"
+    (m,) = detect_licenses(text)
+    assert m.key == "gpl-2.0-plus WITH linux-syscall-exception-gpl"
+    assert m.spdx == "GPL-2.0-or-later WITH Linux-syscall-note"
+    (m,) = detect_licenses("# SPDX-License-Identifier: GPL-2.0-with-classpath-exception\n")
+    assert m.key == "gpl-2.0 WITH classpath-exception-2.0"
+
+
+@pytest.mark.parametrize(
+    "tag",
+    ["Apache2.0", "MIT OR", "((GPL-2.0", "MIT AND AND BSD", "Foo/Bar", "\u00e9\u00e8 OR \u2603"],
+)
+def test_misspelled_or_malformed_spdx_tag_never_crashes(tag: str) -> None:
+    matches = detect_licenses(f"# SPDX-License-Identifier: {tag}\nprint('hi')\n")
+    tags = [m for m in matches if m.kind == "tag"]
+    assert len(tags) <= 1
+    for m in tags:
+        assert "unknown-spdx" in m.key or m.key  # always a usable key
+        assert m.spdx
+
+
+def test_unknown_spdx_id_is_reported_as_unknown() -> None:
+    (m,) = detect_licenses("// SPDX-License-Identifier: Apache2.0\n")
+    assert m.key == "unknown-spdx"
+    assert m.spdx == "LicenseRef-scancode-unknown-spdx"
+
+
+def test_file_without_license() -> None:
+    assert detect_licenses(NO_LICENSE_PY) == []
+    assert detect_licenses("") == []
+
+
+def test_matches_are_ordered_by_position() -> None:
+    text = BSD3_C + "\n" + APACHE_JAVA + "\n// SPDX-License-Identifier: MIT\n"
+    matches = detect_licenses(text)
+    assert keys(matches) == ["bsd-new", "apache-2.0", "mit"]
+    starts = [m.start_line for m in matches]
+    assert starts == sorted(starts)
+
+
+def test_binary_and_odd_input_never_crash() -> None:
+    assert detect_licenses("GPL\x00\x01\x02" * 1000) == []
+    junk = "".join(chr(c) for c in range(0x20, 0x3000, 7)) * 20
+    assert isinstance(detect_licenses(junk), list)
+    assert isinstance(detect_licenses("\ud800 lone surrogate \udfff MIT"), list)
+
+
+def test_huge_input_is_truncated_not_rejected() -> None:
+    filler = "x = 1\n" * (MAX_SCAN_CHARS // 6 + 10)
+    text = APACHE_JAVA + filler + MIT_LICENSE
+    assert is_truncated(text)
+    assert keys(detect_licenses(text)) == ["apache-2.0"]  # the MIT text lies past the limit
+
+
+def test_scancode_to_spdx_and_categories() -> None:
+    assert scancode_to_spdx("gpl-2.0-plus") == "GPL-2.0-or-later"
+    assert scancode_to_spdx("mit OR (apache-2.0 AND bsd-new)") == "MIT OR (Apache-2.0 AND BSD-3-Clause)"
+    assert (
+        scancode_to_spdx("gpl-2.0 WITH classpath-exception-2.0")
+        == "GPL-2.0-only WITH Classpath-exception-2.0"
+    )
+    assert scancode_to_spdx("proprietary-license") == "LicenseRef-scancode-proprietary-license"
+    assert category_of("mit") == "Permissive"
+    assert category_of("MIT") == "Permissive"
+    assert category_of("GPL-3.0-or-later") == "Copyleft"
+    assert category_of("lgpl-2.1") == "Copyleft Limited"
+    assert category_of("LicenseRef-scancode-proprietary-license") == "Commercial"
+    assert category_of("public-domain") == "Public Domain"
+    with pytest.raises(UnknownLicenseError):
+        category_of("Not-A-License-1.0")
+
+
+def test_tokenizer_drops_comment_markers_and_markup() -> None:
+    words, lines = query_words("# Licensed under the MIT license\n// see <a href='x'>COPYING</a>\n")
+    assert words == ["licensed", "under", "the", "mit", "license", "see", "x", "copying"]
+    assert lines.tolist() == [1, 1, 1, 1, 1, 2, 2, 2]
+    words, spans = rule_words("Licensed under {{the GPL}} version {{2 or later}}")
+    assert words == ["licensed", "under", "the", "gpl", "version", "2", "or", "later"]
+    assert spans == [(2, 4), (5, 8)]
+
+
+def test_rolling_hash_equals_direct_polynomial_hash() -> None:
+    rng = np.random.default_rng(7)
+    tokens = rng.integers(1, 30_000, size=500)
+    prefix = prefix_hashes(tokens)
+    for start, length in [(0, 1), (3, 6), (100, 250), (499, 1)]:
+        h = 0
+        for t in tokens[start : start + length]:
+            h = (h * 0x9E3779B97F4A7C15 + int(t)) % (1 << 64)
+        assert int(span_hashes(prefix, np.array([start]), length)[0]) == h

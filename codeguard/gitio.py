@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import tempfile
@@ -125,6 +126,7 @@ class ChangedFile:
     changed_lines: frozenset[int] | None  # None: the whole file is new
 
 
+@functools.lru_cache(maxsize=8)
 def _repo(path: Path) -> object:
     import git
 

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from codeguard.discover import CODEGUARD_IGNORE, DEFAULT_MAX_BYTES, Candidate, iter_tree, path_filter
 from codeguard.engine.analyze import Analyzed, analyze, compress, parallel_map
+from codeguard.engine.progress import NoProgress, Progress
 from codeguard.errors import SourceError, UsageError
 from codeguard.fingerprint.winnow import family_seed, fingerprint
 from codeguard.gitio import git_tree, head_commit, parse_source_arg
@@ -22,21 +23,6 @@ from codeguard.index.store import IndexStore, pack_tokens, unpack_tokens
 from codeguard.licenses.project import directory_license, tree_license
 from codeguard.model import Skip
 from codeguard.parsing.languages import LANGUAGES, language_for_path
-
-
-class Progress(Protocol):
-    """What the engine reports about long work (the CLI draws it with rich)."""
-
-    def start(self, total: int, label: str) -> None: ...
-    def advance(self, n: int = 1) -> None: ...
-
-
-class NoProgress:
-    def start(self, total: int, label: str) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
 
 
 @dataclass

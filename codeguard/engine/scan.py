@@ -25,7 +25,7 @@ from codeguard.discover import (
     path_filter,
 )
 from codeguard.engine.analyze import Analyzed, analyze, analyze_path, parallel_map
-from codeguard.engine.indexing import NoProgress, Progress
+from codeguard.engine.progress import NoProgress, Progress
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
 from codeguard.gitio import ChangedFile

@@ -19,8 +19,8 @@ import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import wraps
+from dataclasses import dataclass, field
+from functools import cached_property, wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -102,20 +102,28 @@ class SourceRow:
     n_chunks: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class RefFile:
-    """A reference file loaded for alignment."""
+    """A reference file loaded for alignment; its chunks and text are read when first used
+    (most candidate files never yield a finding)."""
 
     id: int
     source_id: int
     path: str
     language: str
     license: str | None
-    content: bytes
     tokens: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
-    chunks: list[Chunk]
+    store: IndexStore = field(repr=False, compare=False)
+
+    @cached_property
+    def chunks(self) -> list[Chunk]:
+        return self.store.file_chunks(self.id)
+
+    @cached_property
+    def content(self) -> bytes:
+        return self.store.file_bytes(self.id)
 
 
 def pack_tokens(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
@@ -322,13 +330,28 @@ class IndexStore:
     @_guarded
     def load_file(self, file_id: int) -> RefFile:
         row = self.conn.execute(
-            "SELECT id, source_id, path, language, license, content, tokens FROM files WHERE id = ?",
+            "SELECT id, source_id, path, language, license, tokens FROM files WHERE id = ?",
             (file_id,),
         ).fetchone()
         if row is None:
             raise IndexUnavailable(f"The index at {self.path} lost file {file_id}; rebuild it.")
-        tokens, starts, ends = unpack_tokens(row[6])
-        chunks = [
+        tokens, starts, ends = unpack_tokens(row[5])
+        return RefFile(
+            id=row[0],
+            source_id=row[1],
+            path=row[2],
+            language=row[3],
+            license=row[4],
+            tokens=tokens,
+            starts=starts,
+            ends=ends,
+            store=self,
+        )
+
+    @_guarded
+    def file_chunks(self, file_id: int) -> list[Chunk]:
+        """The chunks of a reference file, in token order (outer before inner)."""
+        return [
             Chunk(*c)
             for c in self.conn.execute(
                 """SELECT kind, name, start_tok, end_tok, start_line, end_line, depth
@@ -336,18 +359,14 @@ class IndexStore:
                 (file_id,),
             )
         ]
-        return RefFile(
-            id=row[0],
-            source_id=row[1],
-            path=row[2],
-            language=row[3],
-            license=row[4],
-            content=zlib.decompress(row[5]),
-            tokens=tokens,
-            starts=starts,
-            ends=ends,
-            chunks=chunks,
-        )
+
+    @_guarded
+    def file_bytes(self, file_id: int) -> bytes:
+        """The stored text of a reference file."""
+        row = self.conn.execute("SELECT content FROM files WHERE id = ?", (file_id,)).fetchone()
+        if row is None:
+            raise IndexUnavailable(f"The index at {self.path} lost file {file_id}; rebuild it.")
+        return zlib.decompress(row[0])
 
     @_guarded
     def file_content(self, source: str, path: str) -> bytes | None:

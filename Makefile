@@ -14,11 +14,13 @@ $(BIN)/codeguard: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-# Index the Python standard library installed with the interpreter, then scan the example
-# project, which holds copies of three of its functions.
+# Index the Python standard library installed with the interpreter and a GPL snippet corpus,
+# then scan the example project, which holds copies from both. --fail-on none: the demo shows
+# the findings without failing make (a real gate exits 1 on the GPL copy).
 demo: $(BIN)/codeguard
 	$(BIN)/codeguard index add "$(STDLIB)" --name cpython-stdlib --license PSF-2.0 \
 		--exclude site-packages --index $(DEMO_INDEX)
+	$(BIN)/codeguard index add examples/gpl-snippets --name gpl-snippets --index $(DEMO_INDEX)
 	$(BIN)/codeguard scan examples/demo-project --index $(DEMO_INDEX) --fail-on none
 
 test: $(BIN)/codeguard

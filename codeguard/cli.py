@@ -220,10 +220,11 @@ def index_add(
             err=True,
         )
     if summary.skipped and not quiet:
-        for s in summary.skipped[:10]:
-            click.echo(f"  skipped {s.path}: {s.reason}", err=True)
-        if len(summary.skipped) > 10:
-            click.echo(f"  ... and {len(summary.skipped) - 10} more (--json lists all)", err=True)
+        from collections import Counter
+
+        reasons = Counter(s.reason.split(" (")[0].split(":")[0] for s in summary.skipped)
+        listed = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
+        click.echo(f"  skipped: {listed} (--json lists every file and reason)", err=True)
 
 
 @index.command("list")
@@ -368,7 +369,7 @@ def scan(
     """Scan PATH (a directory or file; default: the current directory) for copied code.
 
     Settings can also come from [tool.codeguard] in pyproject.toml or a .codeguard.toml
-    (index, policy, project-license, fail-on, format, exclude, max-file-size); flags win.
+    (index, policy, project-license, fail-on, format, exclude, max-file-size, baseline); flags win.
     """
     from codeguard.config import load_config
     from codeguard.discover import DEFAULT_MAX_BYTES

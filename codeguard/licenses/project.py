@@ -143,6 +143,9 @@ def header_license(source: bytes) -> FileLicense | None:
     matches = [m for m in _detect(head.decode("utf-8", "replace")) if m.spdx]
     if not matches:
         return None
+    tags = [m for m in matches if m.kind == "tag"]
+    if tags:  # an explicit SPDX-License-Identifier is the file's declaration (as in REUSE)
+        matches = tags
     expr = join_expressions([m.spdx for m in matches])
     assert expr is not None
     return FileLicense(

@@ -1,23 +1,26 @@
 """License detection in one text: full license texts, header notices, references and SPDX tags.
 
-Approach (measured on ScanCode's 1,499 data-driven license tests by ``bench/license_detect.py``;
-numbers in the bench README and the pull request):
+Approach, measured with ``bench/license_detect.py`` on ScanCode's 1,499 data-driven license
+tests (2 cores): ordered expression lists equal to ScanCode's for 94.8% of files, set-level
+F1 over license keys 0.969 (micro; precision 0.954, recall 0.984), no detection in 104/104
+negatives, ~230 files/s (ScanCode itself: ~1.3 files/s here).
 
 - The knowledge is ScanCode's license database (``licensedcode-data``: ~34.6k rules and ~2.3k
   license texts, each labelled with a ScanCode license expression). Detecting a license is
   finding which rule texts occur, whole or nearly whole, in the scanned text; the reported
   expression is the rule's. Nothing is learned from the test files.
-- Matching is ScanCode's strategy re-implemented over NumPy arrays instead of Python objects
-  (ScanCode runs ~1.3 files/s here): exact matches of every rule through anchored rolling
-  hashes, then approximate matches of candidate rules found by shared 6-word grams and aligned
-  as chains of shared-gram blocks, then a greedy non-overlapping selection (see ``match.py``).
-- The index is built on first use (about 15 s) into the user cache folder, keyed by the
-  database version, and memory-mapped afterwards (about 20 ms to load; see ``index.py``).
+- Matching follows ScanCode's strategy over NumPy arrays instead of Python objects: exact
+  matches of every rule through anchored rolling hashes, then approximate matches of candidate
+  rules found by shared 6-word grams and aligned as chains of shared-gram blocks, then a
+  greedy non-overlapping selection (``match.py``).
+- The index is built on first use (7-12 s) into the user cache folder, keyed by the database
+  version, and memory-mapped afterwards (~20 ms to load; ``index.py``).
 - ``SPDX-License-Identifier:`` tags are parsed as expressions (``license-expression``) and
   their words are taken out of the text before rule matching (``spdx.py``).
-- pyaskalono (askalono: an SPDX full-text matcher by word-bigram similarity) was measured as
-  the alternative for whole license files. It only names one full text per file and knows
-  neither notices nor references, so it cannot cover headers and tags; the bench reports it.
+- pyaskalono (askalono: an SPDX full-text matcher) was measured as the alternative: it names
+  at most one whole license text per file and knows neither notices, references nor tags
+  (micro F1 0.14 on all tests, 0.25 on single-license files of 250+ words, 7 files/s), so
+  it does not do the job here.
 
 Input limits: binary data (text with NUL characters) is not scanned, and only the first
 ``MAX_SCAN_CHARS`` characters are (a license statement sits at the top of a file or in a

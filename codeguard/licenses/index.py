@@ -136,7 +136,7 @@ class LicenseIndex:
 
 
 def _build_arrays() -> tuple[dict[str, np.ndarray], dict[str, object]]:
-    """Read the database and compute every array (about 15 s on 2 cores)."""
+    """Read the database and compute every array (7-12 s on 2 cores, most of it YAML and tokenizing)."""
     licenses: dict[str, dict[str, object]] = {}
     specs: list[ruledb.RuleSpec] = []
     for info, rule in ruledb.iter_licenses():

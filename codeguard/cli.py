@@ -118,6 +118,15 @@ index_option = click.option(
 jobs_option = click.option(
     "--jobs", "-j", type=click.IntRange(min=0), default=0, help="Worker processes (0: one per CPU)."
 )
+exclude_option = click.option(
+    "--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable)."
+)
+max_size_option = click.option(
+    "--max-file-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Skip files larger than this many bytes.",
+)
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries on stderr.")
 
 
@@ -145,19 +154,13 @@ def _open_index(index_dir: Path | None, create: bool = False) -> Any:
 )
 @click.option("--license", "license_", metavar="SPDX", help="License of the source (SPDX expression).")
 @click.option(
-    "--boilerplate",
-    is_flag=True,
-    help="Treat this source as boilerplate: its fingerprints are ignored, never reported.",
-)
-@click.option(
-    "--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable)."
-)
-@click.option(
-    "--max-file-size",
-    type=click.IntRange(min=1),
+    "--boilerplate/--no-boilerplate",
     default=None,
-    help="Skip files larger than this many bytes.",
+    help="Treat this source as boilerplate: its fingerprints are ignored, never reported "
+    "[default: as before for a re-added source, else no].",
 )
+@exclude_option
+@max_size_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @index_option
 @jobs_option
@@ -334,15 +337,8 @@ def index_remove(name: str, index_dir: Path | None) -> None:
     default=None,
     help="Baseline of accepted findings (codeguard baseline create); only new findings count.",
 )
-@click.option(
-    "--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable)."
-)
-@click.option(
-    "--max-file-size",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Skip files larger than this many bytes.",
-)
+@exclude_option
+@max_size_option
 @jobs_option
 @quiet_option
 @click.pass_context
@@ -466,9 +462,7 @@ def _write_report(fmt: str, result: Any, output: Path) -> None:
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@click.option(
-    "--exclude", multiple=True, metavar="PATTERN", help="Gitignore-style pattern to leave out (repeatable)."
-)
+@exclude_option
 @handle_errors
 def licenses(path: Path, as_json: bool, exclude: tuple[str, ...]) -> None:
     """Print the licenses detected in PATH: per file (license files, notices, SPDX tags) and the

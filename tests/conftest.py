@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -214,3 +215,42 @@ def init_repo(path: Path) -> Path:
 def make_repo() -> Callable[[Path], Path]:
     """Factory: ``make_repo(path)`` creates an empty git repository on branch ``main``."""
     return init_repo
+
+
+# -- the report scenario: four sources under different licenses, an MIT project copying from each
+REPORT_DATA = Path(__file__).parent / "data" / "reports"
+# Each reference source of tests/data/reports/corpus and the license it is indexed under; the
+# project (MIT) copies one function of each, so every policy level occurs once.
+REPORT_SOURCES = {
+    "gpl-lib": "GPL-3.0-only",
+    "lgpl-lib": "LGPL-2.1-only",
+    "mit-lib": "MIT",
+    "own-lib": "LicenseRef-mycompany-internal",
+}
+
+
+@pytest.fixture(scope="session")
+def report_scenario(
+    tmp_path_factory: pytest.TempPathFactory, run_cli: Callable[..., CliResult]
+) -> tuple[Path, Path]:
+    """(project, index): the four sources indexed, the project copied to a temp dir (tests
+    that change the project work on a copy of it)."""
+    tmp = tmp_path_factory.mktemp("reports")
+    index = tmp / "index"
+    for name, lic in REPORT_SOURCES.items():
+        src = shutil.copytree(REPORT_DATA / "corpus" / name, tmp / "corpus" / name)
+        code, _, err = run_cli("index", "add", src, "--name", name, "--license", lic, "--index", index)
+        assert code == 0, err
+    return shutil.copytree(REPORT_DATA / "project", tmp / "project"), index
+
+
+def with_allow_comments(project: Path, dest: Path) -> Path:
+    """A copy of the project where one copy is allowed with a reason and one without."""
+    moved = shutil.copytree(project, dest)
+    for rel, comment in [
+        ("text.py", '# codeguard: allow CG-LIC-005 reason="relicensed to us by its author"'),
+        ("graph.py", "# codeguard: allow CG-LIC-008"),
+    ]:
+        f = moved / "src" / "app" / rel
+        f.write_text(f.read_text().replace("\n\n\ndef ", f"\n\n\n{comment}\ndef ", 1))
+    return moved

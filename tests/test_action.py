@@ -22,7 +22,7 @@ def _step_script(step_id: str, inputs: dict[str, str]) -> str:
     [step] = [s for s in action["runs"]["steps"] if s.get("id") == step_id]
     script: str = step["run"]
     for name, value in inputs.items():
-        script = script.replace("${{ inputs.%s }}" % name, value)
+        script = script.replace("${{ inputs." + name + " }}", value)
     assert "${{" not in script, script
     return script
 

@@ -228,6 +228,12 @@ def test_boilerplate_source_is_never_reported(
     # A project that is the template itself: nothing to report.
     code, report, _ = scan_json(template.root, index_dir)
     assert (code, report["findings"]) == (0, [])
+    # Re-adding it without the flag keeps it boilerplate; --no-boilerplate turns it off.
+    add_json(template.root, index_dir, "--name", "template")
+    assert [s["boilerplate"] for s in list_json(run_cli, index_dir)["sources"] if s["name"] == "template"] == [True]
+    add_json(template.root, index_dir, "--name", "template", "--no-boilerplate")
+    assert [s["boilerplate"] for s in list_json(run_cli, index_dir)["sources"] if s["name"] == "template"] == [False]
+    add_json(template.root, index_dir, "--name", "template", "--boilerplate")
 
     # Without the boilerplate source, its code is reported again.
     assert run_cli("index", "remove", "template", "--index", index_dir)[0] == 0

@@ -3,46 +3,14 @@ the Actions runner requires, and a markdown job summary appended to $GITHUB_STEP
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import with_allow_comments
 
 from codeguard.report.github import escape_data, escape_property, md, workflow_command
-
-DATA = Path(__file__).parent / "data" / "reports"
-SOURCES = {
-    "gpl-lib": "GPL-3.0-only",
-    "lgpl-lib": "LGPL-2.1-only",
-    "mit-lib": "MIT",
-    "own-lib": "LicenseRef-mycompany-internal",
-}
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory, run_cli: Callable[..., Any]) -> tuple[Path, Path]:
-    """(project, index): the four sources indexed, the MIT project copied to a temp dir."""
-    tmp = tmp_path_factory.mktemp("github")
-    index = tmp / "index"
-    for name, lic in SOURCES.items():
-        src = shutil.copytree(DATA / "corpus" / name, tmp / "corpus" / name)
-        code, _, err = run_cli("index", "add", src, "--name", name, "--license", lic, "--index", index)
-        assert code == 0, err
-    return shutil.copytree(DATA / "project", tmp / "project"), index
-
-
-def with_allow_comments(project: Path, dest: Path) -> Path:
-    """A copy of the project where one copy is allowed with a reason and one without."""
-    moved = shutil.copytree(project, dest)
-    for rel, comment in [
-        ("text.py", '# codeguard: allow CG-LIC-005 reason="relicensed to us by its author"'),
-        ("graph.py", "# codeguard: allow CG-LIC-008"),
-    ]:
-        f = moved / "src" / "app" / rel
-        f.write_text(f.read_text().replace("\n\n\ndef ", f"\n\n\n{comment}\ndef ", 1))
-    return moved
 
 
 def unescape(text: str) -> str:
@@ -160,3 +128,8 @@ def test_suppressed_copies_are_counted_and_reasonless_allows_annotated(
         "## codeguard: 3 finding(s) (1 error, 1 note, 1 none), 1 conflicting license notice(s), 1 suppressed"
         in (summary.read_text())
     )
+
+
+@pytest.fixture(scope="session")
+def scenario(report_scenario: tuple[Path, Path]) -> tuple[Path, Path]:
+    return report_scenario

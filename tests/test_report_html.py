@@ -15,43 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import with_allow_comments
 
 from codeguard.engine.scan import scan
 from codeguard.index.store import IndexStore
 from codeguard.report.html import HtmlReport
 
-DATA = Path(__file__).parent / "data" / "reports"
-SOURCES = {
-    "gpl-lib": "GPL-3.0-only",
-    "lgpl-lib": "LGPL-2.1-only",
-    "mit-lib": "MIT",
-    "own-lib": "LicenseRef-mycompany-internal",
-}
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory, run_cli: Callable[..., Any]) -> tuple[Path, Path]:
-    """(project, index): the four sources indexed, the MIT project copied to a temp dir."""
-    tmp = tmp_path_factory.mktemp("html")
-    index = tmp / "index"
-    for name, lic in SOURCES.items():
-        src = shutil.copytree(DATA / "corpus" / name, tmp / "corpus" / name)
-        code, _, err = run_cli("index", "add", src, "--name", name, "--license", lic, "--index", index)
-        assert code == 0, err
-    return shutil.copytree(DATA / "project", tmp / "project"), index
-
-
-def with_allow_comments(project: Path, dest: Path) -> Path:
-    """A copy of the project where one copy is allowed with a reason and one without."""
-    moved = shutil.copytree(project, dest)
-    for rel, comment in [
-        ("text.py", '# codeguard: allow CG-LIC-005 reason="relicensed to us by its author"'),
-        ("graph.py", "# codeguard: allow CG-LIC-008"),
-    ]:
-        f = moved / "src" / "app" / rel
-        f.write_text(f.read_text().replace("\n\n\ndef ", f"\n\n\n{comment}\ndef ", 1))
-    return moved
 
 
 @pytest.fixture(scope="module")
@@ -274,3 +244,8 @@ def test_suppressed_findings_are_listed_for_audit(
     assert "Suppressed findings (1)" in html
     assert "inline: relicensed to us by its author" in html and "src/app/text.py:5-18" in html
     assert "src/app/graph.py:4" in html and "allow without reason" in html
+
+
+@pytest.fixture(scope="session")
+def scenario(report_scenario: tuple[Path, Path]) -> tuple[Path, Path]:
+    return report_scenario

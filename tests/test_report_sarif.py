@@ -10,43 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import with_allow_comments
 
 from codeguard.licenses.policy import load_policy
 
-DATA = Path(__file__).parent / "data" / "reports"
 SCHEMA = Path("/work/shared/data/sarif/sarif-schema-2.1.0.json")
-# Each reference source of tests/data/reports/corpus and the license it is indexed under; the
-# project (MIT) copies one function of each, so every policy level occurs once.
-SOURCES = {
-    "gpl-lib": "GPL-3.0-only",
-    "lgpl-lib": "LGPL-2.1-only",
-    "mit-lib": "MIT",
-    "own-lib": "LicenseRef-mycompany-internal",
-}
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory, run_cli: Callable[..., Any]) -> tuple[Path, Path]:
-    """(project, index): the four sources indexed, the project copied to a temp dir."""
-    tmp = tmp_path_factory.mktemp("sarif")
-    index = tmp / "index"
-    for name, lic in SOURCES.items():
-        src = shutil.copytree(DATA / "corpus" / name, tmp / "corpus" / name)
-        code, _, err = run_cli("index", "add", src, "--name", name, "--license", lic, "--index", index)
-        assert code == 0, err
-    return shutil.copytree(DATA / "project", tmp / "project"), index
-
-
-def with_allow_comments(project: Path, dest: Path) -> Path:
-    """A copy of the project where one copy is allowed with a reason and one without."""
-    moved = shutil.copytree(project, dest)
-    for rel, comment in [
-        ("text.py", '# codeguard: allow CG-LIC-005 reason="relicensed to us by its author"'),
-        ("graph.py", "# codeguard: allow CG-LIC-008"),
-    ]:
-        f = moved / "src" / "app" / rel
-        f.write_text(f.read_text().replace("\n\n\ndef ", f"\n\n\n{comment}\ndef ", 1))
-    return moved
 
 
 def sarif(run_cli: Callable[..., Any], path: Path, index: Path) -> dict[str, Any]:
@@ -235,3 +203,8 @@ def test_suppressed_findings_are_left_out_and_reasonless_allows_are_reported(
     if SCHEMA.is_file():
         jsonschema = pytest.importorskip("jsonschema")
         jsonschema.Draft4Validator(json.loads(SCHEMA.read_text(encoding="utf-8"))).validate(log)
+
+
+@pytest.fixture(scope="session")
+def scenario(report_scenario: tuple[Path, Path]) -> tuple[Path, Path]:
+    return report_scenario

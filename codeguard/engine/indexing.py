@@ -194,51 +194,36 @@ def add_source(
         root = Path(arg.location)
         if not root.is_dir():
             raise UsageError(f"{source} is not a directory; index a directory or a git repository.")
-        commit, kind = head_commit(root), "dir"
+        kind, commit = "dir", head_commit(root)
         if not given and not _license_was_given(store, existing):
             license = directory_license(root).expression
         job_list, skips = _dir_jobs(root, known, max_bytes, exclude)
-        return _apply(
-            store,
-            name,
-            kind,
-            location,
-            None,
-            commit,
-            license,
-            boilerplate,
-            existing,
-            known,
-            job_list,
-            skips,
-            jobs,
-            progress,
-            license_given=given,
-        )
-    with git_tree(arg.location, arg.revision, arg.is_url) as (commit, blobs):
-        items = list(blobs)
-        if not given and not _license_was_given(store, existing):
-            top = {b.path: b for b in items if "/" not in b.path and not b.is_symlink}
-            detected = tree_license(list(top), lambda n: top[n].read())
-            license = detected.expression
-        job_list, skips = _git_jobs(iter(items), known, max_bytes, exclude)
-        return _apply(
-            store,
-            name,
-            "git",
-            location,
-            arg.revision,
-            commit,
-            license,
-            boilerplate,
-            existing,
-            known,
-            job_list,
-            skips,
-            jobs,
-            progress,
-            license_given=given,
-        )
+    else:
+        kind = "git"
+        # Blobs are read while the (possibly cloned) repository exists; jobs hold their bytes.
+        with git_tree(arg.location, arg.revision, arg.is_url) as (commit, blobs):
+            items = list(blobs)
+            if not given and not _license_was_given(store, existing):
+                top = {b.path: b for b in items if "/" not in b.path and not b.is_symlink}
+                license = tree_license(list(top), lambda n: top[n].read()).expression
+            job_list, skips = _git_jobs(iter(items), known, max_bytes, exclude)
+    return _apply(
+        store,
+        name,
+        kind,
+        location,
+        arg.revision,
+        commit,
+        license,
+        boilerplate,
+        existing,
+        known,
+        job_list,
+        skips,
+        jobs,
+        progress,
+        license_given=given,
+    )
 
 
 def _apply(

@@ -84,10 +84,10 @@ def load_config(start: Path) -> Config:
         if not isinstance(value, typ) or isinstance(value, bool):
             errors.append(f"{path}: {where}{key} must be a {typ.__name__}, not {type(value).__name__}")
             continue
-        if typ is list and not all(isinstance(v, str) for v in value):
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             errors.append(f"{path}: {where}{key} must be a list of strings")
             continue
-        values[key] = str((path.parent / value).resolve()) if is_path else value
+        values[key] = str((path.parent / str(value)).resolve()) if is_path else value
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
     return Config(path, values)

@@ -114,7 +114,8 @@ def load(path: Path) -> dict[str, Any]:
         isinstance(e, dict) and isinstance(e.get("fingerprint"), str) for e in entries
     ):
         raise ConfigError(f"{path}: 'findings' must be a list of objects with a 'fingerprint' string.")
-    return data
+    checked: dict[str, Any] = data
+    return checked
 
 
 def fingerprints(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

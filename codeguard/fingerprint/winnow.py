@@ -39,7 +39,8 @@ def _mix(h: np.ndarray) -> np.ndarray:
     h = h * _M1
     h = h ^ (h >> np.uint64(27))
     h = h * _M2
-    return h ^ (h >> np.uint64(31))
+    out: np.ndarray = h ^ (h >> np.uint64(31))
+    return out
 
 
 def kgram_hashes(tokens: np.ndarray, k: int = K, seed: int = 1) -> np.ndarray:
@@ -68,7 +69,8 @@ def winnow(hashes: np.ndarray, w: int = W) -> np.ndarray:
     keep = np.empty(len(picked), dtype=bool)
     keep[0] = True
     keep[1:] = picked[1:] != picked[:-1]  # picked is non-decreasing
-    return picked[keep].astype(np.int64)
+    selected: np.ndarray = picked[keep].astype(np.int64)
+    return selected
 
 
 def fingerprint(tokens: np.ndarray, seed: int = 1, k: int = K, w: int = W) -> tuple[np.ndarray, np.ndarray]:

@@ -110,7 +110,7 @@ def _package_json(path: Path) -> list[tuple[str, str]]:
         return [("license", lic)]
     many = data.get("licenses") if isinstance(data, dict) else None
     if isinstance(many, list):
-        types = [m.get("type") for m in many if isinstance(m, dict) and isinstance(m.get("type"), str)]
+        types = [str(m["type"]) for m in many if isinstance(m, dict) and isinstance(m.get("type"), str)]
         if types:
             return [("licenses", " OR ".join(types))]
     return []

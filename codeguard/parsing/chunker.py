@@ -84,7 +84,8 @@ def _significant(tokens: np.ndarray) -> np.ndarray:
     following = np.zeros_like(tokens)
     following[:-1] = tokens[1:]
     keep &= ~((tokens == _COMMA) & np.isin(following, _CLOSERS))
-    return keep
+    result: np.ndarray = keep
+    return result
 
 
 def _walk(tree: object, g: Grammar) -> tuple[list[int], list[int], list[int], list[object]]:

@@ -6,14 +6,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codeguard.discover import Candidate, iter_tree
+from codeguard.discover import Candidate, iter_tree, prepare_source
 from codeguard.errors import UsageError
 from codeguard.licenses.project import (
     LICENSE_FILE_RE,
-    MAX_LICENSE_FILE_BYTES,
     directory_license,
     header_license,
     project_root,
+    read_head,
 )
 from codeguard.model import Skip
 
@@ -30,7 +30,8 @@ def license_report(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
         raise UsageError(f"No such file or directory: {root}")
     t0 = time.perf_counter()
     items = (
-        list(iter_tree(root, MAX_LICENSE_FILE_BYTES, exclude, all_files=True))
+        # No size limit here: only the head of each file is read (read_head).
+        list(iter_tree(root, 1 << 62, exclude, all_files=True))
         if root.is_dir()
         else [Candidate(root.name, root, "")]
     )
@@ -43,17 +44,18 @@ def license_report(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
             continue
         n += 1
         try:
-            raw = item.path.read_bytes()[:MAX_LICENSE_FILE_BYTES]
+            raw = read_head(item.path)
         except OSError as exc:
             skipped.append({"path": item.relpath, "reason": f"unreadable: {exc.strerror or exc}"})
             continue
-        if b"\x00" in raw[:8192]:
+        text, _ = prepare_source(raw)  # binary -> None; UTF-16 and legacy encodings decoded
+        if text is None:
             continue
         if LICENSE_FILE_RE.match(item.path.name):
-            for m in _detect(raw.decode("utf-8", "replace")):
+            for m in _detect(text.decode("utf-8", "replace")):
                 files.append(_row(item.relpath, m.spdx, m.start_line, m.end_line, m.score, m.kind))
         else:
-            found = header_license(raw)
+            found = header_license(text)
             if found:
                 files.append(
                     _row(

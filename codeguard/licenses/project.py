@@ -57,6 +57,12 @@ def join_expressions(expressions: list[str]) -> str | None:
     return " AND ".join(f"({e})" if " OR " in e else e for e in unique)
 
 
+def read_head(path: Path, limit: int = MAX_LICENSE_FILE_BYTES) -> bytes:
+    """At most ``limit`` bytes of a file (an enormous NOTICE file is not read whole)."""
+    with open(path, "rb") as fh:
+        return fh.read(limit)
+
+
 def tree_license(names: list[str], read: Callable[[str], bytes | None]) -> TreeLicense:
     """License of a tree from its top-level file ``names``; ``read`` returns a file's bytes."""
     evidence: list[dict[str, Any]] = []
@@ -110,7 +116,7 @@ def directory_license(root: Path) -> TreeLicense:
 
     def read(name: str) -> bytes | None:
         try:
-            return (root / name).read_bytes()[:MAX_LICENSE_FILE_BYTES]
+            return read_head(root / name)
         except OSError:
             return None
 
@@ -187,7 +193,7 @@ def notices_mention(root: Path, needles: list[str]) -> str | None:
     wanted = [n.lower() for n in needles if n and len(n) >= 3]
     for f in files:
         try:
-            text = f.read_bytes()[:MAX_LICENSE_FILE_BYTES].decode("utf-8", "replace").lower()
+            text = read_head(f).decode("utf-8", "replace").lower()
         except OSError:
             continue
         if any(n in text for n in wanted):

@@ -76,6 +76,22 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path) -> None:
         load_policy(tmp_path / "nope.yaml")
 
 
+def test_rule_exceptions_skip_to_the_next_rule(tmp_path: Path) -> None:
+    p = _write(
+        tmp_path,
+        "rules:\n"
+        "  - id: ORG-1\n    level: error\n    when: {origin: [strong-copyleft]}\n"
+        "    exceptions:\n      - {origin_license: ['GPL-2.0-or-later'], project_license: ['GPL-3.0-*']}\n"
+        "  - id: ORG-2\n    level: note\n    when: {origin: [strong-copyleft]}\n",
+    )
+    policy = load_policy(p)
+    assert policy.decide("GPL-2.0-or-later", "GPL-3.0-only").rule_id == "ORG-2"
+    assert policy.decide("GPL-2.0-or-later", "MIT").rule_id == "ORG-1"
+    bad = _write(tmp_path, "rules:\n  - id: X\n    level: note\n    when: {}\n    exceptions: {origin: [x]}\n")
+    with pytest.raises(ConfigError, match=r"policy.yaml:5: 'exceptions' must be a list"):
+        load_policy(bad)
+
+
 def test_custom_policy_changes_the_verdict(tmp_path: Path) -> None:
     p = _write(
         tmp_path,

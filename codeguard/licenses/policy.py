@@ -44,7 +44,7 @@ _SCANCODE_CATEGORY = {
     "Free Restricted": "source-available",
     "Patent License": "permissive",
 }
-_RULE_KEYS = {"id", "name", "when", "level", "message", "help"}
+_RULE_KEYS = {"id", "name", "when", "level", "message", "help", "exceptions"}
 _WHEN_KEYS = {"origin", "project", "origin_license", "project_license"}
 _TOP_KEYS = {"version", "allow", "rules"}
 _ALLOW_KEYS = {"licenses", "sources"}
@@ -69,16 +69,32 @@ COMPATIBLE = Verdict("none", "", "compatible", "no license conflict")
 
 
 @dataclass(frozen=True)
+class Condition:
+    """License categories and SPDX ids (globs) that a pair must match; empty means any."""
+
+    origin: tuple[str, ...] = ()
+    project: tuple[str, ...] = ()
+    origin_license: tuple[str, ...] = ()
+    project_license: tuple[str, ...] = ()
+
+    def matches(self, origin: str, project: str, oc: str, pc: str) -> bool:
+        return (
+            (not self.origin or oc in self.origin)
+            and (not self.project or pc in self.project)
+            and (not self.origin_license or _match_any(origin, self.origin_license))
+            and (not self.project_license or _match_any(project, self.project_license))
+        )
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     name: str
     level: str
     message: str
     help: str
-    origin: tuple[str, ...] = ()
-    project: tuple[str, ...] = ()
-    origin_license: tuple[str, ...] = ()
-    project_license: tuple[str, ...] = ()
+    when: Condition = Condition()
+    exceptions: tuple[Condition, ...] = ()  # pairs the rule does not apply to
 
 
 @dataclass
@@ -125,13 +141,9 @@ class Policy:
         if origin == project and oc not in ("permissive", "unknown"):
             return COMPATIBLE
         for r in self.rules:
-            if r.origin and oc not in r.origin:
+            if not r.when.matches(origin, project, oc, pc):
                 continue
-            if r.project and pc not in r.project:
-                continue
-            if r.origin_license and not _match_any(origin, r.origin_license):
-                continue
-            if r.project_license and not _match_any(project, r.project_license):
+            if any(e.matches(origin, project, oc, pc) for e in r.exceptions):
                 continue
             values = {"origin": origin, "project": project, "origin_category": oc, "project_category": pc}
             return Verdict(r.level, r.id, r.name, _fmt(r.message, values), _fmt(r.help, values))
@@ -317,27 +329,14 @@ def _rule(file: Path, node: Any, errors: list[str]) -> Rule | None:
         errors.append(
             f"{file}:{_line(m['level'][1])}: level {values['level']!r} is not one of {', '.join(LEVELS)}"
         )
-    when: dict[str, tuple[str, ...]] = {}
-    if "when" in m:
-        wnode = m["when"][1]
-        if not isinstance(wnode, yaml.MappingNode):
-            errors.append(f"{file}:{_line(wnode)}: 'when' must be a mapping")
+    when = _condition(file, "when", m["when"][1], errors) if "when" in m else Condition()
+    exceptions: list[Condition] = []
+    if "exceptions" in m:
+        enode = m["exceptions"][1]
+        if not isinstance(enode, yaml.SequenceNode):
+            errors.append(f"{file}:{_line(enode)}: 'exceptions' must be a list of conditions like 'when'")
         else:
-            for key, (knode, vnode) in _mapping(wnode).items():
-                if key not in _WHEN_KEYS:
-                    errors.append(
-                        f"{file}:{_line(knode)}: unknown 'when' key {key!r} "
-                        f"(expected {', '.join(sorted(_WHEN_KEYS))})"
-                    )
-                    continue
-                when[key] = _str_list(file, f"when.{key}", vnode, errors)
-                if key in ("origin", "project"):
-                    for cat in when[key]:
-                        if cat not in CATEGORIES:
-                            errors.append(
-                                f"{file}:{_line(vnode)}: unknown category {cat!r} in when.{key} "
-                                f"(expected one of {', '.join(CATEGORIES)})"
-                            )
+            exceptions = [_condition(file, "exceptions[]", e, errors) for e in enode.value]
     if len(errors) > before:
         return None
     return Rule(
@@ -346,8 +345,33 @@ def _rule(file: Path, node: Any, errors: list[str]) -> Rule | None:
         level=values["level"],
         message=values.get("message", values.get("name", values["id"])),
         help=values.get("help", ""),
-        **when,
+        when=when,
+        exceptions=tuple(exceptions),
     )
+
+
+def _condition(file: Path, where: str, node: Any, errors: list[str]) -> Condition:
+    """A 'when' or exception mapping, validated (unknown keys and categories are errors)."""
+    if not isinstance(node, yaml.MappingNode):
+        errors.append(f"{file}:{_line(node)}: '{where}' must be a mapping")
+        return Condition()
+    fields: dict[str, tuple[str, ...]] = {}
+    for key, (knode, vnode) in _mapping(node).items():
+        if key not in _WHEN_KEYS:
+            errors.append(
+                f"{file}:{_line(knode)}: unknown '{where}' key {key!r} "
+                f"(expected {', '.join(sorted(_WHEN_KEYS))})"
+            )
+            continue
+        fields[key] = _str_list(file, f"{where}.{key}", vnode, errors)
+        if key in ("origin", "project"):
+            for cat in fields[key]:
+                if cat not in CATEGORIES:
+                    errors.append(
+                        f"{file}:{_line(vnode)}: unknown category {cat!r} in {where}.{key} "
+                        f"(expected one of {', '.join(CATEGORIES)})"
+                    )
+    return Condition(**fields)
 
 
 def _compose(file: Path) -> Any:

@@ -123,3 +123,14 @@ def test_detached_head_deleted_file_and_merge_in_progress(repo: Path, gpl_index:
     assert {"path": "m.py", "reason": "unmerged (merge in progress): resolve and stage it first"} in report[
         "skipped"
     ]
+
+
+def test_diff_in_a_repository_without_commits_and_unwritable_outputs(
+    tmp_path: Path, gpl_index: Path, repo: Path, run_cli: Any
+) -> None:
+    fresh = init_repo(tmp_path / "fresh")
+    code, _, err = run_cli("scan", "--diff", "main...HEAD", fresh, "--index", gpl_index)
+    assert code == 2 and "Unknown revision" in err and "Traceback" not in err
+    for flag in ("--sarif", "--output"):
+        code, _, err = run_cli("scan", repo, "--index", gpl_index, flag, tmp_path / "no-such-dir" / "out.sarif")
+        assert code == 2 and "Cannot write the report" in err and "Traceback" not in err

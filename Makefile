@@ -11,7 +11,7 @@ DEMO_INDEX ?= .codeguard/demo-index
 $(BIN)/codeguard: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,mltest]'
 	touch $@
 
 # Index the Python standard library installed with the interpreter and a GPL snippet corpus,

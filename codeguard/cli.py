@@ -581,3 +581,13 @@ def _baseline_command(update: bool) -> Callable[..., None]:
 
 baseline.command("create")(_baseline_command(update=False))
 baseline.command("update")(_baseline_command(update=True))
+
+
+def _register_optional_commands() -> None:
+    """Commands whose modules import heavy libraries lazily (inside the command)."""
+    from codeguard.ml.cli import train_command
+
+    main.add_command(train_command, "train")
+
+
+_register_optional_commands()

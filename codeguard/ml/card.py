@@ -1,0 +1,126 @@
+"""The model card ``codeguard-model.json``: what a model directory holds and how it was made.
+
+A model directory is exactly: ``model.onnx`` (int8 encoder producing token embeddings),
+``tokenizer.json`` (a ``tokenizers`` fast tokenizer), ``head.npz`` or ``head.safetensors`` (the
+pair-classification head) and this card. The card is the contract between ``codeguard train``
+and scanning: a model whose card does not validate is refused before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codeguard.errors import CodeguardError, ExitCode
+
+CARD_FILE = "codeguard-model.json"
+ONNX_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+HEAD_FILES = ("head.safetensors", "head.npz")
+# Bumped when the directory layout or the meaning of a card field changes.
+FORMAT_VERSION = 1
+POOLINGS = ("mean", "cls")
+
+
+class ModelUnavailable(CodeguardError):
+    """The model directory is missing, incomplete, corrupt, or inconsistent with its card."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+@dataclass
+class HeadInfo:
+    """The pair head: an MLP (``hidden`` > 0) or logistic regression (``hidden`` == 0).
+
+    Its input is ``[|a-b|, a*b, cos(a, b), *extra]`` with ``extra`` named by ``extra_features``.
+    """
+
+    hidden: int
+    extra_features: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ModelCard:
+    """Everything needed to load a model and to know what it is."""
+
+    model_id: str
+    base: str
+    dim: int
+    max_length: int
+    pooling: str
+    head: HeadInfo
+    recipe: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, Any] = field(default_factory=dict)
+    quantization: str = "int8-dynamic-per-channel"
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, model_dir: Path) -> None:
+        """Write the card into ``model_dir`` (sorted keys, so the file diffs cleanly)."""
+        text = json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
+        (Path(model_dir) / CARD_FILE).write_text(text, encoding="utf-8")
+
+
+def load_card(model_dir: Path) -> ModelCard:
+    """Read and validate the card of ``model_dir``; every problem found is reported at once."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelUnavailable(
+            f"model directory {model_dir} does not exist; train one with `codeguard train` "
+            "or point to a directory that holds codeguard-model.json"
+        )
+    path = model_dir / CARD_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelUnavailable(f"{path} is missing: {model_dir} is not a codeguard model directory") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelUnavailable(f"{path} is corrupt ({exc}); re-export the model") from None
+    if not isinstance(raw, dict):
+        raise ModelUnavailable(f"{path} is corrupt: expected a JSON object")
+    problems: list[str] = []
+
+    def want(key: str, kind: type | tuple[type, ...], where: dict[str, Any] = raw, prefix: str = "") -> Any:
+        value = where.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+            problems.append(f"{prefix}{key} must be {getattr(kind, '__name__', kind)}, got {value!r}")
+            return None
+        return value
+
+    version = want("format_version", int)
+    if version is not None and version != FORMAT_VERSION:
+        problems.append(f"format_version {version} is not supported (this codeguard reads {FORMAT_VERSION})")
+    model_id, base = want("model_id", str), want("base", str)
+    dim, max_length = want("dim", int), want("max_length", int)
+    pooling = want("pooling", str)
+    if pooling is not None and pooling not in POOLINGS:
+        problems.append(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+    for key, value in (("dim", dim), ("max_length", max_length)):
+        if value is not None and value <= 0:
+            problems.append(f"{key} must be positive, got {value}")
+    head_raw = want("head", dict)
+    head = None
+    if head_raw is not None:
+        hidden = want("hidden", int, head_raw, "head.")
+        extra = want("extra_features", list, head_raw, "head.")
+        if hidden is not None and extra is not None:
+            head = HeadInfo(hidden=hidden, extra_features=[str(e) for e in extra])
+    if problems:
+        raise ModelUnavailable(f"{path} is invalid: " + "; ".join(problems))
+    assert head is not None
+    return ModelCard(
+        model_id=model_id,
+        base=base,
+        dim=dim,
+        max_length=max_length,
+        pooling=pooling,
+        head=head,
+        recipe=dict(raw.get("recipe") or {}),
+        scores=dict(raw.get("scores") or {}),
+        quantization=str(raw.get("quantization", "")),
+        format_version=version,
+    )

@@ -1,0 +1,92 @@
+"""The ``codeguard train`` command (registered on the main CLI by ``codeguard.cli``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from codeguard.errors import CodeguardError
+from codeguard.ml import DATA_KINDS
+
+
+@click.command(
+    "train",
+    help="Fine-tune an encoder (BERT/RoBERTa family, local files only) for clone detection and "
+    "export it as an int8 ONNX model directory that scanning loads. Needs: pip install 'codeguard[train]'.",
+)
+@click.option(
+    "--base", required=True, help="Local model directory (or a name in the local Hugging Face cache)."
+)
+@click.option(
+    "--data",
+    "data_specs",
+    multiple=True,
+    required=True,
+    metavar="KIND:PATH",
+    help=f"Training data, repeatable; KIND is one of {', '.join(DATA_KINDS)} (a bare *.jsonl is pairs).",
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--lora", is_flag=True, help="Train LoRA adapters (peft) instead of all weights; merged on export."
+)
+@click.option("--epochs", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(2))
+@click.option("--lr", default=5e-5, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option(
+    "--warmup", default=0.1, show_default=True, type=click.FloatRange(0, 1), help="Fraction of steps."
+)
+@click.option("--max-length", default=256, show_default=True, type=click.IntRange(8))
+@click.option("--max-steps", default=0, show_default=True, type=click.IntRange(0), help="0: no cap.")
+@click.option(
+    "--limit", default=0, show_default=True, type=click.IntRange(0), help="Pairs per data source (0: all)."
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--model-id", default="", help="Id recorded in the model card (default: derived from the recipe)."
+)
+def train_command(
+    base: str,
+    data_specs: tuple[str, ...],
+    out_dir: Path,
+    lora: bool,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    warmup: float,
+    max_length: int,
+    max_steps: int,
+    limit: int,
+    seed: int,
+    model_id: str,
+) -> None:
+    """Fine-tune and export; a missing extra or bad input is a usage error (exit 2)."""
+    from codeguard.ml.data import load_data, parse_data_specs
+    from codeguard.ml.train import TrainConfig, require_training_deps, train
+
+    try:
+        parse_data_specs(data_specs)  # bad input is reported before anything heavy happens
+        require_training_deps()
+        data = load_data(data_specs, limit=limit, seed=seed)
+        click.echo(f"training data: {data.summary()}", err=True)
+        config = TrainConfig(
+            base=base,
+            lora=lora,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            warmup=warmup,
+            max_length=max_length,
+            max_steps=max_steps,
+            seed=seed,
+            model_id=model_id,
+        )
+        result = train(data, out_dir, config, log=lambda msg: click.echo(msg, err=True))
+    except CodeguardError as exc:
+        click.echo(f"codeguard: error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    scores = result.card.scores.get("validation_int8", {})
+    click.echo(
+        f"wrote {result.out_dir} ({result.card.model_id}); validation int8: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in sorted(scores.items()))
+    )

@@ -585,9 +585,11 @@ baseline.command("update")(_baseline_command(update=True))
 
 def _register_optional_commands() -> None:
     """Commands whose modules import heavy libraries lazily (inside the command)."""
+    from codeguard.evaluate.cli import eval_command
     from codeguard.ml.cli import train_command
 
     main.add_command(train_command, "train")
+    main.add_command(eval_command, "eval")
 
 
 _register_optional_commands()

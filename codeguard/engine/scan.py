@@ -225,13 +225,7 @@ def scan(
             for r in policy.rule_catalog()
         ],
         read_origin=store.file_content if store is not None else None,
-        read_scanned=_reader(
-            {
-                a.relpath: a.source
-                for a in analyzed
-                if a.relpath in _paths(findings, license_findings, suppressed)
-            }
-        ),
+        read_scanned=_reader(analyzed, _paths(findings, license_findings, suppressed)),
         project={**project.to_json(), "root": str(proj_root), "policy": policy.path},
     )
 
@@ -240,8 +234,9 @@ def _paths(*groups: list[Any]) -> set[str]:
     return {f.path for g in groups for f in g}
 
 
-def _reader(sources: dict[str, bytes]) -> Callable[[str], bytes | None]:
-    return sources.get
+def _reader(analyzed: list[Analyzed], paths: set[str]) -> Callable[[str], bytes | None]:
+    """The scanned content of the files that reports show (staged content, not the work tree)."""
+    return {a.relpath: a.source for a in analyzed if a.relpath in paths}.get
 
 
 def _project_license(proj_root: Path, options: ScanOptions) -> TreeLicense:

@@ -372,7 +372,6 @@ def scan(
     from codeguard.engine.indexing import checked_license
     from codeguard.engine.scan import ScanOptions
     from codeguard.engine.scan import scan as run_scan
-    from codeguard.errors import UsageError
     from codeguard.report import get_report
 
     change = None
@@ -502,7 +501,6 @@ _HOOK_MARK = "# installed by codeguard hook install"
 @handle_errors
 def hook_install(force: bool, repo: Path) -> None:
     """Install a pre-commit hook in REPO that runs `codeguard scan --staged` with this Python."""
-    from codeguard.errors import UsageError
     from codeguard.gitio import hooks_dir
 
     target = hooks_dir(repo) / "pre-commit"

@@ -250,6 +250,30 @@ def test_combined_scorer_max_and_fitted_mix() -> None:
     assert combined.similarity(["orig"], ["renamed", "other"]).shape == (1, 2)
 
 
+def test_combined_scorer_offers_its_weights_as_variants() -> None:
+    fp, emb = FingerprintScorer(), EmbeddingScorer(HashedBagOfTokens())
+    combined = CombinedScorer([fp, emb], mode="weighted", grid=4)
+    assert isinstance(combined, Scorer)
+    assert combined.variants == ("w=0,1", "w=0.25,0.75", "w=0.5,0.5", "w=0.75,0.25", "w=1,0")
+    assert combined.retrieval_variants == combined.variants
+    combined.prepare(ITEMS)
+    pairs = [("orig", "renamed"), ("orig", "other")]
+    combined.variant = "w=1,0"
+    np.testing.assert_allclose(combined.score(pairs), fp.score(pairs))
+    combined.variant = "w=0.25,0.75"
+    np.testing.assert_allclose(combined.score(pairs), 0.25 * fp.score(pairs) + 0.75 * emb.score(pairs))
+    sim = combined.similarity(["orig"], ["renamed", "other"])
+    np.testing.assert_allclose(
+        sim,
+        0.25 * fp.similarity(["orig"], ["renamed", "other"])
+        + 0.75 * emb.similarity(["orig"], ["renamed", "other"]),
+    )
+    combined.fit(pairs, [1, 0], steps=4)
+    assert combined.variant in combined.variants
+    with pytest.raises(ValueError):
+        combined.variant = "bogus"
+
+
 # --- loaders on slices of the shared data -------------------------------------------------------
 
 
@@ -315,3 +339,38 @@ def test_eval_command_runs_every_benchmark_small() -> None:
     assert got["soco"]["per_language"]["c"]["files"] == 48
     table = CliRunner().invoke(eval_command, ["--benchmark", "soco", "--limit", "30"])
     assert table.exit_code == 0 and table.output.startswith("| benchmark |")
+
+
+def test_eval_command_model_scorers_need_a_model() -> None:
+    result = CliRunner().invoke(eval_command, ["--benchmark", "bcb", "--scorer", "model"])
+    assert result.exit_code == 2 and "--model" in result.output
+
+
+def test_eval_command_missing_model_is_unavailable(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    args = ["--benchmark", "bcb", "--scorer", "model", "--model", str(tmp_path / "nope")]
+    result = CliRunner().invoke(eval_command, args)
+    assert result.exit_code not in (0, 2) and "nope" in result.output
+
+
+@needs("bigclonebench-codexglue")
+@pytest.mark.parametrize("scorer", ["model", "combined"])
+def test_eval_command_scores_with_a_trained_model(
+    scorer: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    from test_ml_train import trained_model
+
+    model = trained_model(tmp_path_factory.mktemp("ml"))
+    args = ["--benchmark", "bcb", "--limit", "24", "--scorer", scorer, "--model", str(model), "--json"]
+    result = CliRunner().invoke(eval_command, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["model"] == str(model)
+    (bcb,) = out["results"]
+    assert bcb["n_pairs"] == 24 and 0 <= bcb["value"] <= 1
+    if scorer == "combined":
+        assert bcb["variant"].startswith("w=") and len(bcb["validation"]) == 11
+    else:
+        assert set(bcb["validation"]) == {"cosine", "head"}  # embedding cosine vs the pair head

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -59,27 +60,49 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
 @click.option(
     "--scorer",
     "scorer_name",
-    type=click.Choice(["fingerprint"]),
+    type=click.Choice(["fingerprint", "model", "combined"]),
     default="fingerprint",
     show_default=True,
-    help="Scorer to evaluate.",
+    help="Scorer to evaluate: fingerprints, the --model encoder's cosine, or both combined "
+    "(weights chosen on validation data).",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Model directory (from `codeguard train`) for --scorer model/combined.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full results as JSON.")
-def eval_command(benchmarks: tuple[str, ...], limit: int | None, scorer_name: str, as_json: bool) -> None:
+def eval_command(
+    benchmarks: tuple[str, ...], limit: int | None, scorer_name: str, model_dir: Path | None, as_json: bool
+) -> None:
     """Score clone benchmarks (POJ-104, BigCloneBench, GCJ, SOCO) from $CODEGUARD_DATA."""
     from codeguard.evaluate.benchmarks import BENCHMARKS, to_json
-    from codeguard.evaluate.scorers import SCORERS
+    from codeguard.evaluate.scorers import MODEL_SCORERS, SCORERS, model_scorers
 
+    if scorer_name in MODEL_SCORERS and model_dir is None:
+        raise click.UsageError(f"--scorer {scorer_name} needs --model DIR")
     names = BENCHMARK_NAMES if "all" in benchmarks else tuple(dict.fromkeys(benchmarks))
     results = []
     try:
+        factories = dict(SCORERS)
+        if scorer_name in MODEL_SCORERS:
+            factories.update(model_scorers(str(model_dir)))
         for name in names:
-            results.append(BENCHMARKS[name](SCORERS[scorer_name], limit=limit))
+            results.append(BENCHMARKS[name](factories[scorer_name], limit=limit))
     except CodeguardError as exc:
         click.echo(f"codeguard: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     if as_json:
-        payload = to_json({"scorer": scorer_name, "limit": limit, "results": results})
+        payload = to_json(
+            {
+                "scorer": scorer_name,
+                "model": None if model_dir is None else str(model_dir),
+                "limit": limit,
+                "results": results,
+            }
+        )
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
     else:
         click.echo(markdown_table(results))

@@ -11,7 +11,7 @@ model with ``embed(texts) -> unit vectors`` (the semantic layer), and a combinat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -252,8 +252,8 @@ class Embedder(Protocol):
 class EmbeddingScorer:
     """Cosine similarity of embeddings from any ``Embedder`` (e.g. the ONNX model)."""
 
-    variants = ("cosine",)
-    retrieval_variants = ("cosine",)
+    variants: tuple[str, ...] = ("cosine",)
+    retrieval_variants: tuple[str, ...] = ("cosine",)
 
     def __init__(self, embedder: Embedder, name: str = "embedding", batch_size: int = 64) -> None:
         self.embedder = embedder
@@ -298,15 +298,66 @@ class EmbeddingScorer:
         return dots
 
 
+class ModelScorer(EmbeddingScorer):
+    """The scan-time encoder (:class:`codeguard.ml.encoder.Encoder`) as a scorer.
+
+    Variants: ``cosine`` of the embeddings (also the retrieval score) and, for pairs, ``head``:
+    the model's pair head P(clone) on the embeddings plus the fingerprint evidence it was trained
+    with (containment, Jaccard). An untrained head scores every pair alike, so validation keeps
+    ``cosine`` for it.
+    """
+
+    variants: tuple[str, ...] = ("cosine", "head")
+    retrieval_variants: tuple[str, ...] = ("cosine",)
+
+    def __init__(self, encoder: Any, name: str = "model", batch_size: int = 4096) -> None:
+        super().__init__(encoder, name=name, batch_size=batch_size)
+        self.encoder = encoder
+        self._hashes: dict[str, np.ndarray] = {}
+
+    def prepare(self, items: Sequence[Item]) -> None:
+        from codeguard.fingerprint.winnow import family_seed, fingerprint
+        from codeguard.ml.data import _tokens
+        from codeguard.parsing.languages import LANGUAGES
+
+        for item_id, code, language in items:
+            if item_id not in self._hashes:
+                family = LANGUAGES[language].fingerprint_family if language in LANGUAGES else "generic"
+                self._hashes[item_id] = fingerprint(_tokens(code, language), family_seed(family))[0]
+        super().prepare(items)
+
+    def score(self, pairs: Sequence[Pair]) -> np.ndarray:
+        if self.variant == "cosine":
+            return super().score(pairs)
+        from codeguard.ml.head import fingerprint_evidence
+
+        m = self._m()
+        a = m[[self._row[x] for x, _ in pairs]]
+        b = m[[self._row[y] for _, y in pairs]]
+        extra = np.stack([fingerprint_evidence(self._hashes[x], self._hashes[y]) for x, y in pairs])
+        probs: np.ndarray = np.asarray(self.encoder.pair_probability(a, b, extra), dtype=np.float64)
+        return probs
+
+
 # --- combinations ---------------------------------------------------------------------------
 
 
 class CombinedScorer:
     """Several scorers as one: ``max`` of their scores, or a ``weighted`` mean whose weights
-    ``fit`` picks on validation pairs (grid over the simplex, best F1)."""
+    ``fit`` picks on validation pairs (grid over the simplex, best F1).
+
+    With ``grid=steps`` the weight vectors of the simplex grid are offered as variants
+    (``"w=0.3,0.7"``), so a harness that chooses variants on validation data chooses the weights
+    the same way (F1 on validation pairs, MAP@R on a validation split). Sub-scores of the last
+    pair list are cached, so trying every weight costs one scoring per sub-scorer.
+    """
 
     def __init__(
-        self, scorers: Sequence[Scorer], mode: str = "max", weights: Sequence[float] | None = None
+        self,
+        scorers: Sequence[Scorer],
+        mode: str = "max",
+        weights: Sequence[float] | None = None,
+        grid: int = 0,
     ) -> None:
         if mode not in ("max", "weighted"):
             raise ValueError("mode must be 'max' or 'weighted'")
@@ -314,11 +365,35 @@ class CombinedScorer:
         self.mode = mode
         self.weights = np.asarray(weights if weights is not None else [1 / len(scorers)] * len(scorers))
         self.name = "combined(" + ",".join(s.name for s in self.scorers) + f";{mode})"
-        self.variants = (mode,)
-        self.retrieval_variants = (mode,)
-        self.variant = mode
+        self._cache: tuple[tuple[Pair, ...], list[np.ndarray]] | None = None
+        if grid:
+            self.mode = "weighted"
+            names = tuple(_weight_name(g) for g in _simplex(len(self.scorers), grid))
+            self.variants = self.retrieval_variants = names
+            self._variant = names[0]
+            self.variant = names[0]
+        else:
+            self.variants = (mode,)
+            self.retrieval_variants = (mode,)
+            self._variant = mode
+
+    @property
+    def variant(self) -> str:
+        return self._variant
+
+    @variant.setter
+    def variant(self, value: str) -> None:
+        if value.startswith("w="):
+            self.weights = np.array([float(x) for x in value[2:].split(",")])
+            self.mode = "weighted"
+        elif value in ("max", "weighted"):
+            self.mode = value
+        else:
+            raise ValueError(f"unknown variant {value!r}")
+        self._variant = value
 
     def prepare(self, items: Sequence[Item]) -> None:
+        self._cache = None
         for s in self.scorers:
             s.prepare(items)
 
@@ -329,21 +404,32 @@ class CombinedScorer:
         )
         return out
 
+    def _parts(self, pairs: Sequence[Pair]) -> list[np.ndarray]:
+        key = tuple(pairs)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, [s.score(pairs) for s in self.scorers])
+        return self._cache[1]
+
     def score(self, pairs: Sequence[Pair]) -> np.ndarray:
-        return self._combine([s.score(pairs) for s in self.scorers])
+        return self._combine(self._parts(pairs))
 
     def similarity(self, query_ids: Sequence[str], candidate_ids: Sequence[str]) -> np.ndarray:
         return self._combine([s.similarity(query_ids, candidate_ids) for s in self.scorers])
 
     def fit(self, pairs: Sequence[Pair], labels: Sequence[int], steps: int = 10) -> float:
         """Choose weights (and switch to ``weighted``) maximizing F1 on validation pairs."""
-        parts = np.stack([s.score(pairs) for s in self.scorers])
+        parts = np.stack(self._parts(pairs))
         y = np.asarray(labels)
         grid = _simplex(len(self.scorers), steps)
         f1s = [best_threshold(np.tensordot(g, parts, axes=1), y)[1] for g in grid]
         self.weights = grid[int(np.argmax(f1s))]
-        self.mode = self.variant = "weighted"
+        self.mode = "weighted"
+        self._variant = _weight_name(self.weights) if self.variants[0].startswith("w=") else "weighted"
         return float(max(f1s))
+
+
+def _weight_name(weights: np.ndarray) -> str:
+    return "w=" + ",".join(f"{w:g}" for w in np.round(weights, 6))
 
 
 def _simplex(n: int, steps: int) -> np.ndarray:
@@ -361,3 +447,27 @@ def _compositions(n: int, total: int) -> Iterator[tuple[int, ...]]:
 
 
 SCORERS: dict[str, Callable[[], Scorer]] = {"fingerprint": FingerprintScorer}
+MODEL_SCORERS = ("model", "combined")
+# The fingerprint variant inside ``combined`` (the best one on POJ-104 and BigCloneBench validation).
+COMBINED_FINGERPRINT_VARIANT = "jaccard+idf"
+
+
+def model_scorers(model_dir: str, threads: int = 0) -> dict[str, Callable[[], Scorer]]:
+    """Factories for ``model`` (cosine of the ONNX encoder's embeddings) and ``combined``
+    (fingerprints + model, weights chosen on validation data); the model is loaded once here.
+
+    Imports only the scan-time encoder (onnxruntime, tokenizers), never torch.
+    """
+    from codeguard.ml.encoder import Encoder
+
+    encoder = Encoder.load(model_dir, threads=threads)
+
+    def model() -> Scorer:
+        # One large embed() call per prepare block: the encoder sorts by length within a call.
+        return ModelScorer(encoder)
+
+    def combined() -> Scorer:
+        fp = FingerprintScorer(variant=COMBINED_FINGERPRINT_VARIANT)
+        return CombinedScorer([fp, model()], mode="weighted", grid=10)
+
+    return {"model": model, "combined": combined}

@@ -227,6 +227,11 @@ def train(
             scheduler.step()
             step += 1
             losses.append((loss_con.item(), loss_head.item()))
+            if step == 1 or step % 25 == 0:
+                log(
+                    f"step {step}/{total}: contrastive {loss_con.item():.3f}, bce {loss_head.item():.3f}, "
+                    f"{(time.time() - started):.0f} s"
+                )
         scores = evaluate()
         con, hd = (np.mean([x[0] for x in losses]), np.mean([x[1] for x in losses])) if losses else (0.0, 0.0)
         row = {

@@ -97,7 +97,8 @@ def main() -> int:
     ok = [r for r in runs if r["rc"] in (0, 1)]
     walls = [r["wall_s"] for r in ok]
     print(
-        f"\n## pre-commit latency: `codeguard scan --staged`, 5 staged files, stdlib index (runs={args.runs})\n"
+        "\n## pre-commit latency: `codeguard scan --staged`, 5 staged files, stdlib index "
+        f"(runs={args.runs})\n"
     )
     print(
         markdown_table(

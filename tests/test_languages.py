@@ -372,3 +372,14 @@ def test_copied_method_last_in_its_class_is_reported_as_the_method(tmp_path: Pat
     assert [(f["chunk"]["name"], f["match_type"]) for f in json.loads(out)["findings"]] == [
         ("tally", "renamed")
     ]
+
+
+def test_cpp_header_named_h_is_parsed_as_cpp() -> None:
+    from codeguard.engine.analyze import analyze
+
+    cpp = b"namespace geo {\nclass Point {\n public:\n  double norm() const { return x * x + y * y; }\n  double x, y;\n};\n}\n"
+    c = b"struct point { double x, y; };\ndouble norm(struct point p) { return p.x * p.x + p.y * p.y; }\n"
+    a_cpp, a_c = analyze("geo.h", cpp, "c"), analyze("point.h", c, "c")
+    assert a_cpp.language == "cpp" and not a_cpp.parsed.has_errors  # type: ignore[union-attr]
+    assert [ch.name for ch in a_cpp.parsed.chunks if ch.kind == "class"] == ["Point"]  # type: ignore[union-attr]
+    assert a_c.language == "c" and not a_c.parsed.has_errors  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -34,12 +35,27 @@ class Analyzed:
     note: str = ""
 
 
+# `.h` is C by extension; these mark a C++ header (C and C++ share a fingerprint family, so
+# this only improves parsing, chunks and names, not which copies can match).
+_CPP_HEADER_RE = re.compile(
+    rb"^\s*(class|namespace|template\s*<|public:|private:|protected:)|\w::\w", re.MULTILINE
+)
+
+
+def refine_language(relpath: str, source: bytes, language: str) -> str:
+    """The language by content where the extension is ambiguous (a C++ header named .h)."""
+    if language == "c" and relpath.endswith(".h") and _CPP_HEADER_RE.search(source[:65536]):
+        return "cpp"
+    return language
+
+
 def analyze(relpath: str, raw: bytes, language: str) -> Analyzed | Skip:
     """Decode, parse and fingerprint one file; a Skip with the reason when it cannot be."""
     sha = hashlib.sha256(raw).hexdigest()
     source, note = prepare_source(raw)
     if source is None:
         return Skip(relpath, note)
+    language = refine_language(relpath, source, language)
     parsed = parse_file(source, language)
     if len(parsed.tokens) == 0:
         return Skip(relpath, "no code (only comments or blank)")

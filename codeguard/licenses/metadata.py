@@ -80,8 +80,8 @@ def to_spdx(value: str) -> str | None:
     return " AND ".join(dict.fromkeys(found)) or None
 
 
-def _pyproject(path: Path) -> list[tuple[str, str]]:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+def _pyproject(raw: bytes) -> list[tuple[str, str]]:
+    data = tomllib.loads(raw.decode("utf-8"))
     project = data.get("project", {})
     out: list[tuple[str, str]] = []
     lic = project.get("license")
@@ -101,8 +101,8 @@ def _pyproject(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def _package_json(path: Path) -> list[tuple[str, str]]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+def _package_json(raw: bytes) -> list[tuple[str, str]]:
+    data = json.loads(raw.decode("utf-8"))
     lic = data.get("license") if isinstance(data, dict) else None
     if isinstance(lic, dict):
         lic = lic.get("type")
@@ -116,23 +116,23 @@ def _package_json(path: Path) -> list[tuple[str, str]]:
     return []
 
 
-def _setup_cfg(path: Path) -> list[tuple[str, str]]:
+def _setup_cfg(raw: bytes) -> list[tuple[str, str]]:
     cp = configparser.ConfigParser(interpolation=None)
-    cp.read_string(path.read_text(encoding="utf-8"))
+    cp.read_string(raw.decode("utf-8"))
     value = cp.get("metadata", "license", fallback="")
     return [("metadata.license", value)] if value else []
 
 
-def _cargo(path: Path) -> list[tuple[str, str]]:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+def _cargo(raw: bytes) -> list[tuple[str, str]]:
+    data = tomllib.loads(raw.decode("utf-8"))
     value = data.get("package", {}).get("license")
     return [("package.license", value)] if isinstance(value, str) else []
 
 
-def _pom(path: Path) -> list[tuple[str, str]]:
+def _pom(raw: bytes) -> list[tuple[str, str]]:
     import xml.etree.ElementTree as ET
 
-    root = ET.fromstring(path.read_bytes())
+    root = ET.fromstring(raw)
     names = [
         e.text.strip()
         for e in root.iter()
@@ -149,7 +149,7 @@ def _parent_is_license(root: Any, elem: Any) -> bool:
     return False
 
 
-PARSERS: dict[str, Callable[[Path], list[tuple[str, str]]]] = {
+PARSERS: dict[str, Callable[[bytes], list[tuple[str, str]]]] = {
     "pyproject.toml": _pyproject,
     "package.json": _package_json,
     "setup.cfg": _setup_cfg,
@@ -158,17 +158,20 @@ PARSERS: dict[str, Callable[[Path], list[tuple[str, str]]]] = {
 }
 
 
+def declared_in(name: str, raw: bytes) -> list[Declared]:
+    """Licenses a metadata file (by its name, e.g. ``Cargo.toml``) declares; none when malformed."""
+    try:
+        fields = PARSERS[name](raw)
+    except Exception:  # noqa: BLE001 - a malformed manifest declares nothing
+        return []
+    return [Declared(name, f, v, to_spdx(v)) for f, v in fields]
+
+
 def declared_licenses(root: Path) -> list[Declared]:
-    """Licenses declared by the metadata files at the top of ``root``; broken files are skipped."""
+    """Licenses declared by the metadata files at the top of ``root``."""
     out: list[Declared] = []
-    for name, parse in PARSERS.items():
+    for name in PARSERS:
         path = root / name
-        if not path.is_file():
-            continue
-        try:
-            fields = parse(path)
-        except Exception:  # noqa: BLE001 - a malformed manifest declares nothing
-            continue
-        for field_name, value in fields:
-            out.append(Declared(name, field_name, value, to_spdx(value)))
+        if path.is_file():
+            out.extend(declared_in(name, path.read_bytes()))
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codeguard.licenses.metadata import PARSERS, Declared, to_spdx
+from codeguard.licenses.metadata import PARSERS, Declared, declared_in
 
 LICENSE_FILE_RE = re.compile(
     r"^(licen[cs]e|copying|notice|unlicense|copyright|legal)([-_.][\w.-]*)?$", re.IGNORECASE
@@ -72,7 +72,7 @@ def tree_license(names: list[str], read: Callable[[str], bytes | None]) -> TreeL
             raw = read(name)
             if raw is None:
                 continue
-            declared.extend(_declared_from(name, raw))
+            declared.extend(declared_in(name, raw))
     for d in declared:
         evidence.append(
             {"file": d.file, "kind": "metadata", "field": d.field, "value": d.value, "license": d.expression}
@@ -91,20 +91,6 @@ def tree_license(names: list[str], read: Callable[[str], bytes | None]) -> TreeL
         from_files.extend(exprs)
     explicit = [d.expression for d in declared if d.expression]
     return TreeLicense(join_expressions(explicit) or join_expressions(from_files), evidence)
-
-
-def _declared_from(name: str, raw: bytes) -> list[Declared]:
-    import tempfile
-
-    # The metadata parsers read paths; git blobs are written to a temporary file for them.
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(raw)
-        try:
-            fields = PARSERS[name](path)
-        except Exception:  # noqa: BLE001 - a malformed manifest declares nothing
-            return []
-    return [Declared(name, f, v, to_spdx(v)) for f, v in fields]
 
 
 def directory_license(root: Path) -> TreeLicense:

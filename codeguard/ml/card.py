@@ -55,6 +55,8 @@ class ModelCard:
     scores: dict[str, Any] = field(default_factory=dict)
     quantization: str = "int8-dynamic-per-channel"
     format_version: int = FORMAT_VERSION
+    # P(clone) at or above which a pair is reported; chosen on the validation split by training.
+    threshold: float = 0.5
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +104,9 @@ def load_card(model_dir: Path) -> ModelCard:
     for key, value in (("dim", dim), ("max_length", max_length)):
         if value is not None and value <= 0:
             problems.append(f"{key} must be positive, got {value}")
+    threshold = raw.get("threshold", 0.5)
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 < threshold < 1:
+        problems.append(f"threshold must be a number between 0 and 1, got {threshold!r}")
     head_raw = want("head", dict)
     head = None
     if head_raw is not None:
@@ -123,4 +128,15 @@ def load_card(model_dir: Path) -> ModelCard:
         scores=dict(raw.get("scores") or {}),
         quantization=str(raw.get("quantization", "")),
         format_version=version,
+        threshold=float(threshold),
     )
+
+
+# The default model ships inside the package (codeguard/_model), trained by `codeguard train`
+# with the recipe recorded in its card.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "_model"
+
+
+def default_model_dir() -> Path | None:
+    """The shipped model directory, or None when this installation has none."""
+    return DEFAULT_MODEL_DIR if (DEFAULT_MODEL_DIR / CARD_FILE).is_file() else None

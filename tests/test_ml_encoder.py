@@ -214,7 +214,7 @@ def test_train_command_end_to_end(model_dir: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(train_command, args)
     assert result.exit_code == 0, result.output
     assert Encoder.load(tmp_path / "m").embed(["x = 1"]).shape == (1, 32)
-    assert load_card(tmp_path / "m").recipe["steps"] == 2
+    assert load_card(tmp_path / "m").recipe["encoder_steps"] == 2
 
 
 def test_train_command_bad_data_is_a_usage_error(tmp_path: Path) -> None:

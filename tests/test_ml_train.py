@@ -101,7 +101,9 @@ def test_export_writes_the_scan_time_format(model_dir: Path) -> None:
     card = json.loads((model_dir / "codeguard-model.json").read_text())
     assert card["dim"] == 32 and card["max_length"] == 64 and card["pooling"] == "mean"
     assert card["head"] == {"extra_features": ["containment", "jaccard"], "hidden": 16}
-    assert card["recipe"]["epochs"] == 2 and card["recipe"]["steps"] > 0 and card["recipe"]["history"]
+    recipe = card["recipe"]
+    assert recipe["epochs"] == 2 and recipe["encoder_steps"] > 0 and recipe["history"]
+    assert recipe["head_history"] and 0.0 < card["threshold"] < 1.0
     assert 0.0 <= card["scores"]["validation_int8"]["auc"] <= 1.0
     # The int8 graph really is quantized: it holds integer weight initializers.
     onnx = pytest.importorskip("onnx")
@@ -151,3 +153,44 @@ def test_train_rejects_a_missing_base(tmp_path: Path) -> None:
 
     with pytest.raises(UsageError, match="cannot load base model"):
         train(tiny_data(), tmp_path / "out", TrainConfig(base=str(tmp_path / "nope")))
+
+
+def test_data_spec_caps_each_source(tmp_path: Path) -> None:
+    from codeguard.errors import UsageError
+    from codeguard.ml.data import load_data, parse_data_specs
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in SOURCES:
+        (src / name).write_bytes((STDLIB / name).read_bytes())
+    assert parse_data_specs([f"synthetic:{src}:7"]) == [("synthetic", src, 7)]
+    data = load_data([f"synthetic:{src}:7"])
+    assert len(data.pairs) == 14  # 7 functions: one copy and one unrelated negative each
+    assert {p.source for p in data.pairs} == {"synthetic"}
+    with pytest.raises(UsageError, match="KIND:PATH"):
+        parse_data_specs(["nonsense:/tmp"])
+
+
+def test_bcb_positives_are_grouped_by_connected_functions(tmp_path: Path) -> None:
+    import gzip
+
+    from codeguard.ml.data import load_bcb
+
+    funcs = [{"idx": str(i), "func": f"int f{i}() {{ return {i}; }}"} for i in range(6)]
+    with gzip.open(tmp_path / "data.jsonl.gz", "wt") as fh:
+        fh.write("\n".join(json.dumps(f) for f in funcs))
+    (tmp_path / "train_sampled.txt").write_text("0\t1\t1\n1\t2\t1\n3\t4\t1\n0\t5\t0\n")
+    pairs = load_bcb(tmp_path).pairs
+    group = {(p.a[5], p.b[5]): p.group for p in pairs}
+    assert group[("0", "1")] == group[("1", "2")] != group[("3", "4")]
+    assert group[("0", "5")] == ""
+
+
+def test_best_threshold_maximizes_f1() -> None:
+    from codeguard.ml.train import best_threshold, pair_scores
+
+    probs = np.array([0.9, 0.8, 0.7, 0.4, 0.3, 0.2], np.float32)
+    labels = np.array([1, 1, 0, 1, 0, 0])
+    t = best_threshold(probs, labels)
+    assert t == pytest.approx(0.4)
+    assert pair_scores(probs, labels, t)["f1"] == pytest.approx(6 / 7)

@@ -2,8 +2,10 @@
 
 Layout of an index directory::
 
-    manifest.json   format version and parameters (a copy of the ``meta`` table, for humans)
-    index.db        SQLite in WAL mode
+    manifest.json   format version and parameters (the ``meta`` table at creation, for humans)
+    index.db        SQLite in WAL mode (the source of truth, embeddings included)
+    vectors.faiss   nearest-neighbour index over the embeddings: a cache, rebuilt from index.db
+                    whenever its generation is stale (codeguard.index.vectors)
 
 Every change (adding or removing a source) is one transaction, so a crash leaves the previous
 index intact. A new index is built in a temporary directory and renamed into place.
@@ -39,7 +41,13 @@ MANIFEST_NAME = "manifest.json"
 MAX_DF_FRACTION = 0.01
 MAX_DF_MIN = 25
 
-_SCHEMA = """
+# Semantic embeddings of chunks: float16 little-endian unit vectors of the model named by the
+# ``embed_model`` meta key. Indexes made before embeddings existed lack the table; it is created
+# by the first change that needs it (reads treat a missing table as "no embeddings"), so the
+# format version is unchanged.
+EMBEDDINGS_DDL = "CREATE TABLE IF NOT EXISTS embeddings (chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL)"
+
+_SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE sources (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, location TEXT NOT NULL,
@@ -65,7 +73,15 @@ CREATE TABLE postings (
 ) WITHOUT ROWID;
 CREATE TABLE common_hashes (hash INTEGER PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE skips (source_id INTEGER NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL);
+{EMBEDDINGS_DDL};
 """
+
+# Meta keys of the embeddings: the model's id and dimension, and a counter bumped by every
+# transaction that changes embeddings or removes chunks (the FAISS cache records the value
+# it was built at).
+META_EMBED_MODEL = "embed_model"
+META_EMBED_DIM = "embed_dim"
+META_VECTORS_GENERATION = "vectors_generation"
 
 
 def current_manifest() -> dict[str, Any]:
@@ -387,6 +403,81 @@ class IndexStore:
             "fingerprints": c.execute("SELECT COUNT(*) FROM postings").fetchone()[0],
             "common_fingerprints": c.execute("SELECT COUNT(*) FROM common_hashes").fetchone()[0],
         }
+
+    # -- embeddings -----------------------------------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Reads that see one consistent state of the index (inside a change: that change's)."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+
+    @_guarded
+    def has_embeddings_table(self) -> bool:
+        """False for indexes made before embeddings existed (until a change creates the table)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'embeddings'"
+        ).fetchone()
+        return row is not None
+
+    @staticmethod
+    def ensure_embeddings_table(conn: sqlite3.Connection) -> None:
+        """Create the embeddings table of an older index; call inside a change (DDL is transactional)."""
+        conn.execute(EMBEDDINGS_DDL)
+
+    @_guarded
+    def meta_value(self, key: str, default: Any = None) -> Any:
+        """A meta value as stored now (``manifest`` is what it was when the index was opened)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    @staticmethod
+    def set_meta(conn: sqlite3.Connection, key: str, value: Any) -> None:
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def bump_vectors_generation(self, conn: sqlite3.Connection) -> int:
+        """Mark the vector cache stale (inside the change that alters embeddings or chunks)."""
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (META_VECTORS_GENERATION,)).fetchone()
+        generation = (json.loads(row[0]) if row else 0) + 1
+        self.set_meta(conn, META_VECTORS_GENERATION, generation)
+        return int(generation)
+
+    @_guarded
+    def n_vectors(self) -> int:
+        """How many chunks have an embedding."""
+        if not self.has_embeddings_table():
+            return 0
+        return int(self.conn.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+
+    @_guarded
+    def embedding_info(self) -> dict[str, Any]:
+        """The model, dimension, number of vectors and generation of the index's embeddings
+        (model and dim None when it holds none)."""
+        with self.snapshot():
+            n = self.n_vectors()
+            return {
+                "model": self.meta_value(META_EMBED_MODEL) if n else None,
+                "dim": self.meta_value(META_EMBED_DIM) if n else None,
+                "vectors": n,
+                "generation": int(self.meta_value(META_VECTORS_GENERATION, 0)),
+            }
+
+    @_guarded
+    def vectors_per_source(self) -> dict[int, int]:
+        """source id -> number of its chunks with an embedding."""
+        if not self.has_embeddings_table():
+            return {}
+        rows = self.conn.execute(
+            """SELECT f.source_id, COUNT(*) FROM embeddings e JOIN chunks c ON e.chunk_id = c.id
+               JOIN files f ON c.file_id = f.id GROUP BY f.source_id"""
+        ).fetchall()
+        return {int(s): int(n) for s, n in rows}
 
     # -- maintenance ----------------------------------------------------------------------
     def refresh_common_hashes(self, conn: sqlite3.Connection) -> None:

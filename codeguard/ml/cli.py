@@ -24,13 +24,16 @@ from codeguard.ml import DATA_KINDS
     multiple=True,
     required=True,
     metavar="KIND:PATH",
-    help=f"Training data, repeatable; KIND is one of {', '.join(DATA_KINDS)} (a bare *.jsonl is pairs).",
+    help=f"Training data, repeatable: KIND:PATH[:N], KIND one of {', '.join(DATA_KINDS)}, N caps what is "
+    "taken from it (a bare *.jsonl is pairs).",
 )
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--lora", is_flag=True, help="Train LoRA adapters (peft) instead of all weights; merged on export."
 )
-@click.option("--epochs", default=3, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--epochs", default=1, show_default=True, type=click.IntRange(0), help="Encoder epochs (0: head only)."
+)
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(2))
 @click.option("--lr", default=5e-5, show_default=True, type=click.FloatRange(0, min_open=True))
 @click.option(
@@ -42,6 +45,17 @@ from codeguard.ml import DATA_KINDS
     "--limit", default=0, show_default=True, type=click.IntRange(0), help="Pairs per data source (0: all)."
 )
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--precision",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "bf16", "fp32"]),
+    help="auto: bf16 autocast where the CPU/GPU has it.",
+)
+@click.option("--eval-every", default=0, show_default=True, type=click.IntRange(0), help="0: once per epoch.")
+@click.option(
+    "--threads", default=0, show_default=True, type=click.IntRange(0), help="torch threads (0: default)."
+)
 @click.option(
     "--model-id", default="", help="Id recorded in the model card (default: derived from the recipe)."
 )
@@ -58,6 +72,9 @@ def train_command(
     max_steps: int,
     limit: int,
     seed: int,
+    precision: str,
+    eval_every: int,
+    threads: int,
     model_id: str,
 ) -> None:
     """Fine-tune and export; a missing extra or bad input is a usage error (exit 2)."""
@@ -79,6 +96,9 @@ def train_command(
             max_length=max_length,
             max_steps=max_steps,
             seed=seed,
+            precision=precision,
+            eval_every=eval_every,
+            threads=threads,
             model_id=model_id,
         )
         result = train(data, out_dir, config, log=lambda msg: click.echo(msg, err=True))
@@ -89,4 +109,5 @@ def train_command(
     click.echo(
         f"wrote {result.out_dir} ({result.card.model_id}); validation int8: "
         + ", ".join(f"{k} {v:.3f}" for k, v in sorted(scores.items()))
+        + f"; threshold {result.card.threshold:.3f}"
     )

@@ -30,7 +30,7 @@ import numpy as np
 from codeguard.errors import UsageError
 from codeguard.ml.card import HeadInfo, ModelCard
 from codeguard.ml.data import Pair, TrainingData, evidence
-from codeguard.ml.head import EXTRA_FEATURES, PairHead
+from codeguard.ml.head import EXTRA_FEATURES, PairHead, pair_features
 
 TRAIN_EXTRA_HINT = "pip install 'codeguard[train]'"
 
@@ -52,8 +52,12 @@ class TrainConfig:
     temperature: float = 0.05
     head_hidden: int = 128
     val_fraction: float = 0.1
-    patience: int = 2
-    max_steps: int = 0  # 0: no cap; else stop after this many optimizer steps
+    patience: int = 3  # head epochs without validation improvement before stopping
+    max_steps: int = 0  # 0: no cap; else stop after this many encoder optimizer steps
+    head_epochs: int = 40
+    val_limit: int = 1000  # validation pairs the encoder is scored on (both sides encoded)
+    eval_every: int = 0  # encoder validation every N steps (0: once per epoch)
+    precision: str = "auto"  # "auto" (bf16 autocast where the hardware has it), "bf16", "fp32"
     lora_r: int = 8
     lora_alpha: int = 16
     pooling: str = "mean"
@@ -106,7 +110,15 @@ def train(
     config: TrainConfig,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> TrainResult:
-    """Fine-tune ``config.base`` on ``data``, export it to ``out_dir`` and return its card."""
+    """Fine-tune ``config.base`` on ``data``, export it to ``out_dir`` and return its card.
+
+    Two stages. (1) The encoder: symmetric in-batch InfoNCE over positive pairs drawn evenly from
+    each data source, with same-group negatives masked (two functions of one BigCloneBench
+    functionality are not each other's negatives). (2) The pair head, on the *exported int8*
+    embeddings that scanning computes: each distinct function is embedded once, so the head sees
+    every labelled pair (all 90k BigCloneBench training pairs) at the cost of a few minutes; its
+    decision threshold is the F1-best one on the validation pairs.
+    """
     require_training_deps()
     import torch
 
@@ -120,8 +132,9 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    amp = _autocast_dtype(config.precision, device, torch)
 
-    labelled = [p for p in data.pairs]
+    labelled = list(data.pairs)
     if len({p.label for p in labelled}) < 2:
         raise UsageError("training needs labelled pairs of both kinds (label 0 and label 1)")
     rng = random.Random(config.seed)
@@ -130,44 +143,36 @@ def train(
     val, train_pairs = labelled[:n_val], labelled[n_val:]
     if not train_pairs:
         raise UsageError(f"only {len(labelled)} labelled pairs: too few to hold out a validation split")
-    log(f"data: {len(train_pairs)} train pairs, {len(val)} validation pairs, {len(data.clusters)} clusters")
-    train_extra = _evidence(train_pairs)
-    val_extra = _evidence(val)
+    # Validating the encoder runs it over both sides of every pair: a bounded sample is enough.
+    enc_val = val[: config.val_limit] if config.val_limit else val
+    log(
+        f"data: {len(train_pairs)} train pairs, {len(val)} validation pairs, {len(data.clusters)} clusters; "
+        f"device {device}, autocast {amp or 'off'}"
+    )
 
     model, tokenizer = load_base(config.base)
     dim = int(model.config.hidden_size)
     if config.lora:
         model = _with_lora(model, config)
     model.to(device)
-    head = _torch_head(dim, config.head_hidden, len(EXTRA_FEATURES)).to(device)
 
-    steps_per_epoch = math.ceil(len(train_pairs) / config.batch_size)
+    sources = _positive_sources(train_pairs, data)
+    n_positives = sum(len(v) for v in sources.values())
+    log("contrastive positives: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(sources.items())))
+    steps_per_epoch = math.ceil(n_positives / config.batch_size) if n_positives else 0
     total = steps_per_epoch * config.epochs
     if config.max_steps:
         total = min(total, config.max_steps)
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": [p for p in model.parameters() if p.requires_grad], "lr": config.lr},
-            {"params": head.parameters(), "lr": config.head_lr},
-        ],
-        weight_decay=config.weight_decay,
-    )
-    warmup_steps = int(total * config.warmup)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: (
-            (s + 1) / max(1, warmup_steps)
-            if s < warmup_steps
-            else max(0.0, (total - s) / max(1, total - warmup_steps))
-        ),
-    )
+    history: list[dict[str, float]] = []
 
     def encode(texts: list[str]) -> Any:
         batch = tokenizer(
             texts, padding=True, truncation=True, max_length=config.max_length, return_tensors="pt"
         )
         mask = batch["attention_mask"].to(device)
-        tokens = model(input_ids=batch["input_ids"].to(device), attention_mask=mask).last_hidden_state
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            tokens = model(input_ids=batch["input_ids"].to(device), attention_mask=mask).last_hidden_state
+        tokens = tokens.float()
         if config.pooling == "cls":
             vec = tokens[:, 0]
         else:
@@ -175,102 +180,72 @@ def train(
             vec = (tokens * m).sum(1) / m.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(vec, dim=-1)
 
-    def evaluate() -> dict[str, float]:
+    def validate() -> dict[str, float]:
+        """Cosine-similarity AUC on the validation pairs: how well the embeddings alone separate."""
         model.eval()
-        head.eval()
-        probs = []
+        sims = []
         with torch.no_grad():
-            for lo in range(0, len(val), config.batch_size):
-                part = val[lo : lo + config.batch_size]
-                ea, eb = encode([p.a for p in part]), encode([p.b for p in part])
-                extra = torch.from_numpy(val_extra[lo : lo + config.batch_size]).to(device)
-                probs.append(torch.sigmoid(head(ea, eb, extra)).cpu().numpy())
+            for lo in range(0, len(enc_val), config.batch_size):
+                part = enc_val[lo : lo + config.batch_size]
+                sims.append((encode([p.a for p in part]) * encode([p.b for p in part])).sum(-1).cpu().numpy())
         model.train()
-        head.train()
-        return pair_scores(np.concatenate(probs), np.array([p.label for p in val]))
+        return {"cosine_auc": auc(np.concatenate(sims), np.array([p.label for p in enc_val]))}
 
-    bce = torch.nn.BCEWithLogitsLoss()
-    history: list[dict[str, float]] = []
-    best: tuple[float, Any, Any] | None = None
-    bad_epochs = step = 0
-    model.train()
-    for epoch in range(config.epochs):
-        order = rng.sample(range(len(train_pairs)), len(train_pairs))
-        positives = _positive_pairs(train_pairs, data, rng)
-        losses = []
-        for b in range(steps_per_epoch):
-            if config.max_steps and step >= config.max_steps:
-                break
-            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
-            part = [train_pairs[i] for i in idx]
-            ea, eb = encode([p.a for p in part]), encode([p.b for p in part])
-            extra = torch.from_numpy(train_extra[idx]).to(device)
-            labels = torch.tensor([float(p.label) for p in part], device=device)
-            loss_head = bce(head(ea, eb, extra), labels)
-            pos = (
-                [positives[(b * config.batch_size + k) % len(positives)] for k in range(len(part))]
-                if positives
-                else []
-            )
-            loss_con = torch.zeros((), device=device)
-            if len(pos) >= 2:
-                qa, qb = encode([x for x, _ in pos]), encode([y for _, y in pos])
-                logits = qa @ qb.T / config.temperature
-                target = torch.arange(len(pos), device=device)
-                ce = torch.nn.functional.cross_entropy
-                loss_con = (ce(logits, target) + ce(logits.T, target)) / 2
-            loss = loss_con + loss_head
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(head.parameters()), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            losses.append((loss_con.item(), loss_head.item()))
-            if step == 1 or step % 25 == 0:
-                log(
-                    f"step {step}/{total}: contrastive {loss_con.item():.3f}, bce {loss_head.item():.3f}, "
-                    f"{(time.time() - started):.0f} s"
-                )
-        scores = evaluate()
-        con, hd = (np.mean([x[0] for x in losses]), np.mean([x[1] for x in losses])) if losses else (0.0, 0.0)
-        row = {
-            "epoch": epoch + 1,
-            "step": step,
-            "train_contrastive": float(con),
-            "train_bce": float(hd),
-        } | scores
+    best_state: dict[str, Any] | None = None
+    if total:
+        optimizer = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
+        )
+        warmup_steps = int(total * config.warmup)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda s: (
+                (s + 1) / max(1, warmup_steps)
+                if s < warmup_steps
+                else max(0.0, (total - s) / max(1, total - warmup_steps))
+            ),
+        )
+        eval_every = config.eval_every or steps_per_epoch
+        row = {"step": 0} | validate()
         history.append(row)
         log(json.dumps(row, sort_keys=True))
-        if best is None or scores["loss"] < best[0] - 1e-4:
-            best = (scores["loss"], _cpu_state(model), _cpu_state(head))
-            bad_epochs = 0
-        else:
-            bad_epochs += 1
-            if bad_epochs >= config.patience:
-                log(f"early stop after epoch {epoch + 1}: no validation improvement in {bad_epochs} epochs")
-                break
-        if config.max_steps and step >= config.max_steps:
-            break
-    assert best is not None
-    model.load_state_dict(best[1])
-    head.load_state_dict(best[2])
+        best = row["cosine_auc"]
+        best_state = _cpu_state(model)
+        ce = torch.nn.functional.cross_entropy
+        losses: list[float] = []
+        for step in range(1, total + 1):
+            batch = _draw_positives(sources, config.batch_size, rng)
+            qa, qb = encode([x for x, _, _ in batch]), encode([y for _, y, _ in batch])
+            logits = qa @ qb.T / config.temperature
+            groups = [g for _, _, g in batch]
+            same = torch.tensor(
+                [[bool(g) and g == h and i != j for j, h in enumerate(groups)] for i, g in enumerate(groups)],
+                device=device,
+            )
+            logits = logits.masked_fill(same, float("-inf"))
+            target = torch.arange(len(batch), device=device)
+            loss = (ce(logits, target) + ce(logits.T, target)) / 2
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+            if step == 1 or step % 25 == 0:
+                log(f"step {step}/{total}: contrastive {loss.item():.3f}, {(time.time() - started):.0f} s")
+            if step % eval_every == 0 or step == total:
+                row = {"step": step, "train_contrastive": float(np.mean(losses))} | validate()
+                losses = []
+                history.append(row)
+                log(json.dumps(row, sort_keys=True))
+                if row["cosine_auc"] > best:
+                    best, best_state = row["cosine_auc"], _cpu_state(model)
+        model.load_state_dict(best_state)
     if config.lora:
         model = model.merge_and_unload()
     model.to("cpu").eval()
-    head.to("cpu").eval()
+    encoder_seconds = round(time.time() - started, 1)
 
-    recipe = asdict(config) | {
-        "data": data.summary(),
-        "train_pairs": len(train_pairs),
-        "val_pairs": len(val),
-        "steps": step,
-        "seconds": round(time.time() - started, 1),
-        "history": history,
-        "objectives": ["in-batch InfoNCE on positive pairs", "BCE pair head on labelled pairs"],
-        "torch": torch.__version__,
-        "machine": platform.machine(),
-    }
     model_id = config.model_id or _model_id(config)
     card = ModelCard(
         model_id=model_id,
@@ -279,21 +254,195 @@ def train(
         max_length=config.max_length,
         pooling=config.pooling,
         head=HeadInfo(hidden=config.head_hidden, extra_features=list(EXTRA_FEATURES)),
-        recipe=recipe,
-        scores={"validation_torch": min(history, key=lambda r: r["loss"])},
     )
-    export_model(model, tokenizer, _numpy_head(head, config.head_hidden), card, out_dir)
+    n_in = 2 * dim + 1 + len(EXTRA_FEATURES)
+    placeholder = PairHead(
+        w1=np.zeros((n_in, config.head_hidden), np.float32) if config.head_hidden else None,
+        b1=np.zeros(config.head_hidden, np.float32) if config.head_hidden else None,
+        w2=np.zeros((config.head_hidden or n_in, 1), np.float32),
+        b2=np.zeros(1, np.float32),
+    )
+    export_model(model, tokenizer, placeholder, card, out_dir)
 
-    # Score what scanning will actually run: the int8 ONNX model through the runtime encoder.
+    # Stage 2: the head, on what scanning computes (the int8 ONNX encoder), one embedding per text.
     enc = Encoder.load(out_dir)
-    ea, eb = enc.embed([p.a for p in val]), enc.embed([p.b for p in val])
-    probs = enc.pair_probability(ea, eb, val_extra)
-    card.scores["validation_int8"] = pair_scores(probs, np.array([p.label for p in val]))
+    texts = sorted({t for p in labelled for t in (p.a, p.b)})
+    log(f"embedding {len(texts)} distinct texts with the exported int8 encoder")
+    t0 = time.time()
+    vectors = enc.embed(texts)
+    row_of = {t: i for i, t in enumerate(texts)}
+    embed_seconds = time.time() - t0
+    fp_cache: dict[tuple[str, str], np.ndarray] = {}
+    features = {
+        name: pair_features(
+            vectors[[row_of[p.a] for p in part]],
+            vectors[[row_of[p.b] for p in part]],
+            np.stack([evidence(p.a, p.b, p.language, fp_cache) for p in part]).astype(np.float32),
+            len(EXTRA_FEATURES),
+        )
+        for name, part in (("train", train_pairs), ("val", val))
+    }
+    head, head_history = _fit_head(
+        features["train"],
+        np.array([p.label for p in train_pairs], np.float32),
+        features["val"],
+        np.array([p.label for p in val], np.float32),
+        config,
+        log,
+    )
+    head.save(out_dir)
+    val_labels = np.array([p.label for p in val])
+    probs = head.probability(features["val"])
+    card.threshold = best_threshold(probs, val_labels)
     with torch.no_grad():
-        ref = encode([p.a for p in val]).numpy()
-    card.scores["int8_vs_fp32_cosine_mean"] = float(np.mean(np.sum(ref * ea, axis=1)))
+        ref = encode([p.a for p in enc_val]).numpy()
+    cos_int8 = float(np.mean(np.sum(ref * vectors[[row_of[p.a] for p in enc_val]], axis=1)))
+    card.recipe = asdict(config) | {
+        "data": data.summary(),
+        "train_pairs": len(train_pairs),
+        "val_pairs": len(val),
+        "encoder_steps": total,
+        "encoder_seconds": encoder_seconds,
+        "embed_seconds": round(embed_seconds, 1),
+        "seconds": round(time.time() - started, 1),
+        "history": history,
+        "head_history": head_history,
+        "autocast": str(amp) if amp else "off",
+        "objectives": [
+            "encoder: in-batch InfoNCE on positive pairs, same-group negatives masked",
+            "head: BCE on every labelled pair over frozen int8 embeddings + fingerprint evidence",
+        ],
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+    }
+    card.scores = {
+        "validation_int8": pair_scores(probs, val_labels, card.threshold),
+        "int8_vs_fp32_cosine_mean": cos_int8,
+    } | ({"encoder_validation": max(history, key=lambda r: r["cosine_auc"])} if history else {})
     card.save(out_dir)
     return TrainResult(out_dir=Path(out_dir), card=card, history=history)
+
+
+def _autocast_dtype(precision: str, device: Any, torch: Any) -> Any:
+    """bf16 autocast where the hardware has it (measured 1.9x faster on an AVX512-BF16 CPU)."""
+    if precision == "fp32":
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    if precision == "bf16":
+        return torch.bfloat16
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return torch.bfloat16 if ("avx512_bf16" in flags or "amx_bf16" in flags) else None
+
+
+def _positive_sources(pairs: list[Pair], data: TrainingData) -> dict[str, list[tuple[str, str, str]]]:
+    """Contrastive positives (a, b, group) by data source: labelled positives and cluster pairs."""
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for p in pairs:
+        if p.label == 1:
+            out.setdefault(p.source or "pairs", []).append((p.a, p.b, p.group))
+    for k, c in enumerate(data.clusters):
+        group = c.group or f"cluster:{k}"
+        members = c.members
+        out.setdefault(c.source or "clusters", []).extend(
+            (members[i], members[j], group) for i in range(len(members)) for j in range(i + 1, len(members))
+        )
+    return out
+
+
+def _draw_positives(
+    sources: dict[str, list[tuple[str, str, str]]], n: int, rng: random.Random
+) -> list[tuple[str, str, str]]:
+    """``n`` positives, each from a source chosen uniformly (a small source is not drowned out)."""
+    names = sorted(k for k, v in sources.items() if v)
+    return [rng.choice(sources[rng.choice(names)]) for _ in range(n)]
+
+
+def _fit_head(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    config: TrainConfig,
+    log: Callable[[str], None],
+) -> tuple[PairHead, list[dict[str, float]]]:
+    """Train the pair head with AdamW + BCE; keep the epoch with the best validation loss."""
+    import torch
+
+    gen = torch.Generator().manual_seed(config.seed)
+    n_in = x_train.shape[1]
+    layers: list[Any] = []
+    if config.head_hidden:
+        layers += [torch.nn.Linear(n_in, config.head_hidden), torch.nn.ReLU()]
+    layers.append(torch.nn.Linear(config.head_hidden or n_in, 1))
+    net = torch.nn.Sequential(*layers)
+    opt = torch.optim.AdamW(net.parameters(), lr=config.head_lr, weight_decay=config.weight_decay)
+    bce = torch.nn.BCEWithLogitsLoss()
+    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    xv, yv = torch.from_numpy(x_val), torch.from_numpy(y_val)
+    history: list[dict[str, float]] = []
+    best: tuple[float, Any] | None = None
+    bad = 0
+    for epoch in range(1, config.head_epochs + 1):
+        net.train()
+        order = torch.randperm(len(xt), generator=gen)
+        for lo in range(0, len(order), 256):
+            idx = order[lo : lo + 256]
+            loss = bce(net(xt[idx]).squeeze(-1), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            val_loss = float(bce(net(xv).squeeze(-1), yv))
+            train_loss = float(bce(net(xt).squeeze(-1), yt))
+        history.append({"epoch": epoch, "train_bce": train_loss, "val_bce": val_loss})
+        if best is None or val_loss < best[0] - 1e-4:
+            best, bad = (val_loss, _cpu_state(net)), 0
+        else:
+            bad += 1
+            if bad >= config.patience:
+                break
+    assert best is not None
+    net.load_state_dict(best[1])
+    log(f"head: best validation BCE {best[0]:.4f} after {len(history)} epochs")
+
+    def arr(t: Any) -> np.ndarray:
+        out: np.ndarray = t.detach().cpu().numpy().astype(np.float32)
+        return out
+
+    if config.head_hidden:
+        lin1, lin2 = net[0], net[2]
+        head = PairHead(w1=arr(lin1.weight).T, b1=arr(lin1.bias), w2=arr(lin2.weight).T, b2=arr(lin2.bias))
+        return head, history
+    return PairHead(w2=arr(net[0].weight).T, b2=arr(net[0].bias)), history
+
+
+def best_threshold(probs: np.ndarray, labels: np.ndarray) -> float:
+    """The probability threshold with the best F1 on these pairs (0.5 when there is no positive)."""
+    order = np.argsort(-probs, kind="stable")
+    y = labels[order].astype(np.float64)
+    n_pos = y.sum()
+    if not n_pos:
+        return 0.5
+    tp = np.cumsum(y)
+    predicted = np.arange(1, len(y) + 1)
+    f1 = 2 * tp / (predicted + n_pos)
+    k = int(np.argmax(f1))
+    return float(min(max(probs[order][k], 1e-6), 1 - 1e-6))
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """ROC AUC of ``scores`` for label 1 (rank statistic; NaN without both kinds)."""
+    y = labels.astype(np.float64)
+    ranks = np.argsort(np.argsort(scores, kind="stable")) + 1.0
+    n_pos, n_neg = float((y == 1).sum()), float((y == 0).sum())
+    if not n_pos or not n_neg:
+        return float("nan")
+    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def pair_scores(probs: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
@@ -319,20 +468,6 @@ def pair_scores(probs: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -
     }
 
 
-def _evidence(pairs: list[Pair]) -> np.ndarray:
-    return np.stack([evidence(p.a, p.b, p.language) for p in pairs]).astype(np.float32)
-
-
-def _positive_pairs(pairs: list[Pair], data: TrainingData, rng: random.Random) -> list[tuple[str, str]]:
-    """This epoch's contrastive positives: labelled positives plus pairs drawn inside clusters."""
-    out = [(p.a, p.b) for p in pairs if p.label == 1]
-    for c in data.clusters:
-        members = rng.sample(c.members, len(c.members))
-        out += [(members[i], members[i + 1]) for i in range(0, len(members) - 1, 2)]
-    rng.shuffle(out)
-    return out
-
-
 def _with_lora(model: Any, config: TrainConfig) -> Any:
     try:
         from peft import LoraConfig, get_peft_model
@@ -343,43 +478,6 @@ def _with_lora(model: Any, config: TrainConfig) -> Any:
         r=config.lora_r, lora_alpha=config.lora_alpha, target_modules=["query", "value"], lora_dropout=0.1
     )
     return get_peft_model(model, lora)
-
-
-def _torch_head(dim: int, hidden: int, n_extra: int) -> Any:
-    import torch
-
-    class TorchPairHead(torch.nn.Module):
-        """The torch twin of :class:`codeguard.ml.head.PairHead` (same input layout)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            n_in = 2 * dim + 1 + n_extra
-            self.lin1 = torch.nn.Linear(n_in, hidden) if hidden else None
-            self.lin2 = torch.nn.Linear(hidden or n_in, 1)
-
-        def forward(self, a: Any, b: Any, extra: Any) -> Any:
-            cos = (a * b).sum(-1, keepdim=True)
-            x = torch.cat([(a - b).abs(), a * b, cos, extra], dim=-1)
-            if self.lin1 is not None:
-                x = torch.relu(self.lin1(x))
-            return self.lin2(x).squeeze(-1)
-
-    return TorchPairHead()
-
-
-def _numpy_head(head: Any, hidden: int) -> PairHead:
-    def arr(t: Any) -> np.ndarray:
-        out: np.ndarray = t.detach().cpu().numpy().astype(np.float32)
-        return out
-
-    if hidden:
-        return PairHead(
-            w1=arr(head.lin1.weight).T,
-            b1=arr(head.lin1.bias),
-            w2=arr(head.lin2.weight).T,
-            b2=arr(head.lin2.bias),
-        )
-    return PairHead(w2=arr(head.lin2.weight).T, b2=arr(head.lin2.bias))
 
 
 def _cpu_state(module: Any) -> dict[str, Any]:

@@ -147,6 +147,34 @@ def _open_index(index_dir: Path | None, create: bool = False) -> Any:
     return IndexStore.open(index_dir or default_index(), create=create)
 
 
+model_option = click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Semantic model directory (made by `codeguard train`) that embeds the chunks "
+    "[default: the model shipped with codeguard, if any].",
+)
+
+
+def _load_encoder(model_dir: Path | None, required: bool) -> Any:
+    """The encoder of ``model_dir`` or of the shipped model; None when there is none and
+    none is ``required``."""
+    from codeguard.ml.card import ModelUnavailable, default_model_dir
+
+    path = model_dir or default_model_dir()
+    if path is None:
+        if not required:
+            return None
+        raise ModelUnavailable(
+            "no semantic model: this installation ships none. Pass --model DIR, a directory made "
+            "by `codeguard train`"
+        )
+    from codeguard.ml.encoder import Encoder
+
+    return Encoder.load(path)
+
+
 @index.command("add")
 @click.argument("source")
 @click.option(
@@ -161,6 +189,8 @@ def _open_index(index_dir: Path | None, create: bool = False) -> Any:
 )
 @exclude_option
 @max_size_option
+@model_option
+@click.option("--no-ml", is_flag=True, help="Fingerprints only: do not embed the chunks.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @index_option
 @jobs_option
@@ -173,20 +203,42 @@ def index_add(
     boilerplate: bool | None,
     exclude: tuple[str, ...],
     max_file_size: int | None,
+    model_dir: Path | None,
+    no_ml: bool,
     as_json: bool,
     index_dir: Path | None,
     jobs: int,
     quiet: bool,
 ) -> None:
-    """Add a directory or git repository (PATH_OR_URL[@REV]) to the reference index."""
+    """Add a directory or git repository (PATH_OR_URL[@REV]) to the reference index.
+
+    The chunks of its files are fingerprinted and, with a semantic model (--model, else the
+    shipped one), embedded for nearest-neighbour search."""
     from codeguard.discover import DEFAULT_MAX_BYTES
     from codeguard.engine.indexing import add_source
     from codeguard.gitio import parse_source_arg
 
     parse_source_arg(source)  # a missing path or malformed URL fails before any index is created
+    if no_ml and model_dir is not None:
+        raise UsageError("--model and --no-ml exclude each other: embed with a model, or not at all.")
+    encoder = None if no_ml else _load_encoder(model_dir, required=False)
     target = index_dir or default_index()
     created = not target.exists()
     store = _open_index(target, create=True)
+    if encoder is None and not no_ml and not quiet:
+        held = store.embedding_info()
+        if held["vectors"]:
+            click.echo(
+                f"codeguard: no semantic model available: the new chunks are not embedded, although "
+                f"the index holds embeddings of {held['model']}. Pass --model DIR with that model.",
+                err=True,
+            )
+        else:
+            click.echo(
+                "codeguard: no semantic model available (none shipped; pass --model DIR): "
+                "indexing fingerprints only.",
+                err=True,
+            )
     progress = RichProgress(not quiet)
     try:
         summary = add_source(
@@ -199,6 +251,7 @@ def index_add(
             max_bytes=max_file_size or DEFAULT_MAX_BYTES,
             exclude=exclude,
             progress=progress,
+            encoder=encoder,
         )
     except CodeguardError:
         store.close()
@@ -211,10 +264,11 @@ def index_add(
         click.echo(json.dumps(summary.to_json() | {"index": str(store.path)}, indent=2, sort_keys=True))
         return
     commit = f" at {summary.commit[:12]}" if summary.commit else ""
+    embedded = f", {summary.embedded} chunk(s) embedded" if encoder is not None else ""
     click.echo(
         f"{summary.name}{commit}: {summary.added} added, {summary.updated} updated, "
         f"{summary.unchanged} unchanged, "
-        f"{summary.removed} removed, {len(summary.skipped)} skipped; index {store.path}"
+        f"{summary.removed} removed, {len(summary.skipped)} skipped{embedded}; index {store.path}"
     )
     if summary.notes and not quiet:
         click.echo(
@@ -236,8 +290,18 @@ def index_add(
 @handle_errors
 def index_list(index_dir: Path | None, as_json: bool) -> None:
     """List the sources in the reference index."""
+    from codeguard.index.vectors import method_for
+
     store = _open_index(index_dir)
     sources = store.sources()
+    vectors = store.vectors_per_source()
+    info = store.embedding_info()
+    embeddings = {
+        "model": info["model"],
+        "dim": info["dim"],
+        "vectors": info["vectors"],
+        "method": method_for(info["vectors"]) if info["vectors"] else None,
+    }
     if as_json:
         rows = [
             {
@@ -250,13 +314,16 @@ def index_list(index_dir: Path | None, as_json: bool) -> None:
                 "boilerplate": s.boilerplate,
                 "files": s.n_files,
                 "chunks": s.n_chunks,
+                "vectors": vectors.get(s.id, 0),
                 "updated_at": s.updated_at,
             }
             for s in sources
         ]
         click.echo(
             json.dumps(
-                {"index": str(store.path), "sources": rows, "stats": store.stats()}, indent=2, sort_keys=True
+                {"index": str(store.path), "sources": rows, "stats": store.stats(), "embeddings": embeddings},
+                indent=2,
+                sort_keys=True,
             )
         )
         return
@@ -266,10 +333,18 @@ def index_list(index_dir: Path | None, as_json: bool) -> None:
     for s in sources:
         extra = " (boilerplate)" if s.boilerplate else ""
         commit = f" @ {s.commit_sha[:12]}" if s.commit_sha else ""
+        embedded = f", {vectors.get(s.id, 0)} embedded" if info["vectors"] else ""
         click.echo(
-            f"{s.name}{extra}: {s.n_files} files, {s.n_chunks} chunks, "
+            f"{s.name}{extra}: {s.n_files} files, {s.n_chunks} chunks{embedded}, "
             f"license {s.license or 'unknown'}{commit}  [{s.location}]"
         )
+    if info["vectors"]:
+        click.echo(
+            f"embeddings: {info['vectors']:,} vectors of model {info['model']} (dim {info['dim']}), "
+            f"{embeddings['method']} nearest-neighbour search"
+        )
+    else:
+        click.echo("embeddings: none (fingerprints only; `codeguard index embed --model DIR` adds them)")
 
 
 @index.command("remove")
@@ -283,6 +358,45 @@ def index_remove(name: str, index_dir: Path | None) -> None:
     store = _open_index(index_dir)
     n = remove_source(store, name)
     click.echo(f"removed {name} ({n} files) from {store.path}")
+
+
+@index.command("embed")
+@model_option
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Re-embed chunks that already have vectors of this model too.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@index_option
+@quiet_option
+@handle_errors
+def index_embed(
+    model_dir: Path | None, everything: bool, as_json: bool, index_dir: Path | None, quiet: bool
+) -> None:
+    """Embed every eligible chunk of the index with a semantic model (--model, else the shipped one).
+
+    Vectors of another model are replaced; chunks that already have vectors of this model are
+    kept unless --all. Use it after changing models, or for an index built with --no-ml."""
+    from codeguard.engine.indexing import embed_index
+
+    encoder = _load_encoder(model_dir, required=True)
+    store = _open_index(index_dir)
+    progress = RichProgress(not quiet)
+    try:
+        summary = embed_index(store, encoder, progress=progress, everything=everything)
+    finally:
+        progress.stop()
+    if as_json:
+        click.echo(json.dumps(summary.to_json() | {"index": str(store.path)}, indent=2, sort_keys=True))
+        return
+    replaced = f", replacing the vectors of {summary.replaced_model}" if summary.replaced_model else ""
+    method = f" ({summary.method} search)" if summary.method else ""
+    click.echo(
+        f"embedded {summary.embedded} chunk(s) with {summary.model} in {summary.seconds:.1f}s{replaced}; "
+        f"{summary.vectors:,} vectors{method} in {store.path}"
+    )
 
 
 @main.command()

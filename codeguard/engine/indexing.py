@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import sqlite3
+import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,10 +21,23 @@ from codeguard.engine.progress import NoProgress, Progress
 from codeguard.errors import SourceError, UsageError
 from codeguard.fingerprint.winnow import family_seed, fingerprint
 from codeguard.gitio import git_tree, head_commit, parse_source_arg
-from codeguard.index.store import IndexStore, pack_tokens, unpack_tokens
+from codeguard.index.store import (
+    META_EMBED_DIM,
+    META_EMBED_MODEL,
+    IndexStore,
+    pack_tokens,
+    unpack_tokens,
+)
+from codeguard.index.vectors import MIN_EMBED_TOKENS, ChunkTexts, EmbeddingModelMismatch, encode_vectors
 from codeguard.licenses.project import directory_license, tree_license
 from codeguard.model import Skip
 from codeguard.parsing.languages import LANGUAGES, language_for_path
+
+if TYPE_CHECKING:
+    from codeguard.ml.encoder import Encoder
+
+# Chunks embedded per call of the encoder (it sorts each call's texts by length to pad little).
+EMBED_BATCH = 256
 
 
 @dataclass
@@ -39,6 +54,11 @@ class AddSummary:
     skipped: list[Skip] = field(default_factory=list)
     # Files indexed with a remark (transcoded from another encoding, syntax errors).
     notes: list[tuple[str, str]] = field(default_factory=list)
+    # Chunks embedded by this add, with which model, and the seconds spent embedding them and
+    # refreshing the vector search cache.
+    embedded: int = 0
+    embed_model: str | None = None
+    embed_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +71,9 @@ class AddSummary:
             "chunks": self.chunks,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "notes": [{"path": p, "note": n} for p, n in self.notes],
+            "embedded": self.embedded,
+            "embed_model": self.embed_model,
+            "embed_seconds": round(self.embed_seconds, 3),
         }
 
 
@@ -179,8 +202,13 @@ def add_source(
     max_bytes: int = DEFAULT_MAX_BYTES,
     exclude: tuple[str, ...] = (),
     progress: Progress | None = None,
+    encoder: Encoder | None = None,
 ) -> AddSummary:
-    """Add (or refresh) a directory or git repository as a reference source, atomically."""
+    """Add (or refresh) a directory or git repository as a reference source, atomically.
+
+    With an ``encoder``, the source's eligible chunks that have no embedding yet (those of new
+    and changed files, or all of them the first time) are embedded in the same transaction; an
+    index holding embeddings of another model is refused (:class:`EmbeddingModelMismatch`)."""
     progress = progress or NoProgress()
     arg = parse_source_arg(source)
     given = license is not None
@@ -223,6 +251,7 @@ def add_source(
         jobs,
         progress,
         license_given=given,
+        encoder=encoder,
     )
 
 
@@ -242,11 +271,15 @@ def _apply(
     jobs: int,
     progress: Progress,
     license_given: bool = False,
+    encoder: Encoder | None = None,
 ) -> AddSummary:
     summary = AddSummary(name=name, commit=commit)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    progress.start(len(job_list), f"indexing {name}")
     with store.transaction() as conn:
+        store.ensure_embeddings_table(conn)
+        if encoder is not None:
+            check_model(store, encoder)
+        progress.start(len(job_list), f"indexing {name}")
         if existing is None:
             cur = conn.execute(
                 """INSERT INTO sources (name, kind, location, revision, commit_sha, license,
@@ -302,9 +335,166 @@ def _apply(
         conn.execute("DELETE FROM skips WHERE source_id = ?", (source_id,))
         conn.executemany("INSERT INTO skips VALUES (?,?,?)", [(source_id, s.path, s.reason) for s in skips])
         store.refresh_common_hashes(conn)
+        started = time.perf_counter()
+        # A boilerplate source is never reported, so its chunks are not candidates: no vectors.
+        dropped = conn.execute(
+            """DELETE FROM embeddings WHERE chunk_id IN (SELECT c.id FROM chunks c
+               JOIN files f ON c.file_id = f.id JOIN sources s ON f.source_id = s.id
+               WHERE s.id = ? AND s.boilerplate = 1)""",
+            (source_id,),
+        ).rowcount
+        if encoder is not None:
+            pending = _pending_chunks(conn, source_id)
+            summary.embedded = _embed_chunks(conn, encoder, pending, progress, f"embedding {name}")
+            summary.embed_model = encoder.card.model_id
+        if summary.embedded or dropped or summary.updated or summary.removed:
+            store.bump_vectors_generation(conn)
+    if summary.embedded or dropped or summary.updated or summary.removed:
+        refresh_vector_cache(store)
+    summary.embed_seconds = time.perf_counter() - started
     summary.skipped = sorted(skips, key=lambda s: s.path)
     summary.notes.sort()
     return summary
+
+
+# Chunks worth embedding: big enough, and not of a boilerplate source.
+_ELIGIBLE = f"""SELECT c.id, c.file_id, c.start_line, c.end_line FROM chunks c
+    JOIN files f ON c.file_id = f.id JOIN sources s ON f.source_id = s.id
+    WHERE c.end_tok - c.start_tok >= {MIN_EMBED_TOKENS} AND s.boilerplate = 0"""
+
+
+def _pending_chunks(
+    conn: sqlite3.Connection, source_id: int | None = None, missing_only: bool = True
+) -> list[tuple[int, int, int, int]]:
+    """(chunk id, file id, start line, end line) of eligible chunks (of one source, or all),
+    without an embedding unless ``missing_only`` is False; in file order."""
+    sql, args = _ELIGIBLE, []
+    if source_id is not None:
+        sql += " AND f.source_id = ?"
+        args.append(source_id)
+    if missing_only:
+        sql += " AND c.id NOT IN (SELECT chunk_id FROM embeddings)"
+    rows = conn.execute(sql + " ORDER BY c.file_id, c.id", args)
+    return [(int(c), int(f), int(s), int(e)) for c, f, s, e in rows]
+
+
+def _embed_chunks(
+    conn: sqlite3.Connection,
+    encoder: Encoder,
+    pending: list[tuple[int, int, int, int]],
+    progress: Progress,
+    label: str,
+) -> int:
+    """Embed ``pending`` chunks (their source lines, see ``chunk_text``) and store the vectors,
+    inside the caller's transaction; record the model. Returns how many were embedded."""
+    if not pending:
+        return 0
+    progress.start(len(pending), label)
+    file_id, texts_of = -1, ChunkTexts(b"")
+    for lo in range(0, len(pending), EMBED_BATCH):
+        part = pending[lo : lo + EMBED_BATCH]
+        texts = []
+        for _, fid, start, end in part:
+            if fid != file_id:
+                blob = conn.execute("SELECT content FROM files WHERE id = ?", (fid,)).fetchone()[0]
+                file_id, texts_of = fid, ChunkTexts(zlib.decompress(blob))
+            texts.append(texts_of.text(start, end))
+        vectors = encoder.embed(texts)
+        conn.executemany(
+            "INSERT OR REPLACE INTO embeddings VALUES (?, ?)",
+            zip([p[0] for p in part], encode_vectors(vectors)),
+        )
+        progress.advance(len(part))
+    IndexStore.set_meta(conn, META_EMBED_MODEL, encoder.card.model_id)
+    IndexStore.set_meta(conn, META_EMBED_DIM, encoder.dim)
+    return len(pending)
+
+
+def check_model(store: IndexStore, encoder: Encoder) -> None:
+    """Refuse to mix embeddings of two models (or dimensions) in one index."""
+    info = store.embedding_info()
+    model, dim = encoder.card.model_id, encoder.dim
+    if not info["vectors"] or (info["model"], info["dim"]) == (model, dim):
+        return
+    raise EmbeddingModelMismatch(
+        f"the index at {store.path} holds {info['vectors']:,} embeddings of model {info['model']!r} "
+        f"(dim {info['dim']}), but this command uses model {model!r} (dim {dim}). Pass --model with "
+        f"the model the index was built with, re-embed the whole index with this model "
+        f"(`codeguard index embed --model DIR --index {store.path}`), or add with --no-ml "
+        f"(fingerprints only)"
+    )
+
+
+def refresh_vector_cache(store: IndexStore) -> None:
+    """Rebuild the nearest-neighbour cache now, so that the next scan does not pay for it."""
+    from codeguard.index.vectors import open_vectors
+
+    open_vectors(store)
+
+
+@dataclass
+class EmbedSummary:
+    """What ``index embed`` did."""
+
+    model: str
+    embedded: int
+    replaced_model: str | None
+    vectors: int
+    method: str | None
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "embedded": self.embedded,
+            "replaced_model": self.replaced_model,
+            "vectors": self.vectors,
+            "method": self.method,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def embed_index(
+    store: IndexStore, encoder: Encoder, progress: Progress | None = None, everything: bool = False
+) -> EmbedSummary:
+    """Embed every eligible chunk of the index with ``encoder``, in one transaction.
+
+    Embeddings of another model are replaced; those of this model are kept (the same model
+    gives the same vectors) unless ``everything``. The vector cache is rebuilt."""
+    from codeguard.index.vectors import open_vectors
+
+    progress = progress or NoProgress()
+    started = time.perf_counter()
+    replaced: str | None = None
+    with store.transaction() as conn:
+        store.ensure_embeddings_table(conn)
+        info = store.embedding_info()
+        model = encoder.card.model_id
+        same = not info["vectors"] or (info["model"], info["dim"]) == (model, encoder.dim)
+        if not same:
+            replaced = info["model"]
+        if everything or not same:
+            conn.execute("DELETE FROM embeddings")
+        # Vectors of boilerplate sources (none are made; an older codeguard may have) go too.
+        conn.execute(
+            """DELETE FROM embeddings WHERE chunk_id IN (SELECT c.id FROM chunks c
+               JOIN files f ON c.file_id = f.id JOIN sources s ON f.source_id = s.id
+               WHERE s.boilerplate = 1)"""
+        )
+        embedded = _embed_chunks(conn, encoder, _pending_chunks(conn), progress, "embedding")
+        IndexStore.set_meta(conn, META_EMBED_MODEL, model)
+        IndexStore.set_meta(conn, META_EMBED_DIM, encoder.dim)
+        if embedded or replaced or everything:
+            store.bump_vectors_generation(conn)
+    vectors = open_vectors(store)
+    return EmbedSummary(
+        model=model,
+        embedded=embedded,
+        replaced_model=replaced,
+        vectors=len(vectors) if vectors else 0,
+        method=vectors.method if vectors else None,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _insert_file(conn: sqlite3.Connection, source_id: int, relpath: str, row: tuple[Any, ...]) -> None:
@@ -327,13 +517,17 @@ def _insert_file(conn: sqlite3.Connection, source_id: int, relpath: str, row: tu
 
 
 def _delete_file(conn: sqlite3.Connection, file_id: int) -> None:
-    """Delete a file with its chunks and postings (postings found by re-fingerprinting it)."""
+    """Delete a file with its chunks, their embeddings, and its postings (postings found by
+    re-fingerprinting it). The caller bumps the vectors generation (chunk ids may be reused)."""
     language, blob = conn.execute("SELECT language, tokens FROM files WHERE id = ?", (file_id,)).fetchone()
     tokens, _, _ = unpack_tokens(blob)
     hashes, positions = fingerprint(tokens, family_seed(LANGUAGES[language].fingerprint_family))
     conn.executemany(
         "DELETE FROM postings WHERE hash = ? AND file_id = ? AND pos = ?",
         zip(hashes.tolist(), [file_id] * len(hashes), positions.tolist()),
+    )
+    conn.execute(
+        "DELETE FROM embeddings WHERE chunk_id IN (SELECT id FROM chunks WHERE file_id = ?)", (file_id,)
     )
     conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
     conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
@@ -346,13 +540,29 @@ def remove_source(store: IndexStore, name: str) -> int:
         known = ", ".join(s.name for s in store.sources()) or "none"
         raise UsageError(f"No source named {name!r} in the index (sources: {known}).")
     with store.transaction() as conn:
+        store.ensure_embeddings_table(conn)
         ids = [r[0] for r in conn.execute("SELECT id FROM files WHERE source_id = ?", (src.id,))]
         for file_id in ids:
             _delete_file(conn, file_id)
         conn.execute("DELETE FROM skips WHERE source_id = ?", (src.id,))
         conn.execute("DELETE FROM sources WHERE id = ?", (src.id,))
         store.refresh_common_hashes(conn)
+        if ids:
+            store.bump_vectors_generation(conn)
+    if ids:
+        refresh_vector_cache(store)
     return len(ids)
 
 
-__all__ = ["AddSummary", "NoProgress", "Progress", "SourceError", "add_source", "remove_source", "np"]
+__all__ = [
+    "AddSummary",
+    "EmbedSummary",
+    "NoProgress",
+    "Progress",
+    "SourceError",
+    "add_source",
+    "check_model",
+    "embed_index",
+    "remove_source",
+    "np",
+]

@@ -469,6 +469,24 @@ class IndexStore:
             }
 
     @_guarded
+    def embedding_blobs(self, chunk_ids: Iterable[int] | None = None, batch: int = 900) -> dict[int, bytes]:
+        """chunk id -> stored vector of the given chunks that have one (all when None)."""
+        if not self.has_embeddings_table():
+            return {}
+        if chunk_ids is None:
+            rows = self.conn.execute("SELECT chunk_id, vec FROM embeddings ORDER BY chunk_id").fetchall()
+            return {int(i): v for i, v in rows}
+        out: dict[int, bytes] = {}
+        uniq = sorted(set(chunk_ids))
+        for lo in range(0, len(uniq), batch):
+            part = uniq[lo : lo + batch]
+            marks = ",".join("?" * len(part))
+            out.update(
+                self.conn.execute(f"SELECT chunk_id, vec FROM embeddings WHERE chunk_id IN ({marks})", part)
+            )
+        return out
+
+    @_guarded
     def vectors_per_source(self) -> dict[int, int]:
         """source id -> number of its chunks with an embedding."""
         if not self.has_embeddings_table():

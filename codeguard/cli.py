@@ -451,6 +451,14 @@ def index_embed(
     default=None,
     help="Baseline of accepted findings (codeguard baseline create); only new findings count.",
 )
+@model_option
+@click.option("--no-ml", is_flag=True, help="Fingerprints only: no semantic (model) matching.")
+@click.option(
+    "--semantic-threshold",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="P(clone) at which a semantic match is reported [default: the model's own, chosen in training].",
+)
 @exclude_option
 @max_size_option
 @jobs_option
@@ -471,6 +479,9 @@ def scan(
     project_license: str | None,
     no_index: bool,
     baseline: Path | None,
+    model_dir: Path | None,
+    no_ml: bool,
+    semantic_threshold: float | None,
     exclude: tuple[str, ...],
     max_file_size: int | None,
     jobs: int,
@@ -540,7 +551,12 @@ def scan(
         policy=Path(policy) if policy else None,
         project_license=project_license,
         baseline=Path(baseline) if baseline else None,
+        semantic=not no_ml,
+        model=Path(model_dir) if model_dir else None,
+        semantic_threshold=semantic_threshold,
     )
+    if no_ml and model_dir is not None:
+        raise UsageError("--model and --no-ml exclude each other.")
     try:
         result = run_scan(store, path, options, progress, change=change)
     finally:

@@ -91,7 +91,7 @@ class Finding:
     end_line: int
     chunk_kind: str
     chunk_name: str
-    match_type: str  # exact | renamed | modified
+    match_type: str  # exact | renamed | modified | semantic
     score: float
     coverage: float
     origin_coverage: float
@@ -107,6 +107,8 @@ class Finding:
     # tokens (see engine/scan.py). Baselines and SARIF fingerprints use it.
     fingerprint: str = ""
     suppressed: str = ""  # why it is accepted ("baseline: ..." or "inline: ..."), empty if active
+    # P(clone) from the model's pair head, where the semantic layer scored this pair.
+    probability: float | None = None
 
     @property
     def key(self) -> tuple[str, int, str, str]:
@@ -119,6 +121,7 @@ class Finding:
             "end_line": self.end_line,
             "chunk": {"kind": self.chunk_kind, "name": self.chunk_name},
             "match_type": self.match_type,
+            "probability": None if self.probability is None else round(self.probability, 4),
             "score": round(self.score, 4),
             "coverage": round(self.coverage, 4),
             "origin_coverage": round(self.origin_coverage, 4),

@@ -117,6 +117,12 @@ def write_corpus(root: Path, files: dict[str, str] | None = None) -> Corpus:
     return Corpus(root, files)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Scans cache chunk embeddings per user; tests keep theirs in a temp dir, not in ~/.cache."""
+    os.environ.setdefault("CODEGUARD_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="session")
 def make_corpus() -> Callable[..., Corpus]:
     """Factory: ``make_corpus(root, files=None)`` writes a corpus (for module-scoped fixtures)."""

@@ -26,6 +26,7 @@ from codeguard.discover import (
 )
 from codeguard.engine.analyze import Analyzed, analyze, analyze_path, parallel_map
 from codeguard.engine.progress import NoProgress, Progress
+from codeguard.engine.semantic import load_semantic, semantic_findings
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
 from codeguard.gitio import ChangedFile
@@ -74,6 +75,9 @@ class ScanOptions:
     policy: Path | None = None
     project_license: str | None = None  # given (flag or config); else detected
     baseline: Path | None = None
+    semantic: bool = True  # the model layer (off: --no-ml)
+    model: Path | None = None  # model directory; None: the shipped default
+    semantic_threshold: float | None = None  # None: the model card's threshold
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -186,7 +190,28 @@ def scan(
             if res.note:
                 notes.append({"path": res.relpath, "note": res.note})
     t_parse = time.perf_counter()
-    findings = match_files(store, analyzed, options, progress) if store is not None else []
+    findings: list[Finding] = []
+    semantic_stats: dict[str, Any] = {"status": "off: no index"}
+    if store is not None:
+        sem, status = (
+            (None, "off (--no-ml)")
+            if not options.semantic
+            else load_semantic(store, options.model, options.semantic_threshold)
+        )
+        near_misses: dict[tuple[str, int, int], set[tuple[int, int, int]]] = defaultdict(set)
+        ref_cache: dict[int, RefFile] = {}
+        findings = match_files(store, analyzed, options, progress, near_misses, ref_cache)
+        if sem is not None:
+            covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
+            for f in findings:
+                covered[f.path].append((f.start_line, f.end_line))
+            findings += semantic_findings(
+                sem, store, analyzed, covered, near_misses, store.source_map(), ref_cache
+            )
+            findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
+            semantic_stats = {"status": status, **sem.stats}
+        else:
+            semantic_stats = {"status": status}
     findings = [_judge(f, policy, project, proj_root) for f in findings]
     license_findings = _license_findings(analyzed, policy, project.expression)
     findings, suppressed, unjustified = _suppress(findings, analyzed, options.baseline)
@@ -210,6 +235,7 @@ def scan(
         "seconds_match": round(t_end - t_parse, 3),
         "notes": notes,
         "thresholds": options.to_json(),
+        "semantic": semantic_stats,
     }
     index_info = {"path": str(store.path), **store.stats(), "manifest": store.manifest} if store else {}
     return ScanResult(
@@ -312,15 +338,25 @@ def _license_findings(analyzed: list[Analyzed], policy: Policy, project: str | N
 
 
 def match_files(
-    store: IndexStore, analyzed: list[Analyzed], options: ScanOptions, progress: Progress
+    store: IndexStore,
+    analyzed: list[Analyzed],
+    options: ScanOptions,
+    progress: Progress,
+    near_misses: dict[tuple[str, int, int], set[tuple[int, int, int]]] | None = None,
+    ref_cache: dict[int, RefFile] | None = None,
 ) -> list[Finding]:
-    """Findings for already analyzed files."""
+    """Findings for already analyzed files.
+
+    ``near_misses`` (when given) collects, per scanned chunk (path, start_tok, end_tok), the
+    reference chunks (file id, start_tok, end_tok) aligned with it below the reporting thresholds:
+    candidates for the semantic layer.
+    """
     all_hashes = {int(h) for a in analyzed for h in a.hashes.tolist()}
     postings: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for h, file_id, pos in store.lookup(all_hashes):
         postings[h].append((file_id, pos))
     sources = store.source_map()
-    ref_cache: dict[int, RefFile] = {}
+    ref_cache = {} if ref_cache is None else ref_cache
     progress.start(len(analyzed), "matching")
     findings: list[Finding] = []
     for a in analyzed:
@@ -344,6 +380,9 @@ def match_files(
             for g in group_fragments(frags, a.parsed.chunks, ref.chunks, a.parsed.tokens):
                 if _reportable(g, options):
                     cands.append(_Candidate(g, ref, a, sources[ref.source_id]))
+                elif near_misses is not None:
+                    q, r = g.q_region, g.r_region
+                    near_misses[(a.relpath, q.start_tok, q.end_tok)].add((ref.id, r.start_tok, r.end_tok))
         findings.extend(_select(cands))
     findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
     return findings

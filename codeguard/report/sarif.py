@@ -253,6 +253,7 @@ def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> d
             "chunk": {"kind": f.chunk_kind, "name": f.chunk_name},
             "match_type": f.match_type,
             "score": round(f.score, 4),
+            **({"probability": round(f.probability, 4)} if f.probability is not None else {}),
             "coverage": round(f.coverage, 4),
             "origin_coverage": round(f.origin_coverage, 4),
             "policy_level": f.level,

@@ -41,10 +41,15 @@ class TextReport:
             con.print(
                 f"[bold]{escape(f.path)}:{f.start_line}-{f.end_line}[/bold] "
                 f"{f.chunk_kind} {escape(f.chunk_name)}  [{style}]{f.match_type.upper()}[/{style}] "
-                f"score {f.score:.2f}"
+                + (f"probability {f.probability:.2f}" if f.probability is not None else f"score {f.score:.2f}")
             )
             con.print(f"  copied from {escape(_origin(f))}")
-            for fr in f.fragments:
+            if f.match_type == "semantic":
+                con.print(
+                    "    same meaning as the origin (the model's verdict; no identical token run): "
+                    f"lines {f.start_line}-{f.end_line} <- {f.origin.start_line}-{f.origin.end_line}"
+                )
+            for fr in f.fragments if f.match_type != "semantic" else ():
                 kind = "identical" if fr.exact else "normalized match"
                 con.print(
                     f"    lines {fr.start_line}-{fr.end_line} <- {fr.origin_start_line}-{fr.origin_end_line}"

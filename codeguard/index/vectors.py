@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -235,24 +235,20 @@ def _write_cache(path: Path, header: dict[str, Any], index: Any) -> None:
     """Write the cache atomically; where the directory is read-only, keep it in memory only."""
     import faiss
 
-    body = faiss.serialize_index(index).tobytes()
-    head = json.dumps(header | {"crc32": zlib.crc32(body), "bytes": len(body)}, sort_keys=True)
-    tmp = None
+    body = faiss.serialize_index(index)  # a uint8 array, written without a copy
+    head = json.dumps(header | {"crc32": zlib.crc32(body), "bytes": int(body.size)}, sort_keys=True)
+    # A fresh name opened exclusively (mkstemp would make it private, unlike the database).
+    tmp = path.with_name(f".{CACHE_NAME}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{CACHE_NAME}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:
             fh.write(_MAGIC + head.encode("ascii") + b"\n")
             fh.write(body)
         os.replace(tmp, path)
-        tmp = None
     except OSError:
-        pass
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 __all__ = [

@@ -100,6 +100,7 @@ def train_command(
             eval_every=eval_every,
             threads=threads,
             model_id=model_id,
+            data_specs=list(data_specs),
         )
         result = train(data, out_dir, config, log=lambda msg: click.echo(msg, err=True))
     except CodeguardError as exc:

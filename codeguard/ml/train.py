@@ -57,6 +57,7 @@ class TrainConfig:
     head_epochs: int = 40
     val_limit: int = 1000  # validation pairs the encoder is scored on (both sides encoded)
     eval_every: int = 0  # encoder validation every N steps (0: once per epoch)
+    data_specs: list[str] = field(default_factory=list)  # the --data arguments, for the card
     precision: str = "auto"  # "auto" (bf16 autocast where the hardware has it), "bf16", "fp32"
     lora_r: int = 8
     lora_alpha: int = 16

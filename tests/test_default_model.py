@@ -1,0 +1,111 @@
+"""The model shipped in the package (codeguard/_model): what it must decide, and that scanning
+uses it by default without torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import LEVENSHTEIN, MERGE_INTERVALS, TOPO_SORT, Corpus
+
+from codeguard.ml.card import default_model_dir, load_card
+from codeguard.ml.data import evidence
+
+# merge_intervals renamed and restructured: other names, a different loop, tuple handling.
+RESTRUCTURED = '''\
+def combine_ranges(spans):
+    """Join ranges that touch or overlap."""
+    out = []
+    for lo, hi in sorted(spans, key=lambda s: s[0]):
+        if out and lo <= out[-1][1]:
+            prev_lo, prev_hi = out.pop()
+            out.append((prev_lo, max(prev_hi, hi)))
+        else:
+            out.append((lo, hi))
+    return out
+'''
+
+# Unrelated to every reference function (and to each other).
+UNRELATED = '''\
+def parse_headers(lines):
+    """Read 'Key: value' lines into a dict; a line starting with a space continues the last one."""
+    headers = {}
+    last = None
+    for line in lines:
+        if line.startswith((" ", "\\t")) and last is not None:
+            headers[last] += " " + line.strip()
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise ValueError(f"not a header line: {line!r}")
+        last = name.strip().lower()
+        headers[last] = value.strip()
+    return headers
+'''
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Any:
+    from codeguard.ml.encoder import Encoder
+
+    path = default_model_dir()
+    assert path is not None, "codeguard/_model is missing: the package must ship its default model"
+    return Encoder.load(path)
+
+
+def _probability(encoder: Any, a: str, b: str) -> float:
+    ea, eb = encoder.embed([a, b])
+    return float(encoder.pair_probability(ea[None], eb[None], evidence(a, b, "python")[None])[0])
+
+
+def test_card_records_recipe_and_scores() -> None:
+    path = default_model_dir()
+    assert path is not None
+    card = load_card(path)
+    assert card.recipe["encoder_steps"] > 0 and card.recipe["data"]["pairs"] > 0
+    assert 0 < card.threshold < 1
+    assert card.scores["validation_int8"]["f1"] > 0.5
+
+
+def test_restructured_copy_scores_above_threshold(encoder: Any) -> None:
+    p = _probability(encoder, MERGE_INTERVALS, RESTRUCTURED)
+    assert p >= encoder.card.threshold, p
+
+
+@pytest.mark.parametrize("other", [LEVENSHTEIN, TOPO_SORT, UNRELATED])
+def test_unrelated_function_scores_below_threshold(encoder: Any, other: str) -> None:
+    p = _probability(encoder, MERGE_INTERVALS, other)
+    assert p < encoder.card.threshold, p
+
+
+def test_scan_finds_the_rewrite_with_the_shipped_model(
+    reference_corpus: Corpus, index_dir: Path, tmp_path: Path, add_json: Any, scan_json: Any
+) -> None:
+    summary = add_json(reference_corpus.root, index_dir)  # no --model: the shipped one
+    assert summary["embedded"] > 0
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "ranges.py").write_text(RESTRUCTURED)
+    (project / "headers.py").write_text(UNRELATED)
+    _, report, _ = scan_json(project, index_dir)
+    assert report["stats"]["semantic"]["status"] == "on"
+    found = [(f["path"], f["match_type"], f["origin"]["path"]) for f in report["findings"]]
+    assert found == [("ranges.py", "semantic", "intervals.py")], report["findings"]
+
+
+def test_scanning_with_the_model_never_imports_torch(reference_corpus: Corpus, index_dir: Path) -> None:
+    code = (
+        "import sys; from codeguard.cli import main\n"
+        f"try: main(['index', 'add', {str(reference_corpus.root)!r}, '--index', {str(index_dir)!r}, '-q'])\n"
+        "except SystemExit: pass\n"
+        f"try: main(['scan', {str(reference_corpus.root)!r}, '--index', {str(index_dir)!r}, '-q', "
+        "'--fail-on', 'none'])\n"
+        "except SystemExit: pass\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.stdout.strip().endswith("ok"), out.stderr[-2000:]

@@ -18,7 +18,8 @@ import json
 import os
 import secrets
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,10 @@ HNSW_THRESHOLD = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
+# Batches smaller than this are searched on one thread: waking FAISS's OpenMP team costs more
+# than it saves for a few queries (8 ms instead of 0.04 ms per single query on a busy 2-core
+# machine, measured with bench/vector_recall.py).
+SMALL_BATCH = 32
 CACHE_NAME = "vectors.faiss"
 _MAGIC = b"codeguard-vectors 1\n"
 # Stored vectors: IEEE half precision, little-endian.
@@ -118,7 +123,11 @@ class VectorIndex:
         if k <= 0 or len(q) == 0 or len(self) == 0:
             empty = (len(q), max(k, 0))
             return np.full(empty, -np.inf, dtype=np.float32), np.full(empty, -1, dtype=np.int64)
-        scores, ids = self._index.search(q, int(k))
+        if len(q) < SMALL_BATCH:
+            with _one_thread():
+                scores, ids = self._index.search(q, int(k))
+        else:
+            scores, ids = self._index.search(q, int(k))
         scores = np.asarray(scores, dtype=np.float32)
         ids = np.asarray(ids, dtype=np.int64)
         scores[ids < 0] = -np.inf
@@ -134,6 +143,18 @@ class VectorIndex:
         if rows:
             out[rows] = _decode(self.store, [found[ids[i]] for i in rows], self.dim)
         return out
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _decode(store: IndexStore, blobs: Sequence[bytes], dim: int) -> np.ndarray:

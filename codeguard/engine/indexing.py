@@ -347,11 +347,13 @@ def _apply(
             pending = _pending_chunks(conn, source_id)
             summary.embedded = _embed_chunks(conn, encoder, pending, progress, f"embedding {name}")
             summary.embed_model = encoder.card.model_id
-        if summary.embedded or dropped or summary.updated or summary.removed:
+        stale = bool(summary.embedded or dropped or summary.updated or summary.removed)
+        if stale:
             store.bump_vectors_generation(conn)
-    if summary.embedded or dropped or summary.updated or summary.removed:
+    if stale:
         refresh_vector_cache(store)
-    summary.embed_seconds = time.perf_counter() - started
+    if encoder is not None or stale:
+        summary.embed_seconds = time.perf_counter() - started
     summary.skipped = sorted(skips, key=lambda s: s.path)
     summary.notes.sort()
     return summary
@@ -476,15 +478,15 @@ def embed_index(
         if everything or not same:
             conn.execute("DELETE FROM embeddings")
         # Vectors of boilerplate sources (none are made; an older codeguard may have) go too.
-        conn.execute(
+        dropped = conn.execute(
             """DELETE FROM embeddings WHERE chunk_id IN (SELECT c.id FROM chunks c
                JOIN files f ON c.file_id = f.id JOIN sources s ON f.source_id = s.id
                WHERE s.boilerplate = 1)"""
-        )
+        ).rowcount
         embedded = _embed_chunks(conn, encoder, _pending_chunks(conn), progress, "embedding")
         IndexStore.set_meta(conn, META_EMBED_MODEL, model)
         IndexStore.set_meta(conn, META_EMBED_DIM, encoder.dim)
-        if embedded or replaced or everything:
+        if embedded or replaced or everything or dropped:
             store.bump_vectors_generation(conn)
     vectors = open_vectors(store)
     return EmbedSummary(

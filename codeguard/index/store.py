@@ -414,9 +414,20 @@ class IndexStore:
         self.conn.execute("BEGIN")
         try:
             yield self.conn
-        finally:
+        except BaseException:
             if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the error being raised says more (a damaged file, usually)
+            raise
+        if self.conn.in_transaction:
+            try:
                 self.conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                if _is_corrupt(exc):
+                    raise _corrupt(self.path, exc) from None
+                raise
 
     @_guarded
     def has_embeddings_table(self) -> bool:

@@ -256,8 +256,8 @@ def _write_cache(path: Path, header: dict[str, Any], index: Any) -> None:
     """Write the cache atomically; where the directory is read-only, keep it in memory only."""
     import faiss
 
-    body = faiss.serialize_index(index)  # a uint8 array, written without a copy
-    head = json.dumps(header | {"crc32": zlib.crc32(body), "bytes": int(body.size)}, sort_keys=True)
+    body = faiss.serialize_index(index).data  # the uint8 array's buffer: written without a copy
+    head = json.dumps(header | {"crc32": zlib.crc32(body), "bytes": body.nbytes}, sort_keys=True)
     # A fresh name opened exclusively (mkstemp would make it private, unlike the database).
     tmp = path.with_name(f".{CACHE_NAME}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:

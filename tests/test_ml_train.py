@@ -37,7 +37,7 @@ def make_tiny_bert(root: Path) -> Path:
     chars = [c for c in string.printable if not c.isspace()]
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *chars, *("##" + c for c in chars)]
     (root / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
-    tokenizer = transformers.BertTokenizerFast(vocab_file=str(root / "vocab.txt"), do_lower_case=False)
+    tokenizer = transformers.BertTokenizerFast(vocab=str(root / "vocab.txt"), do_lower_case=False)
     config = transformers.BertConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,

@@ -200,10 +200,10 @@ def semantic_findings(
     findings: list[Finding] = []
     for qi, cands in ranked:
         q = queries[qi]
-        span = (q.chunk.start_line, q.chunk.end_line)
-        if any(s <= span[1] and span[0] <= e for s, e in kept[q.analyzed.relpath]):
+        lines = (q.chunk.start_line, q.chunk.end_line)
+        if any(s <= lines[1] and lines[0] <= e for s, e in kept[q.analyzed.relpath]):
             continue
-        kept[q.analyzed.relpath].append(span)
+        kept[q.analyzed.relpath].append(lines)
         cands.sort(key=lambda pc: (-pc[0], pc[1]))
         findings.append(_finding(store, ref_cache, sources, q, rows, cands))
     sem.stats |= {

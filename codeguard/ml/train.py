@@ -233,7 +233,7 @@ def train(
             target = torch.arange(len(batch), device=device)
             loss = (ce(logits, target) + ce(logits.T, target)) / 2
             optimizer.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()

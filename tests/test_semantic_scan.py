@@ -149,3 +149,16 @@ def test_text_and_sarif_reports_show_semantic_findings(
     html = tmp_path / "r.html"
     assert run_cli("scan", project, *args, "--format", "html", "--output", html)[0] == 0
     assert "semantic" in html.read_text().lower()
+
+
+def test_semantic_findings_are_capped_at_warning(
+    model: Path, reference_corpus: Corpus, index_dir: Path, project: Path, add_json: Any, scan_json: Any
+) -> None:
+    add_json(reference_corpus.root, index_dir, "--model", model, "--license", "GPL-3.0-only")
+    _, report, _ = scan_json(
+        project, index_dir, "--model", model, "--semantic-threshold", "0.000001", "--project-license", "MIT"
+    )
+    levels = {f["match_type"]: (f["level"], f["policy"]["reason"]) for f in report["findings"]}
+    assert levels["exact"][0] == "error"
+    level, reason = levels["semantic"]
+    assert level == "warning" and "P(copy) =" in reason and "review" in reason

@@ -278,7 +278,14 @@ def _judge(f: Finding, policy: Policy, project: TreeLicense, proj_root: Path) ->
         where = notices_mention(proj_root, [f.origin.source])
         if where:
             v = replace(v, level="none", reason=f"{v.reason}; attribution found in {where}")
-    return replace(f, level=v.level, rule_id=v.rule_id, reason=v.reason, help=v.help)
+    level, reason = v.level, v.reason
+    if f.match_type == "semantic" and f.probability is not None:
+        # A model's verdict is evidence for review, not proof of copying: never above warning
+        # (the default --fail-on still fails on it; --fail-on error gates on token evidence only).
+        if level == "error":
+            level = "warning"
+        reason = f"{reason} (same meaning per the model, P(copy) = {f.probability:.2f}: review it)"
+    return replace(f, level=level, rule_id=v.rule_id, reason=reason, help=v.help)
 
 
 def _suppress(

@@ -68,7 +68,9 @@ from _common import (  # noqa: E402
     write_json,
 )
 
-TOOLS = ["codeguard", "copydetect", "dolos-run", "dolos-query"]
+# codeguard: the default (fingerprints + the shipped model's semantic layer);
+# codeguard-noml: fingerprints only (`index add --no-ml`, `scan --no-ml`).
+TOOLS = ["codeguard", "codeguard-noml", "copydetect", "dolos-run", "dolos-query"]
 REFSETS = ["stdlib", "reference"]
 CSV_FIELD_LIMIT = 1 << 30
 
@@ -78,13 +80,15 @@ CSV_FIELD_LIMIT = 1 << 30
 # [{"suspect", "reference", "score"}] relative to DIR/suspect and to the reference root.
 
 
-def run_codeguard(suspect: Path, refs: Path, refname: str, work: Path, timeout: float):
+def run_codeguard(
+    suspect: Path, refs: Path, refname: str, work: Path, timeout: float, extra: tuple[str, ...] = ()
+):
     index_dir = work / "cg-index"
     if index_dir.exists():
         shutil.rmtree(index_dir)
     cg = codeguard_cmd()
     add = run_measured(
-        cg + ["index", "add", str(refs), "--name", refname, "--index", str(index_dir)],
+        cg + ["index", "add", str(refs), "--name", refname, "--index", str(index_dir), *extra],
         timeout=timeout,
     )
     if add.timed_out or add.rc != 0:
@@ -101,6 +105,7 @@ def run_codeguard(suspect: Path, refs: Path, refname: str, work: Path, timeout: 
             "json",
             "--output",
             str(out_json),
+            *extra,
         ],
         timeout=max(1.0, timeout - add.wall_s),
     )
@@ -318,6 +323,8 @@ def main() -> int:
                 )
                 if tool == "codeguard":
                     p, rr, inf = run_codeguard(suspect, refs, refname, sub, args.peer_timeout)
+                elif tool == "codeguard-noml":
+                    p, rr, inf = run_codeguard(suspect, refs, refname, sub, args.peer_timeout, ("--no-ml",))
                 elif tool == "copydetect":
                     p, rr, inf = run_copydetect(suspect, refs, sub, args.peer_timeout, shared)
                 elif tool == "dolos-run":
@@ -384,7 +391,7 @@ def main() -> int:
     for e in results:
         sc = e.get("score")
         wall = fmt_s(e["wall_s_median"])
-        if e["tool"] == "codeguard" and "index_s" in e["info"]:
+        if e["tool"].startswith("codeguard") and "index_s" in e["info"]:
             ix = median(e["info"].get("index_s_runs", [e["info"]["index_s"]]))
             sn = median(e["info"].get("scan_s_runs", [e["info"]["scan_s"]]))
             wall += f" (index {fmt_s(ix)} + scan {fmt_s(sn)})"

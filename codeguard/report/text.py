@@ -95,6 +95,15 @@ class TextReport:
                 f"Project license: {escape(result.project.get('license') or 'unknown')} "
                 f"({escape(_evidence(result.project))})."
             )
+        sem = s.get("semantic") or {}
+        if result.index and sem.get("status") == "on":
+            con.print(
+                f"Semantic layer: model {escape(str(sem.get('model')))}, {sem.get('vectors', 0):,} reference "
+                f"vectors ({sem.get('method')}), {sem.get('chunks_considered', 0)} chunk(s) checked, "
+                f"threshold {sem.get('threshold', 0):.2f}."
+            )
+        elif result.index and sem.get("status"):
+            con.print(f"Semantic layer {escape(str(sem['status']))}.")
         if result.skipped:
             reasons = Counter(_reason_class(sk.reason) for sk in result.skipped)
             summary = ", ".join(f"{n} {r}" for r, n in reasons.most_common())

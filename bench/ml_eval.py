@@ -72,9 +72,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--untrained", type=Path)
     ap.add_argument("--finetuned", type=Path)
-    ap.add_argument("--benchmark", action="append", choices=["poj104", "bcb"])
+    ap.add_argument("--benchmark", action="append", choices=["poj104", "bcb", "gcj", "soco"])
     ap.add_argument("--poj-limit", type=int, default=None, help="POJ-104 programs per split (default all)")
-    ap.add_argument("--combined-poj", action="store_true", help="also run combined on POJ-104 (slow)")
+    ap.add_argument(
+        "--combined-poj", action="store_true", help="also run combined on POJ-104, GCJ and SOCO (slow)"
+    )
     ap.add_argument("--reuse", action="store_true", help="reuse saved runs instead of repeating them")
     args = ap.parse_args()
     benchmarks = args.benchmark or ["bcb", "poj104"]
@@ -93,17 +95,17 @@ def main() -> None:
     for b in benchmarks:
         limit = args.poj_limit if b == "poj104" else None
         for key, label, scorer, model in columns:
-            if scorer == "combined" and b == "poj104" and not args.combined_poj:
+            if scorer == "combined" and b != "bcb" and not args.combined_poj:
                 table[b][label] = "not run"
                 continue
             table[b][label] = cell(run(key, b, scorer, model, limit, args.reuse))
     labels = [label for _, label, _, _ in columns]
-    metric = {"poj104": "MAP@R (%)", "bcb": "F1 (test_head2000)"}
+    metric = {"poj104": "MAP@R (%)", "bcb": "F1 (test_head2000)", "gcj": "F1", "soco": "F1"}
     print("| benchmark | metric | " + " | ".join(labels) + " | published CodeBERT |")
     print("| --- | --- | " + " | ".join("---" for _ in labels) + " | --- |")
     for b in benchmarks:
         row = [table[b][label] for label in labels]
-        print(f"| {b} | {metric[b]} | " + " | ".join(row) + f" | {PUBLISHED_CODEBERT[b]} |")
+        print(f"| {b} | {metric[b]} | " + " | ".join(row) + f" | {PUBLISHED_CODEBERT.get(b, '—')} |")
 
 
 if __name__ == "__main__":

@@ -194,3 +194,19 @@ def test_best_threshold_maximizes_f1() -> None:
     t = best_threshold(probs, labels)
     assert t == pytest.approx(0.4)
     assert pair_scores(probs, labels, t)["f1"] == pytest.approx(6 / 7)
+
+
+def test_head_only_refit_keeps_the_encoder(model_dir: Path, tmp_path: Path) -> None:
+    from codeguard.ml.card import load_card
+    from codeguard.ml.encoder import Encoder
+    from codeguard.ml.train import TrainConfig, refit_head
+
+    config = TrainConfig(base=str(model_dir), head_hidden=16, head_inputs="scalar", seed=1)
+    card = refit_head(model_dir, tmp_path / "refit", tiny_data(seed=3), config, log=lambda _m: None)
+    old, new = Encoder.load(model_dir), Encoder.load(tmp_path / "refit")
+    assert card.model_id == load_card(model_dir).model_id  # same encoder: indexes stay valid
+    texts = ["def f(x):\n    return x + 1\n"]
+    assert np.array_equal(old.embed(texts), new.embed(texts))
+    # The scalar head ignores the embedding vectors themselves: only cosine and evidence count.
+    assert new.head.w1 is not None and not new.head.w1[: 2 * 32].any() and new.head.w1[2 * 32 :].any()
+    assert "validation_int8_by_source" in card.scores and 0 < card.threshold < 1

@@ -54,6 +54,19 @@ from codeguard.ml import DATA_KINDS
 )
 @click.option("--eval-every", default=0, show_default=True, type=click.IntRange(0), help="0: once per epoch.")
 @click.option(
+    "--head-inputs",
+    default="scalar",
+    show_default=True,
+    type=click.Choice(["scalar", "full"]),
+    help="scalar: the head sees cosine + fingerprint evidence (generalizes); full: also |a-b| and a*b "
+    "(CodeXGLUE's set-up; learns the training set's topics).",
+)
+@click.option(
+    "--head-only",
+    is_flag=True,
+    help="--base is a model made by codeguard train: keep its encoder, fit the head again into --out.",
+)
+@click.option(
     "--threads", default=0, show_default=True, type=click.IntRange(0), help="torch threads (0: default)."
 )
 @click.option(
@@ -74,6 +87,8 @@ def train_command(
     seed: int,
     precision: str,
     eval_every: int,
+    head_inputs: str,
+    head_only: bool,
     threads: int,
     model_id: str,
 ) -> None:
@@ -101,14 +116,20 @@ def train_command(
             threads=threads,
             model_id=model_id,
             data_specs=list(data_specs),
+            head_inputs=head_inputs,
         )
-        result = train(data, out_dir, config, log=lambda msg: click.echo(msg, err=True))
+        if head_only:
+            from codeguard.ml.train import refit_head
+
+            card = refit_head(Path(base), out_dir, data, config, log=lambda msg: click.echo(msg, err=True))
+        else:
+            card = train(data, out_dir, config, log=lambda msg: click.echo(msg, err=True)).card
     except CodeguardError as exc:
         click.echo(f"codeguard: error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
-    scores = result.card.scores.get("validation_int8", {})
+    scores = card.scores.get("validation_int8", {})
     click.echo(
-        f"wrote {result.out_dir} ({result.card.model_id}); validation int8: "
+        f"wrote {out_dir} ({card.model_id}); validation int8: "
         + ", ".join(f"{k} {v:.3f}" for k, v in sorted(scores.items()))
-        + f"; threshold {result.card.threshold:.3f}"
+        + f"; threshold {card.threshold:.3f}"
     )

@@ -14,18 +14,36 @@ from conftest import LEVENSHTEIN, MERGE_INTERVALS, TOPO_SORT, Corpus
 from codeguard.ml.card import default_model_dir, load_card
 from codeguard.ml.data import evidence
 
-# merge_intervals renamed and restructured: other names, a different loop, tuple handling.
+# merge_intervals renamed and restructured: every name changed, the branch inverted, the final
+# loop turned into a comprehension (fingerprints share too little of it to report it).
 RESTRUCTURED = '''\
-def combine_ranges(spans):
-    """Join ranges that touch or overlap."""
-    out = []
-    for lo, hi in sorted(spans, key=lambda s: s[0]):
-        if out and lo <= out[-1][1]:
-            prev_lo, prev_hi = out.pop()
-            out.append((prev_lo, max(prev_hi, hi)))
+def join_spans(spans):
+    """Merge overlapping closed spans, sorted by their start."""
+    if not spans:
+        return []
+    by_start = sorted(spans, key=lambda s: s[0])
+    out = [list(by_start[0])]
+    for lo, hi in by_start[1:]:
+        prev = out[-1]
+        if lo > prev[1]:
+            out.append([lo, hi])
         else:
-            out.append((lo, hi))
-    return out
+            prev[1] = max(prev[1], hi)
+    return [(s[0], s[1]) for s in out]
+'''
+
+# merge_intervals rewritten with another algorithm shape but its interface, docstring and names
+# kept: no token run long enough for fingerprints, the same meaning for the model.
+REWRITTEN = '''\
+def merge_intervals(intervals):
+    """Merge overlapping closed intervals and return them sorted by start."""
+    merged = []
+    for start, end in sorted(intervals, key=lambda pair: pair[0]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 '''
 
 # Unrelated to every reference function (and to each other).
@@ -88,7 +106,7 @@ def test_scan_finds_the_rewrite_with_the_shipped_model(
     assert summary["embedded"] > 0
     project = tmp_path / "project"
     project.mkdir()
-    (project / "ranges.py").write_text(RESTRUCTURED)
+    (project / "ranges.py").write_text(REWRITTEN)
     (project / "headers.py").write_text(UNRELATED)
     _, report, _ = scan_json(project, index_dir)
     assert report["stats"]["semantic"]["status"] == "on"

@@ -146,7 +146,7 @@ def _measure(args, model, tok, export_s, functions_from_tree, rename_identifiers
         ("load + first embedding, fresh process (median of 3), s", f"{sorted(loads)[1]:.2f}"),
         ("torch imported by loading/embedding", str(torch_imported)),
         (f"chunks/s, {len(texts)} stdlib functions, one text per run (the default)", f"{sorted_rate:.1f}"),
-        ("chunks/s, padded batches of 32 in input order", f"{unsorted_rate:.1f}"),
+        ("chunks/s, padded batches of 32 in input order, one core", f"{unsorted_rate:.1f}"),
         ("tokens per chunk (mean, after truncation at 256)", f"{np.mean(tokens):.0f}"),
         ("int8 vs fp32 torch cosine (mean / min of 64)", f"{int8_cos.mean():.3f} / {int8_cos.min():.3f}"),
         (

@@ -120,7 +120,9 @@ def write_corpus(root: Path, files: dict[str, str] | None = None) -> Corpus:
 @pytest.fixture(scope="session", autouse=True)
 def _embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Scans cache chunk embeddings per user; tests keep theirs in a temp dir, not in ~/.cache."""
-    os.environ.setdefault("CODEGUARD_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    os.environ.setdefault(
+        "CODEGUARD_EMBEDDING_CACHE", str(tmp_path_factory.mktemp("cache") / "embeddings.sqlite")
+    )
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,12 @@ def tiny_model(root: Path) -> Path:
     encoder = transformers.BertModel(config).eval()
     head = PairHead(w2=np.zeros((2 * 32 + 1, 1), np.float32), b2=np.zeros(1, np.float32))
     card = ModelCard(
-        model_id="tiny-vectors", base="tiny-bert", dim=32, max_length=64, pooling="mean", head=HeadInfo(hidden=0)
+        model_id="tiny-vectors",
+        base="tiny-bert",
+        dim=32,
+        max_length=64,
+        pooling="mean",
+        head=HeadInfo(hidden=0),
     )
     return export_model(encoder, tokenizer, head, card, root / "model")
 
@@ -305,8 +310,7 @@ def test_an_indexed_chunk_finds_itself_first(
 def test_vectors_reads_unit_rows_from_sqlite(index: Path, model_dir: Path) -> None:
     ids = unique_text_chunks(index, 3)
     small = sorted(
-        r[0]
-        for r in db_rows(index, "SELECT id FROM chunks WHERE end_tok - start_tok < ?", MIN_EMBED_TOKENS)
+        r[0] for r in db_rows(index, "SELECT id FROM chunks WHERE end_tok - start_tok < ?", MIN_EMBED_TOKENS)
     )[0]
     store = IndexStore.open(index)
     vi = open_vectors(store)
@@ -349,7 +353,9 @@ def search_self(index: Path, model: Path) -> None:
     store.close()
 
 
-def test_a_fresh_cache_is_loaded_not_rebuilt(index: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fresh_cache_is_loaded_not_rebuilt(
+    index: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     builds = Builds(monkeypatch)
     search_self(index, model_dir)
     assert builds.n == 0
@@ -381,7 +387,9 @@ def test_a_missing_or_damaged_cache_is_rebuilt(
     assert not [p for p in index.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_a_stale_generation_rebuilds_the_cache(index: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stale_generation_rebuilds_the_cache(
+    index: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = IndexStore.open(index)
     with store.transaction() as conn:
         generation = store.bump_vectors_generation(conn)
@@ -393,7 +401,9 @@ def test_a_stale_generation_rebuilds_the_cache(index: Path, model_dir: Path, mon
     assert header["generation"] == generation
 
 
-def test_an_unwritable_cache_stays_in_memory(index: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_cache_stays_in_memory(
+    index: Path, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (index / CACHE_NAME).unlink()
 
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -455,7 +465,9 @@ def test_index_embed_replaces_another_models_vectors(
     assert meta(index, "vectors_generation") == generation + 1
     assert list_json(run_cli, index)["embeddings"]["model"] == "another-model"
     # Now the original model is the other one.
-    code, _, err = run_cli("index", "add", corpora["wrap"], "--name", "wrap", "--index", index, "--model", model_dir)
+    code, _, err = run_cli(
+        "index", "add", corpora["wrap"], "--name", "wrap", "--index", index, "--model", model_dir
+    )
     assert code == 4 and "another-model" in err
     # Same model again: nothing to do unless --all.
     code, out, err = run_cli("index", "embed", "--index", index, "--model", other_model, "--json")
@@ -497,8 +509,12 @@ def test_a_re_add_with_a_model_embeds_what_is_missing(
     assert summary["unchanged"] == 2 and summary["embedded"] == len(eligible(index)) > 0
 
 
-def test_model_and_no_ml_exclude_each_other(corpora: dict[str, Path], model_dir: Path, run_cli: Any, tmp_path: Path) -> None:
-    code, _, err = run_cli("index", "add", corpora["wrap"], "--index", tmp_path / "i", "--model", model_dir, "--no-ml")
+def test_model_and_no_ml_exclude_each_other(
+    corpora: dict[str, Path], model_dir: Path, run_cli: Any, tmp_path: Path
+) -> None:
+    code, _, err = run_cli(
+        "index", "add", corpora["wrap"], "--index", tmp_path / "i", "--model", model_dir, "--no-ml"
+    )
     assert code == 2 and "--no-ml" in err
     assert not (tmp_path / "i").exists()
 
@@ -520,7 +536,9 @@ def test_without_a_model_the_add_says_so_once(
 def test_a_missing_model_dir_exits_4_before_creating_the_index(
     corpora: dict[str, Path], run_cli: Any, tmp_path: Path
 ) -> None:
-    code, _, err = run_cli("index", "add", corpora["wrap"], "--index", tmp_path / "i", "--model", tmp_path / "none")
+    code, _, err = run_cli(
+        "index", "add", corpora["wrap"], "--index", tmp_path / "i", "--model", tmp_path / "none"
+    )
     assert code == 4 and "does not exist" in err
     assert not (tmp_path / "i").exists()
 

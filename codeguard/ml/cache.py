@@ -1,7 +1,8 @@
 """Embeddings of scanned chunks, cached by model and content hash.
 
 A rescan re-embeds only chunks whose text changed: the cache is one SQLite file per user
-(``$CODEGUARD_CACHE_DIR`` or the platform cache directory), keyed by (model id, SHA-256 of the
+(``$CODEGUARD_EMBEDDING_CACHE`` if set, else ``embeddings.sqlite`` in ``$CODEGUARD_CACHE_DIR`` or
+the platform cache directory), keyed by (model id, SHA-256 of the
 chunk text), vectors stored as float16 like the reference index. The cache is an accelerator,
 never a source of truth: when it cannot be opened or written (read-only home, corrupt file,
 locked by another process) scanning goes on without it and says so in the scan statistics.
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 CACHE_ENV = "CODEGUARD_CACHE_DIR"
+FILE_ENV = "CODEGUARD_EMBEDDING_CACHE"  # the cache file itself (tests, benchmarks)
 CACHE_FILE = "embeddings.sqlite"
 # Rows kept per model: the oldest are evicted beyond this (about 80 MB at 384 dimensions).
 MAX_ROWS = 100_000
@@ -39,7 +41,8 @@ class EmbeddingCache:
     def __init__(self, model_id: str, dim: int, path: Path | None = None):
         self.model_id = model_id
         self.dim = dim
-        self.path = path or cache_dir() / CACHE_FILE
+        env = os.environ.get(FILE_ENV)
+        self.path = path or (Path(env) if env else cache_dir() / CACHE_FILE)
         self.error = ""
         self.hits = self.misses = 0
         self._conn: sqlite3.Connection | None = None

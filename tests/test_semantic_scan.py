@@ -20,6 +20,8 @@ pytest.importorskip("torch")
 
 from test_ml_train import trained_model  # noqa: E402
 
+from codeguard.engine.semantic import MIN_SCAN_PROBABILITY  # noqa: E402
+
 # merge_intervals rewritten: same meaning, other structure and names (no shared 15-token run).
 REWRITTEN = '''\
 def combine_ranges(spans):
@@ -74,11 +76,13 @@ def test_rewrite_found_only_by_the_model(
     _, plain, _ = scan_json(project, index_dir, "--no-ml")
     assert not _semantic(plain) and plain["stats"]["semantic"]["status"].startswith("off")
 
-    # The model's own threshold is recorded and used when none is given.
+    # Without --semantic-threshold: the model's own threshold, raised to the scan minimum.
     _, default, _ = scan_json(project, index_dir, "--model", model)
     card = json.loads((model / "codeguard-model.json").read_text())
-    assert default["stats"]["semantic"]["threshold"] == pytest.approx(card["threshold"], abs=1e-4)
-    assert all(x["probability"] >= card["threshold"] for x in _semantic(default))
+    stats = default["stats"]["semantic"]
+    assert stats["model_threshold"] == pytest.approx(card["threshold"], abs=1e-4)
+    assert stats["threshold"] == pytest.approx(max(card["threshold"], MIN_SCAN_PROBABILITY), abs=1e-4)
+    assert all(x["probability"] >= stats["threshold"] for x in _semantic(default))
 
 
 def test_rescan_embeds_only_changed_chunks(
@@ -151,7 +155,7 @@ def test_text_and_sarif_reports_show_semantic_findings(
     assert "semantic" in html.read_text().lower()
 
 
-def test_semantic_findings_are_capped_at_warning(
+def test_semantic_findings_are_capped_at_note(
     model: Path, reference_corpus: Corpus, index_dir: Path, project: Path, add_json: Any, scan_json: Any
 ) -> None:
     add_json(reference_corpus.root, index_dir, "--model", model, "--license", "GPL-3.0-only")
@@ -161,4 +165,4 @@ def test_semantic_findings_are_capped_at_warning(
     levels = {f["match_type"]: (f["level"], f["policy"]["reason"]) for f in report["findings"]}
     assert levels["exact"][0] == "error"
     level, reason = levels["semantic"]
-    assert level == "warning" and "P(copy) =" in reason and "review" in reason
+    assert level == "note" and "P(copy) =" in reason and "review" in reason

@@ -280,10 +280,10 @@ def _judge(f: Finding, policy: Policy, project: TreeLicense, proj_root: Path) ->
             v = replace(v, level="none", reason=f"{v.reason}; attribution found in {where}")
     level, reason = v.level, v.reason
     if f.match_type == "semantic" and f.probability is not None:
-        # A model's verdict is evidence for review, not proof of copying: never above warning
-        # (the default --fail-on still fails on it; --fail-on error gates on token evidence only).
-        if level == "error":
-            level = "warning"
+        # A model's verdict is a lead for review, not proof of copying: at most a note, so the
+        # default gate (--fail-on warning) fails on token evidence only; --fail-on note gates on it.
+        if level in ("error", "warning"):
+            level = "note"
         reason = f"{reason} (same meaning per the model, P(copy) = {f.probability:.2f}: review it)"
     return replace(f, level=level, rule_id=v.rule_id, reason=reason, help=v.help)
 

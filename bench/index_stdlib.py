@@ -93,6 +93,11 @@ def main() -> int:
     )
     ap.add_argument("--timeout", type=float, default=1800.0, help="per command, seconds")
     ap.add_argument(
+        "--with-model",
+        action="store_true",
+        help="also embed the chunks with the shipped model (default: --no-ml, the fingerprint path)",
+    )
+    ap.add_argument(
         "--keep-index",
         type=Path,
         default=None,
@@ -113,7 +118,19 @@ def main() -> int:
     for i in range(args.runs):
         work = Path(tempfile.mkdtemp(prefix="index-stdlib-", dir=BENCH_DIR / "tmp"))
         index_dir = work / "index"
-        add = cg + ["index", "add", str(src), "--name", "stdlib", "--index", str(index_dir), "--json", *jobs]
+        ml = [] if args.with_model else ["--no-ml"]
+        add = cg + [
+            "index",
+            "add",
+            str(src),
+            "--name",
+            "stdlib",
+            "--index",
+            str(index_dir),
+            "--json",
+            *jobs,
+            *ml,
+        ]
         print(f"run {i + 1}/{args.runs}: index add (fresh) ...", file=sys.stderr, flush=True)
         first = run_measured(add, timeout=args.timeout)
         if first.rc != 0:

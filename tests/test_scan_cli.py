@@ -109,7 +109,7 @@ def test_index_list_shows_the_source(index_dir: Path) -> None:
     assert data["sources"][0]["files"] == len(REFERENCE_FILES)
 
 
-def test_a_real_scan_does_not_import_torch_or_faiss(index_dir: Path) -> None:
+def test_a_real_scan_imports_neither_torch_nor_faiss_without_the_model(index_dir: Path) -> None:
     code = (
         "import sys\n"
         "from codeguard.cli import main\n"
@@ -120,5 +120,10 @@ def test_a_real_scan_does_not_import_torch_or_faiss(index_dir: Path) -> None:
         "print('torch' in sys.modules, 'faiss' in sys.modules, file=sys.stderr)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert json.loads(out.stdout)["findings"]
+    # With the semantic layer on, FAISS searches the index's vectors; torch is never needed.
+    assert out.stderr.strip().splitlines()[-1] == "False True"
+    fingerprints_only = code.replace("'--fail-on', 'note']", "'--fail-on', 'note', '--no-ml']")
+    out = subprocess.run([sys.executable, "-c", fingerprints_only], capture_output=True, text=True)
     assert json.loads(out.stdout)["findings"]
     assert out.stderr.strip().splitlines()[-1] == "False False"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import string
 import subprocess
 import sys
 import sysconfig
@@ -35,37 +34,20 @@ SOURCES = {"wrap": ["textwrap.py", "heapq.py"], "misc": ["bisect.py", "colorsys.
 
 # -- fixtures --------------------------------------------------------------------------------------
 def tiny_model(root: Path) -> Path:
-    """A randomly initialised 2-layer, 32-wide BERT exported as a codeguard model (about 1 s).
-
-    Untrained, but its WordPiece vocabulary covers code, so different chunks get clearly
-    different embeddings (cosine of distinct chunks <= 0.998 here), which nearest-neighbour
-    tests need. (``test_ml_train.make_tiny_bert`` passes ``vocab_file=``, which transformers 5
-    ignores: its tokenizer knows only the 5 special tokens, every text embeds alike.)"""
+    """The untrained tiny BERT of ``test_ml_train.make_tiny_bert`` exported as a codeguard model
+    (about 1 s). Untrained, but its WordPiece vocabulary covers code, so different chunks get
+    clearly different embeddings, which nearest-neighbour tests need."""
     transformers = pytest.importorskip("transformers")
-    torch = pytest.importorskip("torch")
-    from test_ml_train import WORDS
+    from test_ml_train import make_tiny_bert
 
     from codeguard.ml.card import HeadInfo, ModelCard
     from codeguard.ml.export import export_model
     from codeguard.ml.head import PairHead
 
-    root.mkdir(parents=True, exist_ok=True)
-    chars = [c for c in string.printable if not c.isspace()]
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *chars, *("##" + c for c in chars)]
-    (root / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
-    tokenizer = transformers.BertTokenizerFast(vocab=str(root / "vocab.txt"), do_lower_case=False)
+    base = make_tiny_bert(root / "base")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(base), local_files_only=True)
     assert len(tokenizer) > 200
-    config = transformers.BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    encoder = transformers.BertModel(config).eval()
+    encoder = transformers.AutoModel.from_pretrained(str(base), local_files_only=True).eval()
     head = PairHead(w2=np.zeros((2 * 32 + 1, 1), np.float32), b2=np.zeros(1, np.float32))
     card = ModelCard(
         model_id="tiny-vectors",

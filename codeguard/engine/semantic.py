@@ -132,12 +132,14 @@ def semantic_findings(
     end_tok) of reference chunks fingerprints aligned with it below the reporting thresholds.
     """
     t0 = time.perf_counter()
+    common = _common_hashes(store, analyzed)
     queries = [
         _Query(a, c)
         for a in analyzed
         for c in a.parsed.chunks
         if c.end_tok - c.start_tok >= MIN_SEMANTIC_TOKENS
         and not any(s <= c.end_line and c.start_line <= e for s, e in covered.get(a.relpath, ()))
+        and not _mostly_common(a, c, common)
     ]
     sem.stats |= {"chunks_considered": len(queries)}
     if not queries:
@@ -220,6 +222,29 @@ def semantic_findings(
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return findings
+
+
+def _common_hashes(store: IndexStore, analyzed: list[Analyzed]) -> set[int]:
+    """Hashes of the scanned files that the index ignores (boilerplate sources, ubiquitous code)."""
+    hashes = sorted({int(h) for a in analyzed for h in a.hashes.tolist()})
+    out: set[int] = set()
+    for lo in range(0, len(hashes), 900):
+        part = hashes[lo : lo + 900]
+        rows = store.conn.execute(
+            f"SELECT hash FROM common_hashes WHERE hash IN ({','.join('?' * len(part))})", part
+        )
+        out.update(int(r[0]) for r in rows)
+    return out
+
+
+def _mostly_common(a: Analyzed, c: Chunk, common: set[int]) -> bool:
+    """Whether most of a chunk's fingerprints are ignored ones: boilerplate is never reported,
+    by fingerprints or by meaning."""
+    if not common:
+        return False
+    inside = (a.positions >= c.start_tok) & (a.positions < c.end_tok)
+    hashes = a.hashes[inside].tolist()
+    return bool(hashes) and sum(int(h) in common for h in hashes) >= 0.5 * len(hashes)
 
 
 def _chunk_rows(store: IndexStore, ids: set[int]) -> dict[int, tuple[Any, ...]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,3 +180,15 @@ class ScanResult:
     # (source, path), and a scanned file as it was scanned (staged content, not the work tree).
     read_origin: Callable[[str, str], bytes | None] | None = field(default=None, repr=False)
     read_scanned: Callable[[str], bytes | None] | None = field(default=None, repr=False)
+
+
+def finding_fingerprint(
+    path: str, origin_source: str, origin_path: str, origin_name: str, tokens: bytes
+) -> str:
+    """Content identity of a finding: the file, the origin and the copied chunk's normalized
+    tokens, so that it survives moved lines and reformatting but not a change of the code."""
+    h = hashlib.sha256()
+    for part in (path, origin_source, origin_path, origin_name, hashlib.sha256(tokens).hexdigest()):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:32]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import time
 from collections import defaultdict
@@ -39,7 +38,16 @@ from codeguard.licenses.project import (
     notices_mention,
     project_root,
 )
-from codeguard.model import Chunk, Finding, Fragment, LicenseFinding, Provenance, ScanResult, Skip
+from codeguard.model import (
+    Chunk,
+    Finding,
+    Fragment,
+    LicenseFinding,
+    Provenance,
+    ScanResult,
+    Skip,
+    finding_fingerprint,
+)
 from codeguard.parsing.chunker import token_lines
 from codeguard.parsing.languages import language_for_path
 
@@ -200,14 +208,13 @@ def scan(
         )
         near_misses: dict[tuple[str, int, int], set[tuple[int, int, int]]] = defaultdict(set)
         ref_cache: dict[int, RefFile] = {}
-        findings = match_files(store, analyzed, options, progress, near_misses, ref_cache)
+        sources = store.source_map()
+        findings = match_files(store, analyzed, options, progress, near_misses, ref_cache, sources)
         if sem is not None:
             covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
             for f in findings:
                 covered[f.path].append((f.start_line, f.end_line))
-            findings += semantic_findings(
-                sem, store, analyzed, covered, near_misses, store.source_map(), ref_cache
-            )
+            findings += semantic_findings(sem, store, analyzed, covered, near_misses, sources, ref_cache)
             findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
             semantic_stats = {"status": status, **sem.stats}
         else:
@@ -351,6 +358,7 @@ def match_files(
     progress: Progress,
     near_misses: dict[tuple[str, int, int], set[tuple[int, int, int]]] | None = None,
     ref_cache: dict[int, RefFile] | None = None,
+    sources: dict[int, SourceRow] | None = None,
 ) -> list[Finding]:
     """Findings for already analyzed files.
 
@@ -362,7 +370,7 @@ def match_files(
     postings: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for h, file_id, pos in store.lookup(all_hashes):
         postings[h].append((file_id, pos))
-    sources = store.source_map()
+    sources = store.source_map() if sources is None else sources
     ref_cache = {} if ref_cache is None else ref_cache
     progress.start(len(analyzed), "matching")
     findings: list[Finding] = []
@@ -491,17 +499,5 @@ def _finding(c: _Candidate, others: list[_Candidate]) -> Finding:
 
 
 def _fingerprint(q: Analyzed, region: Chunk, c: _Candidate) -> str:
-    """Content identity of a finding: path, origin and the normalized tokens of the copied
-    chunk, so that it survives moved lines and reformatting but not a change of the code."""
-    h = hashlib.sha256()
     tokens = q.parsed.tokens[region.start_tok : region.end_tok].astype("<u4").tobytes()
-    for part in (
-        q.relpath,
-        c.source.name,
-        c.ref.path,
-        c.group.r_region.name,
-        hashlib.sha256(tokens).hexdigest(),
-    ):
-        h.update(part.encode("utf-8"))
-        h.update(b"\0")
-    return h.hexdigest()[:32]
+    return finding_fingerprint(q.relpath, c.source.name, c.ref.path, c.group.r_region.name, tokens)

@@ -17,7 +17,6 @@ by content hash (:mod:`codeguard.ml.cache`), so a rescan embeds only what change
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from codeguard.index.store import IndexStore, RefFile, SourceRow
 from codeguard.index.vectors import EmbeddingModelMismatch, VectorIndex, chunk_text, open_vectors
 from codeguard.ml.card import ModelUnavailable, default_model_dir
 from codeguard.ml.head import fingerprint_evidence
-from codeguard.model import Chunk, Finding, Fragment, Provenance
+from codeguard.model import Chunk, Finding, Fragment, Provenance, finding_fingerprint
 from codeguard.parsing.languages import LANGUAGES
 
 # Nearest reference chunks fetched per scanned chunk.
@@ -132,7 +131,7 @@ def semantic_findings(
     end_tok) of reference chunks fingerprints aligned with it below the reporting thresholds.
     """
     t0 = time.perf_counter()
-    common = _common_hashes(store, analyzed)
+    common = store.common_among({int(h) for a in analyzed for h in a.hashes.tolist()})
     queries = [
         _Query(a, c)
         for a in analyzed
@@ -163,13 +162,13 @@ def semantic_findings(
         for cos, cid in zip(cosines[qi].tolist(), ids[qi].tolist()):
             if cid >= 0 and cos >= MIN_COSINE:
                 pairs.append((qi, int(cid)))
-    rows = _chunk_rows(store, {cid for _, cid in pairs})
+    rows = store.chunk_rows({cid for _, cid in pairs})
     by_span = {(r[1], r[4], r[5]): cid for cid, r in rows.items()}
     for qi, q in enumerate(queries):
         for span in near_misses.get((q.analyzed.relpath, q.chunk.start_tok, q.chunk.end_tok), ()):
             cid = by_span.get(span)
             if cid is None:
-                found = _chunk_by_span(store, span)
+                found = store.embedded_chunk_at(*span)
                 if found is None:
                     continue
                 cid, row = found
@@ -224,19 +223,6 @@ def semantic_findings(
     return findings
 
 
-def _common_hashes(store: IndexStore, analyzed: list[Analyzed]) -> set[int]:
-    """Hashes of the scanned files that the index ignores (boilerplate sources, ubiquitous code)."""
-    hashes = sorted({int(h) for a in analyzed for h in a.hashes.tolist()})
-    out: set[int] = set()
-    for lo in range(0, len(hashes), 900):
-        part = hashes[lo : lo + 900]
-        rows = store.conn.execute(
-            f"SELECT hash FROM common_hashes WHERE hash IN ({','.join('?' * len(part))})", part
-        )
-        out.update(int(r[0]) for r in rows)
-    return out
-
-
 def _mostly_common(a: Analyzed, c: Chunk, common: set[int]) -> bool:
     """Whether most of a chunk's fingerprints are ignored ones: boilerplate is never reported,
     by fingerprints or by meaning."""
@@ -245,31 +231,6 @@ def _mostly_common(a: Analyzed, c: Chunk, common: set[int]) -> bool:
     inside = (a.positions >= c.start_tok) & (a.positions < c.end_tok)
     hashes = a.hashes[inside].tolist()
     return bool(hashes) and sum(int(h) in common for h in hashes) >= 0.5 * len(hashes)
-
-
-def _chunk_rows(store: IndexStore, ids: set[int]) -> dict[int, tuple[Any, ...]]:
-    """id -> (id, file_id, kind, name, start_tok, end_tok, start_line, end_line) of chunks."""
-    out: dict[int, tuple[Any, ...]] = {}
-    ordered = sorted(ids)
-    for lo in range(0, len(ordered), 900):
-        part = ordered[lo : lo + 900]
-        for row in store.conn.execute(
-            "SELECT id, file_id, kind, name, start_tok, end_tok, start_line, end_line FROM chunks "
-            f"WHERE id IN ({','.join('?' * len(part))})",
-            part,
-        ):
-            out[int(row[0])] = tuple(row)
-    return out
-
-
-def _chunk_by_span(store: IndexStore, span: tuple[int, int, int]) -> tuple[int, tuple[Any, ...]] | None:
-    row = store.conn.execute(
-        "SELECT c.id, c.file_id, c.kind, c.name, c.start_tok, c.end_tok, c.start_line, c.end_line "
-        "FROM chunks c JOIN embeddings e ON e.chunk_id = c.id "
-        "WHERE c.file_id = ? AND c.start_tok = ? AND c.end_tok = ?",
-        span,
-    ).fetchone()
-    return (int(row[0]), tuple(row)) if row else None
 
 
 def _row_chunk(row: tuple[Any, ...]) -> Chunk:
@@ -351,16 +312,6 @@ def _finding(
 
 
 def _fingerprint(q: _Query, origin: Provenance) -> str:
-    """Content identity, as for fingerprint findings (engine/scan.py): file, origin, chunk tokens."""
-    h = hashlib.sha256()
+    """Content identity, as for fingerprint findings (engine/scan.py)."""
     tokens = q.analyzed.parsed.tokens[q.chunk.start_tok : q.chunk.end_tok].astype("<u4").tobytes()
-    for part in (
-        q.analyzed.relpath,
-        origin.source,
-        origin.path,
-        origin.chunk_name,
-        hashlib.sha256(tokens).hexdigest(),
-    ):
-        h.update(part.encode("utf-8"))
-        h.update(b"\0")
-    return h.hexdigest()[:32]
+    return finding_fingerprint(q.analyzed.relpath, origin.source, origin.path, origin.chunk_name, tokens)

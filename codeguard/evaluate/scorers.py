@@ -316,14 +316,11 @@ class ModelScorer(EmbeddingScorer):
         self._hashes: dict[str, np.ndarray] = {}
 
     def prepare(self, items: Sequence[Item]) -> None:
-        from codeguard.fingerprint.winnow import family_seed, fingerprint
-        from codeguard.ml.data import _tokens
-        from codeguard.parsing.languages import LANGUAGES
+        from codeguard.ml.data import fingerprints_of
 
         for item_id, code, language in items:
             if item_id not in self._hashes:
-                family = LANGUAGES[language].fingerprint_family if language in LANGUAGES else "generic"
-                self._hashes[item_id] = fingerprint(_tokens(code, language), family_seed(family))[0]
+                self._hashes[item_id] = fingerprints_of(code, language)
         super().prepare(items)
 
     def score(self, pairs: Sequence[Pair]) -> np.ndarray:

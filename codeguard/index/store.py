@@ -97,6 +97,7 @@ def current_manifest() -> dict[str, Any]:
 
 
 # Keys whose values must match exactly for an index to be usable.
+_CHUNK_COLUMNS = "id, file_id, kind, name, start_tok, end_tok, start_line, end_line"
 _REQUIRED = ("format", "format_version", "k", "w", "hash_scheme", "normalization")
 
 
@@ -478,6 +479,45 @@ class IndexStore:
                 "vectors": n,
                 "generation": int(self.meta_value(META_VECTORS_GENERATION, 0)),
             }
+
+    @_guarded
+    def common_among(self, hashes: Iterable[int], batch: int = 900) -> set[int]:
+        """Those of ``hashes`` the index ignores (boilerplate sources, fingerprints in too many files)."""
+        uniq = sorted(set(hashes))
+        out: set[int] = set()
+        for lo in range(0, len(uniq), batch):
+            part = uniq[lo : lo + batch]
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(f"SELECT hash FROM common_hashes WHERE hash IN ({marks})", part)
+            out.update(int(r[0]) for r in rows)
+        return out
+
+    @_guarded
+    def chunk_rows(self, chunk_ids: Iterable[int], batch: int = 900) -> dict[int, tuple[Any, ...]]:
+        """id -> (id, file_id, kind, name, start_tok, end_tok, start_line, end_line) of chunks."""
+        out: dict[int, tuple[Any, ...]] = {}
+        uniq = sorted(set(chunk_ids))
+        for lo in range(0, len(uniq), batch):
+            part = uniq[lo : lo + batch]
+            marks = ",".join("?" * len(part))
+            for row in self.conn.execute(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id IN ({marks})", part):
+                out[int(row[0])] = tuple(row)
+        return out
+
+    @_guarded
+    def embedded_chunk_at(
+        self, file_id: int, start_tok: int, end_tok: int
+    ) -> tuple[int, tuple[Any, ...]] | None:
+        """(id, row as in :meth:`chunk_rows`) of the embedded chunk with exactly this span, if any."""
+        if not self.has_embeddings_table():
+            return None
+        cols = ", ".join(f"c.{c.strip()}" for c in _CHUNK_COLUMNS.split(","))
+        row = self.conn.execute(
+            f"SELECT {cols} FROM chunks c JOIN embeddings e ON e.chunk_id = c.id "
+            "WHERE c.file_id = ? AND c.start_tok = ? AND c.end_tok = ?",
+            (file_id, start_tok, end_tok),
+        ).fetchone()
+        return (int(row[0]), tuple(row)) if row else None
 
     @_guarded
     def embedding_blobs(self, chunk_ids: Iterable[int] | None = None, batch: int = 900) -> dict[int, bytes]:

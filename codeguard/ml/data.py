@@ -459,10 +459,15 @@ def evidence(
     many pairs (BigCloneBench: 9,134 functions in 90,102 training pairs).
     """
     cache = {} if cache is None else cache
-    return fingerprint_evidence(_fingerprints(a, language, cache), _fingerprints(b, language, cache))
+    return fingerprint_evidence(fingerprints_of(a, language, cache), fingerprints_of(b, language, cache))
 
 
-def _fingerprints(code: str, language: str, cache: dict[tuple[str, str], np.ndarray]) -> np.ndarray:
+def fingerprints_of(
+    code: str, language: str, cache: dict[tuple[str, str], np.ndarray] | None = None
+) -> np.ndarray:
+    """Winnowed fingerprints of a code fragment, as the matcher computes them (memoized in ``cache``)."""
+    if cache is None:
+        cache = {}
     from codeguard.fingerprint.winnow import family_seed, fingerprint
     from codeguard.parsing.languages import LANGUAGES
 

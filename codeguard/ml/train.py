@@ -316,8 +316,6 @@ def fit_head_stage(
     interval merge scored 0.79 against a topological sort, 0.57 against its origin): scanning
     needs the head that generalizes.
     """
-    import torch
-
     from codeguard.ml.encoder import Encoder
 
     t0 = time.time()
@@ -375,7 +373,6 @@ def fit_head_stage(
         cos = np.sum(ref * vectors[[row_of[p.a] for p in ref_pairs]], axis=1)
         card.scores["int8_vs_fp32_cosine_mean"] = float(np.mean(cos))
     card.save(out_dir)
-    del torch
 
 
 def refit_head(
@@ -557,18 +554,13 @@ def pair_scores(probs: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -
     tp = float(np.sum(pred & (y == 1)))
     precision = tp / max(1.0, float(pred.sum()))
     recall = tp / max(1.0, float((y == 1).sum()))
-    ranks = np.argsort(np.argsort(p)) + 1.0
-    n_pos, n_neg = float((y == 1).sum()), float((y == 0).sum())
-    auc = (
-        (ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg) if n_pos and n_neg else float("nan")
-    )
     return {
         "loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
         "accuracy": float(np.mean(pred == (y == 1))),
         "precision": precision,
         "recall": recall,
         "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-        "auc": float(auc),
+        "auc": auc(p, y),
     }
 
 

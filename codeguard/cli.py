@@ -457,7 +457,21 @@ def index_embed(
     "--semantic-threshold",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=None,
-    help="P(clone) at which a semantic match is reported [default: the model's own, chosen in training].",
+    help="P(copy) at which a semantic match is reported [default: --min-probability].",
+)
+@click.option(
+    "--min-probability",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=None,
+    help="Calibrated P(copy) at which a candidate pair is reported [default: 0.5]; findings below 0.9 "
+    "are notes (review them), so the default --fail-on warning gates on P(copy) >= 0.9.",
+)
+@click.option(
+    "--verdict",
+    "verdict_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Verdict classifier file (JSON, made by `make verdict`) [default: the shipped one].",
 )
 @exclude_option
 @max_size_option
@@ -482,6 +496,8 @@ def scan(
     model_dir: Path | None,
     no_ml: bool,
     semantic_threshold: float | None,
+    min_probability: float | None,
+    verdict_file: Path | None,
     exclude: tuple[str, ...],
     max_file_size: int | None,
     jobs: int,
@@ -554,7 +570,10 @@ def scan(
         semantic=not no_ml,
         model=Path(model_dir) if model_dir else None,
         semantic_threshold=semantic_threshold,
+        verdict=Path(verdict_file) if verdict_file else None,
     )
+    if min_probability is not None:
+        options.min_probability = min_probability
     if no_ml and model_dir is not None:
         raise UsageError("--model and --no-ml exclude each other.")
     try:

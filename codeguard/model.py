@@ -108,8 +108,11 @@ class Finding:
     # tokens (see engine/scan.py). Baselines and SARIF fingerprints use it.
     fingerprint: str = ""
     suppressed: str = ""  # why it is accepted ("baseline: ..." or "inline: ..."), empty if active
-    # P(clone) from the model's pair head, where the semantic layer scored this pair.
+    # Calibrated P(copy) from the verdict classifier (codeguard.verdict), on every finding.
     probability: float | None = None
+    # Which evidence matched: identical (raw tokens equal), renamed (normalized tokens equal),
+    # edited (several fragments or partial cover), semantic (the model; no token run).
+    channel: str = ""
 
     @property
     def key(self) -> tuple[str, int, str, str]:
@@ -122,6 +125,7 @@ class Finding:
             "end_line": self.end_line,
             "chunk": {"kind": self.chunk_kind, "name": self.chunk_name},
             "match_type": self.match_type,
+            "channel": self.channel,
             "probability": None if self.probability is None else round(self.probability, 4),
             "score": round(self.score, 4),
             "coverage": round(self.coverage, 4),

@@ -8,17 +8,21 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
 from codeguard.discover import prepare_source
-from codeguard.fingerprint.winnow import family_seed, fingerprint
+from codeguard.fingerprint.winnow import channel_fingerprints, family_seed
 from codeguard.model import Skip
-from codeguard.parsing.chunker import ParsedFile, parse_file
+from codeguard.parsing.chunker import BOILERPLATE, ParsedFile, parse_file
 from codeguard.parsing.languages import LANGUAGES
+from codeguard.verdict.features import Side
+
+if TYPE_CHECKING:
+    from codeguard.index.store import RefFile
 
 
 @dataclass
@@ -30,9 +34,47 @@ class Analyzed:
     sha256: str
     source: bytes
     parsed: ParsedFile
-    hashes: np.ndarray  # int64
+    hashes: np.ndarray  # int64, normalized channel
     positions: np.ndarray  # int64 k-gram start positions
     note: str = ""
+    raw_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # raw channel
+    raw_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+def query_side(parsed: ParsedFile, start_tok: int, end_tok: int) -> Side:
+    """A scanned chunk as one side of a candidate pair (codeguard.verdict.features)."""
+    return Side(
+        parsed.tokens,
+        parsed.raw_tokens,
+        parsed.boilerplate,
+        parsed.starts,
+        parsed.ends,
+        parsed.lines,
+        start_tok,
+        end_tok,
+    )
+
+
+def ref_boilerplate(ref: RefFile) -> np.ndarray:
+    """Which tokens of a reference file are boilerplate (none for files indexed without flags)."""
+    if ref.flags is None:
+        return np.zeros(len(ref.tokens), dtype=bool)
+    out: np.ndarray = (ref.flags & BOILERPLATE) != 0
+    return out
+
+
+def ref_side(ref: RefFile, start_tok: int, end_tok: int) -> Side:
+    """A reference chunk as the other side of a candidate pair."""
+    return Side(
+        ref.tokens,
+        ref.raw_tokens,
+        ref_boilerplate(ref),
+        ref.starts,
+        ref.ends,
+        np.zeros(len(ref.tokens), dtype=np.int64),
+        start_tok,
+        end_tok,
+    )
 
 
 # `.h` is C by extension; these mark a C++ header (C and C++ share a fingerprint family, so
@@ -60,10 +102,14 @@ def analyze(relpath: str, raw: bytes, language: str) -> Analyzed | Skip:
     if len(parsed.tokens) == 0:
         return Skip(relpath, "no code (only comments or blank)")
     seed = family_seed(LANGUAGES[language].fingerprint_family)
-    hashes, positions = fingerprint(parsed.tokens, seed)
+    hashes, positions, raw_hashes, raw_positions = channel_fingerprints(
+        parsed.tokens, parsed.raw_tokens, parsed.boilerplate, seed
+    )
     if parsed.has_errors:
         note = (note + "; " if note else "") + "syntax errors (parsed with error recovery)"
-    return Analyzed(relpath, language, sha, source, parsed, hashes, positions, note)
+    return Analyzed(
+        relpath, language, sha, source, parsed, hashes, positions, note, raw_hashes, raw_positions
+    )
 
 
 def analyze_path(relpath: str, path: Path, language: str) -> Analyzed | Skip:

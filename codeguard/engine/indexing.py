@@ -19,7 +19,7 @@ from codeguard.discover import CODEGUARD_IGNORE, DEFAULT_MAX_BYTES, Candidate, i
 from codeguard.engine.analyze import Analyzed, analyze, compress, parallel_map
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.errors import SourceError, UsageError
-from codeguard.fingerprint.winnow import family_seed, fingerprint
+from codeguard.fingerprint.winnow import channel_fingerprints, family_seed
 from codeguard.gitio import git_tree, head_commit, parse_source_arg
 from codeguard.index.store import (
     META_EMBED_DIM,
@@ -31,6 +31,7 @@ from codeguard.index.store import (
 from codeguard.index.vectors import MIN_EMBED_TOKENS, ChunkTexts, EmbeddingModelMismatch, encode_vectors
 from codeguard.licenses.project import directory_license, tree_license
 from codeguard.model import Skip
+from codeguard.parsing.chunker import BOILERPLATE
 from codeguard.parsing.languages import LANGUAGES, language_for_path
 
 if TYPE_CHECKING:
@@ -107,10 +108,10 @@ def _row(a: Analyzed) -> tuple[Any, ...]:
         p.n_lines,
         len(p.tokens),
         compress(a.source),
-        pack_tokens(p.tokens, p.starts, p.ends),
+        pack_tokens(p.tokens, p.starts, p.ends, p.raw_tokens, p.flags_or_zero),
         chunks,
-        a.hashes.tolist(),
-        a.positions.tolist(),
+        a.hashes.tolist() + a.raw_hashes.tolist(),
+        a.positions.tolist() + a.raw_positions.tolist(),
         _file_license(a.source),
     )
 
@@ -522,11 +523,18 @@ def _delete_file(conn: sqlite3.Connection, file_id: int) -> None:
     """Delete a file with its chunks, their embeddings, and its postings (postings found by
     re-fingerprinting it). The caller bumps the vectors generation (chunk ids may be reused)."""
     language, blob = conn.execute("SELECT language, tokens FROM files WHERE id = ?", (file_id,)).fetchone()
-    tokens, _, _ = unpack_tokens(blob)
-    hashes, positions = fingerprint(tokens, family_seed(LANGUAGES[language].fingerprint_family))
+    tokens, _, _, raw, flags = unpack_tokens(blob)
+    seed = family_seed(LANGUAGES[language].fingerprint_family)
+    hashes, positions, raw_hashes, raw_positions = channel_fingerprints(
+        tokens, raw, (flags & BOILERPLATE) != 0, seed
+    )
     conn.executemany(
         "DELETE FROM postings WHERE hash = ? AND file_id = ? AND pos = ?",
-        zip(hashes.tolist(), [file_id] * len(hashes), positions.tolist()),
+        zip(
+            hashes.tolist() + raw_hashes.tolist(),
+            [file_id] * (len(hashes) + len(raw_hashes)),
+            positions.tolist() + raw_positions.tolist(),
+        ),
     )
     conn.execute(
         "DELETE FROM embeddings WHERE chunk_id IN (SELECT id FROM chunks WHERE file_id = ?)", (file_id,)

@@ -23,11 +23,12 @@ from codeguard.discover import (
     iter_tree,
     path_filter,
 )
-from codeguard.engine.analyze import Analyzed, analyze, analyze_path, parallel_map
+from codeguard.engine.analyze import Analyzed, analyze, analyze_path, parallel_map, query_side, ref_side
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.engine.semantic import load_semantic, semantic_findings
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
+from codeguard.fingerprint.winnow import K_RAW
 from codeguard.gitio import ChangedFile
 from codeguard.index.store import IndexStore, RefFile, SourceRow
 from codeguard.licenses.policy import Policy, load_policy
@@ -50,16 +51,22 @@ from codeguard.model import (
 )
 from codeguard.parsing.chunker import token_lines
 from codeguard.parsing.languages import language_for_path
+from codeguard.verdict.classifier import Verdict
+from codeguard.verdict.classifier import load as load_verdict
+from codeguard.verdict.features import PairEvidence, Summary, summarize
 
-# A copy is reported when at least MIN_MATCHED tokens of a chunk match, its longest fragment has
-# at least MIN_FRAGMENT tokens, and either that fragment is long (MIN_LONGEST) or the match covers
-# most of the query or the origin chunk (MIN_SCORE). Token counts are information counts
-# (distinct 4-grams), so repetitive runs do not inflate them. Whole-file ratios are not used:
-# they flag tiny files and miss small copies in big files.
-MIN_MATCHED = 40
-MIN_FRAGMENT = 30
-MIN_LONGEST = 80
-MIN_SCORE = 0.5
+# Every candidate pair is decided by the verdict classifier (codeguard.verdict): a finding is a
+# pair with calibrated P(copy) >= MIN_PROBABILITY. Below GATE_PROBABILITY a finding is at most a
+# note: evidence to review, not proof, so the default gate (--fail-on warning) does not fail on it.
+MIN_PROBABILITY = 0.5
+GATE_PROBABILITY = 0.9
+# Pairs with less non-boilerplate normalized information (distinct 4-grams) than this are never
+# findings, whatever the classifier says: boilerplate is never a copy on its own.
+MIN_EVIDENCE = 12
+# Reference files aligned per scanned file, the ones with the most rarity-weighted seeds.
+MAX_CANDIDATE_FILES = 100
+# References matching a chunk with at least this share of the best one's tokens are rivals.
+RIVAL_RATIO = 0.5
 # The policy rule whose note an existing NOTICE / THIRD-PARTY file satisfies.
 ATTRIBUTION_RULE = "attribution-required"
 # Seeds (shared fingerprints) a file pair needs before it is aligned.
@@ -76,10 +83,8 @@ class ScanOptions:
     jobs: int = 0
     max_bytes: int = DEFAULT_MAX_BYTES
     exclude: tuple[str, ...] = ()
-    min_matched: int = MIN_MATCHED
-    min_fragment: int = MIN_FRAGMENT
-    min_longest: int = MIN_LONGEST
-    min_score: float = MIN_SCORE
+    min_probability: float = MIN_PROBABILITY
+    verdict: Path | None = None  # classifier file; None: the shipped one
     policy: Path | None = None
     project_license: str | None = None  # given (flag or config); else detected
     baseline: Path | None = None
@@ -89,10 +94,9 @@ class ScanOptions:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "min_matched_tokens": self.min_matched,
-            "min_fragment_tokens": self.min_fragment,
-            "min_longest_fragment_tokens": self.min_longest,
-            "min_score": self.min_score,
+            "min_probability": self.min_probability,
+            "gate_probability": GATE_PROBABILITY,
+            "min_evidence_info": MIN_EVIDENCE,
             "max_file_bytes": self.max_bytes,
         }
 
@@ -104,6 +108,22 @@ class _Candidate:
     query: Analyzed
     source: SourceRow
     fragments: list[Fragment] = field(default_factory=list)
+    family: str = ""
+    probability: float = 0.0
+    summary: Summary | None = None
+
+
+@dataclass
+class ScoredPair:
+    """A candidate pair as the verdict saw it (for training and benchmarks)."""
+
+    path: str
+    q_region: Chunk
+    ref_path: str
+    source: str
+    r_region: Chunk
+    features: np.ndarray
+    probability: float
 
 
 def _analyze_job(c: Candidate) -> Analyzed | Skip:
@@ -209,12 +229,23 @@ def scan(
         near_misses: dict[tuple[str, int, int], set[tuple[int, int, int]]] = defaultdict(set)
         ref_cache: dict[int, RefFile] = {}
         sources = store.source_map()
-        findings = match_files(store, analyzed, options, progress, near_misses, ref_cache, sources)
+        verdict = load_verdict(options.verdict)
+        findings = match_files(store, analyzed, options, progress, near_misses, ref_cache, sources, verdict)
         if sem is not None:
             covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
             for f in findings:
                 covered[f.path].append((f.start_line, f.end_line))
-            findings += semantic_findings(sem, store, analyzed, covered, near_misses, sources, ref_cache)
+            findings += semantic_findings(
+                sem,
+                store,
+                analyzed,
+                covered,
+                near_misses,
+                sources,
+                ref_cache,
+                verdict,
+                options.min_probability,
+            )
             findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
             semantic_stats = {"status": status, **sem.stats}
         else:
@@ -286,12 +317,13 @@ def _judge(f: Finding, policy: Policy, project: TreeLicense, proj_root: Path) ->
         if where:
             v = replace(v, level="none", reason=f"{v.reason}; attribution found in {where}")
     level, reason = v.level, v.reason
-    if f.match_type == "semantic" and f.probability is not None:
-        # A model's verdict is a lead for review, not proof of copying: at most a note, so the
-        # default gate (--fail-on warning) fails on token evidence only; --fail-on note gates on it.
+    if f.probability is not None and f.probability < GATE_PROBABILITY:
+        # Evidence the classifier is not sure of: shown for review, never a failed gate at the
+        # default --fail-on warning (--fail-on note gates on it).
         if level in ("error", "warning"):
             level = "note"
-        reason = f"{reason} (same meaning per the model, P(copy) = {f.probability:.2f}: review it)"
+        how = "same meaning per the model, " if f.match_type == "semantic" else ""
+        reason = f"{reason} ({how}P(copy) = {f.probability:.2f}: review it)"
     return replace(f, level=level, rule_id=v.rule_id, reason=reason, help=v.help)
 
 
@@ -359,56 +391,119 @@ def match_files(
     near_misses: dict[tuple[str, int, int], set[tuple[int, int, int]]] | None = None,
     ref_cache: dict[int, RefFile] | None = None,
     sources: dict[int, SourceRow] | None = None,
+    verdict: Verdict | None = None,
+    collect: list[ScoredPair] | None = None,
 ) -> list[Finding]:
     """Findings for already analyzed files.
 
-    ``near_misses`` (when given) collects, per scanned chunk (path, start_tok, end_tok), the
-    reference chunks (file id, start_tok, end_tok) aligned with it below the reporting thresholds:
-    candidates for the semantic layer.
+    Every candidate pair (a scanned chunk and a reference chunk that fingerprints of either
+    channel aligned) is decided by the verdict classifier; pairs with P(copy) of at least
+    ``options.min_probability`` are findings. ``near_misses`` (when given) collects, per scanned
+    chunk (path, start_tok, end_tok), the reference chunks (file id, start_tok, end_tok) aligned
+    below it: candidates for the semantic layer. ``collect`` (when given) receives every scored
+    pair with its features (training and benchmarks).
     """
-    all_hashes = {int(h) for a in analyzed for h in a.hashes.tolist()}
+    verdict = verdict or load_verdict(options.verdict)
+    all_hashes = {int(h) for a in analyzed for h in a.hashes.tolist() + a.raw_hashes.tolist()}
     postings: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for h, file_id, pos in store.lookup(all_hashes):
         postings[h].append((file_id, pos))
+    families = store.families({f for plist in postings.values() for f, _ in plist})
+    df = {h: len({families.get(f, str(f)) for f, _ in plist}) for h, plist in postings.items()}
     sources = store.source_map() if sources is None else sources
     ref_cache = {} if ref_cache is None else ref_cache
     progress.start(len(analyzed), "matching")
     findings: list[Finding] = []
     for a in analyzed:
         progress.advance()
-        seeds: dict[int, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
-        for h, qpos in zip(a.hashes.tolist(), a.positions.tolist()):
+        seeds: dict[int, tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
+        qh = a.hashes.tolist() + a.raw_hashes.tolist()
+        qp = a.positions.tolist() + a.raw_positions.tolist()
+        for h, qpos in zip(qh, qp):
             for file_id, rpos in postings.get(h, ()):
                 pair = seeds[file_id]
                 pair[0].append(qpos)
                 pair[1].append(rpos)
-        cands: list[_Candidate] = []
-        for file_id, (qp, rp) in seeds.items():
-            if len(qp) < MIN_SEEDS:
-                continue
+                pair[2].append(df[h])
+        # Candidate files ranked by rarity-weighted seeds and capped: cost follows the matches.
+        ranked = sorted(
+            (fid for fid, s3 in seeds.items() if len(s3[0]) >= MIN_SEEDS),
+            key=lambda fid: (-sum(1.0 / d for d in seeds[fid][2]), fid),
+        )[:MAX_CANDIDATE_FILES]
+        scored: list[tuple[_Candidate, PairEvidence]] = []
+        for file_id in ranked:
+            qpos_l, rpos_l, df_l = seeds[file_id]
             ref = ref_cache.get(file_id)
             if ref is None:
                 ref = ref_cache[file_id] = store.load_file(file_id)
-            frags = align(a.parsed.tokens, ref.tokens, np.array(qp), np.array(rp))
+            qpos_a, rpos_a = np.array(qpos_l), np.array(rpos_l)
+            frags = align(a.parsed.tokens, ref.tokens, qpos_a, rpos_a, k=K_RAW)
             if not frags:
                 continue
+            diag = rpos_a - qpos_a
+            df_a = np.array(df_l)
             for g in group_fragments(frags, a.parsed.chunks, ref.chunks, a.parsed.tokens):
-                if _reportable(g, options):
-                    cands.append(_Candidate(g, ref, a, sources[ref.source_id]))
+                ev = PairEvidence(
+                    query=query_side(a.parsed, g.q_region.start_tok, g.q_region.end_tok),
+                    origin=ref_side(ref, g.r_region.start_tok, g.r_region.end_tok),
+                    pieces=g.pieces,
+                    seed_df=_seed_df(g.pieces, qpos_a, diag, df_a),
+                )
+                scored.append(
+                    (_Candidate(g, ref, a, sources[ref.source_id], family=families.get(ref.id, "")), ev)
+                )
+        _count_rivals(scored)
+        cands: list[_Candidate] = []
+        if scored:
+            rows = [summarize(ev) for _, ev in scored]
+            x = np.stack([r[0] for r in rows])
+            probs = verdict.probability(x)
+            for (c, _ev), (feat, summary), p in zip(scored, rows, probs.tolist()):
+                c.probability, c.summary = float(p), summary
+                if collect is not None:
+                    collect.append(
+                        ScoredPair(
+                            a.relpath,
+                            c.group.q_region,
+                            ref_path=c.ref.path,
+                            source=c.source.name,
+                            r_region=c.group.r_region,
+                            features=feat,
+                            probability=float(p),
+                        )
+                    )
+                if summary.norm_matched_info >= MIN_EVIDENCE and p >= options.min_probability:
+                    cands.append(c)
                 elif near_misses is not None:
-                    q, r = g.q_region, g.r_region
-                    near_misses[(a.relpath, q.start_tok, q.end_tok)].add((ref.id, r.start_tok, r.end_tok))
+                    q, r = c.group.q_region, c.group.r_region
+                    near_misses[(a.relpath, q.start_tok, q.end_tok)].add((c.ref.id, r.start_tok, r.end_tok))
         findings.extend(_select(cands))
     findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
     return findings
 
 
-def _reportable(g: Group, o: ScanOptions) -> bool:
-    return (
-        g.matched_info >= o.min_matched
-        and g.longest_info >= o.min_fragment
-        and (g.longest_info >= o.min_longest or g.score >= o.min_score)
-    )
+def _seed_df(
+    pieces: list[tuple[int, int, int, int]], qpos: np.ndarray, diag: np.ndarray, df: np.ndarray
+) -> list[int]:
+    """Document frequencies of the shared fingerprints that fall inside a group's pieces."""
+    inside = np.zeros(len(qpos), dtype=bool)
+    for qs, qe, rs, _ in pieces:
+        inside |= (qpos >= qs) & (qpos < qe) & (diag == rs - qs)
+    out: list[int] = df[inside].tolist()
+    return out
+
+
+def _count_rivals(scored: list[tuple[_Candidate, PairEvidence]]) -> None:
+    """Per scanned chunk, how many other reference families match it about as well: a copy has
+    one clear origin; code that many references share is common ground."""
+    by_region: dict[tuple[int, int], list[tuple[_Candidate, PairEvidence]]] = defaultdict(list)
+    for c, ev in scored:
+        by_region[(c.group.q_region.start_tok, c.group.q_region.end_tok)].append((c, ev))
+    for group in by_region.values():
+        best = max(c.group.matched for c, _ in group)
+        close = {c.family or str(c.ref.id) for c, _ in group if c.group.matched >= RIVAL_RATIO * best}
+        for _, ev in group:
+            ev.rivals = max(0, len(close) - 1)
 
 
 def _select(cands: list[_Candidate]) -> list[Finding]:
@@ -418,11 +513,13 @@ def _select(cands: list[_Candidate]) -> list[Finding]:
         by_region[(c.group.q_region.start_tok, c.group.q_region.end_tok)].append(c)
     best: list[tuple[_Candidate, list[_Candidate]]] = []
     for group in by_region.values():
-        group.sort(key=lambda c: (-c.group.matched, -c.group.score, c.source.name, c.ref.path))
+        group.sort(
+            key=lambda c: (-c.probability, -c.group.matched, -c.group.score, c.source.name, c.ref.path)
+        )
         top = group[0]
         others = [c for c in group[1:] if c.group.matched >= ALSO_IN_RATIO * top.group.matched]
         best.append((top, others[:ALSO_IN_MAX]))
-    best.sort(key=lambda t: -t[0].group.matched)
+    best.sort(key=lambda t: (-t[0].probability, -t[0].group.matched))
     kept: list[tuple[_Candidate, list[_Candidate]]] = []
     for c, others in best:
         r = c.group.q_region
@@ -450,18 +547,12 @@ def _provenance(c: _Candidate) -> Provenance:
     )
 
 
-def _raw(src: bytes, starts: np.ndarray, ends: np.ndarray, a: int, b: int) -> list[bytes]:
-    return [src[s:e] for s, e in zip(starts[a:b].tolist(), ends[a:b].tolist())]
-
-
 def _finding(c: _Candidate, others: list[_Candidate]) -> Finding:
     q, ref, g = c.query, c.ref, c.group
     r_first, r_last = token_lines(ref.content, ref.starts, ref.ends)
     frags = []
     for qs, qe, rs, re_ in g.pieces:
-        exact = _raw(q.source, q.parsed.starts, q.parsed.ends, qs, qe) == _raw(
-            ref.content, ref.starts, ref.ends, rs, re_
-        )
+        exact = bool(np.array_equal(q.parsed.raw_tokens[qs:qe], ref.raw_tokens[rs:re_]))
         frags.append(
             Fragment(
                 start_line=int(q.parsed.lines[qs]),
@@ -495,7 +586,13 @@ def _finding(c: _Candidate, others: list[_Candidate]) -> Finding:
         origin=_provenance(c),
         also_in=tuple(_provenance(o) for o in others),
         fingerprint=_fingerprint(q, qr, c),
+        probability=c.probability,
+        channel=CHANNELS[match_type],
     )
+
+
+# The channel that matched, by match type (the words of the issue tracker and of SARIF).
+CHANNELS = {"exact": "identical", "renamed": "renamed", "modified": "edited", "semantic": "semantic"}
 
 
 def _fingerprint(q: Analyzed, region: Chunk, c: _Candidate) -> str:

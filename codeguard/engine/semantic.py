@@ -2,14 +2,15 @@
 
 For every chunk of the scanned tree that no fingerprint finding covers, candidates are the
 reference chunks nearest to its embedding in the index's FAISS vectors (top-k) plus the reference
-chunks fingerprints aligned with it without reaching the reporting thresholds. The model's pair
-head decides each (chunk, candidate) pair from both embeddings and the fingerprint evidence;
-pairs at or above the scan threshold become findings of match type ``semantic`` that carry the
-probability. The scan threshold is the model's own (chosen for F1 on validation pairs when it was
-trained), raised to at least MIN_SCAN_PROBABILITY: on the shared development corpus the model's
-0.61 also reported 9 of 20 independently written files (re-implementations of stdlib tasks)
-against the stdlib; meaning alone cannot tell a rewrite from an independent implementation, so
-by default only the model's most confident verdicts are shown.
+chunks fingerprints aligned with it without reaching a finding. Every such pair is decided by the
+same verdict classifier as fingerprint pairs (codeguard.verdict): the token evidence of both
+channels inside the two chunks, its rarity, the embedding cosine, its margin over the best other
+candidate and the encoder's pair-head probability are its features. Meaning alone cannot tell a
+rewrite from an independent implementation of the same task (on same-task benchmarks the pair
+head calls most independent solutions copies), so the classifier, trained with same-task
+negatives, weighs it against the rest; pairs at or above the scan's --min-probability (or
+--semantic-threshold) become findings of match type ``semantic`` with the calibrated P(copy).
+Boilerplate chunks (imports, includes, package lines) are never a query nor a candidate.
 
 The model is loaded through ONNX Runtime (never torch); embeddings of scanned chunks are cached
 by content hash (:mod:`codeguard.ml.cache`), so a rescan embeds only what changed.
@@ -25,14 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from codeguard.engine.analyze import Analyzed
-from codeguard.fingerprint.winnow import family_seed, fingerprint
+from codeguard.engine.analyze import Analyzed, query_side, ref_boilerplate, ref_side
+from codeguard.fingerprint.align import align
+from codeguard.fingerprint.winnow import K_RAW, channel_fingerprints, family_seed, fingerprint
 from codeguard.index.store import IndexStore, RefFile, SourceRow
 from codeguard.index.vectors import EmbeddingModelMismatch, VectorIndex, chunk_text, open_vectors
 from codeguard.ml.card import ModelUnavailable, default_model_dir
 from codeguard.ml.head import fingerprint_evidence
 from codeguard.model import Chunk, Finding, Fragment, Provenance, finding_fingerprint
 from codeguard.parsing.languages import LANGUAGES
+from codeguard.verdict.classifier import Verdict
+from codeguard.verdict.features import PairEvidence, Side, summarize
 
 # Nearest reference chunks fetched per scanned chunk.
 TOP_K = 5
@@ -43,8 +47,9 @@ MIN_SEMANTIC_TOKENS = 50
 MIN_COSINE = 0.3
 # Other origins listed per finding.
 ALSO_IN_MAX = 5
-# The least P(copy) a scan reports unless --semantic-threshold says otherwise (see above).
-MIN_SCAN_PROBABILITY = 0.9
+# Chunks (scanned or reference) with at least this share of boilerplate tokens (imports,
+# includes, package lines) are never a semantic query or candidate.
+MAX_BOILERPLATE_SHARE = 0.5
 
 
 @dataclass
@@ -54,7 +59,7 @@ class Semantic:
     encoder: Any  # codeguard.ml.encoder.Encoder
     vectors: VectorIndex
     model_dir: Path
-    threshold: float
+    threshold: float | None  # None: the scan's --min-probability
     cache: Any = None  # codeguard.ml.cache.EmbeddingCache
     stats: dict[str, Any] = field(default_factory=dict)
 
@@ -96,13 +101,13 @@ def load_semantic(
         encoder=encoder,
         vectors=vectors,
         model_dir=Path(model_dir),
-        threshold=max(encoder.card.threshold, MIN_SCAN_PROBABILITY) if threshold is None else threshold,
+        threshold=threshold,
         cache=cache,
     )
     sem.stats = {
         "model": encoder.card.model_id,
-        "threshold": round(sem.threshold, 4),
-        "model_threshold": round(encoder.card.threshold, 4),
+        "threshold": None if threshold is None else round(threshold, 4),
+        "decision": "verdict classifier (calibrated P(copy))",
         "vectors": len(vectors),
         "method": vectors.method,
         "seconds_load": round(time.perf_counter() - t0, 3),
@@ -124,6 +129,9 @@ def semantic_findings(
     near_misses: dict[tuple[str, int, int], set[tuple[int, int, int]]],
     sources: dict[int, SourceRow],
     ref_cache: dict[int, RefFile],
+    verdict: Verdict,
+    min_probability: float,
+    collect: list[tuple[Any, ...]] | None = None,
 ) -> list[Finding]:
     """Findings for chunks no fingerprint finding covers (``covered``: line ranges per path).
 
@@ -139,7 +147,9 @@ def semantic_findings(
         if c.end_tok - c.start_tok >= MIN_SEMANTIC_TOKENS
         and not any(s <= c.end_line and c.start_line <= e for s, e in covered.get(a.relpath, ()))
         and not _mostly_common(a, c, common)
+        and _boilerplate_share(query_side(a.parsed, c.start_tok, c.end_tok)) < MAX_BOILERPLATE_SHARE
     ]
+    threshold = min_probability if sem.threshold is None else sem.threshold
     sem.stats |= {"chunks_considered": len(queries)}
     if not queries:
         sem.stats |= {"seconds": round(time.perf_counter() - t0, 3)}
@@ -194,12 +204,28 @@ def semantic_findings(
             ref = _ref_file(store, ref_cache, row[1])
             r_fps[cid] = _chunk_fingerprints(ref.tokens, _row_chunk(row), ref.language)
         extra[n] = fingerprint_evidence(q_fps[qi], r_fps[cid])
-    probs = sem.encoder.pair_probability(
-        qvecs[[qi for qi, _ in pairs]], np.stack([ref_vecs[cid] for _, cid in pairs]), extra
-    )
+    q_mat = qvecs[[qi for qi, _ in pairs]]
+    r_mat = np.stack([ref_vecs[cid] for _, cid in pairs])
+    head = sem.encoder.pair_probability(q_mat, r_mat, extra)
+    cos = np.einsum("ij,ij->i", q_mat.astype(np.float64), r_mat.astype(np.float64))
+    # The decision is the verdict's, as for fingerprint pairs: token evidence of both channels
+    # inside the two chunks, rarity, and the embedding's cosine with its margin over the best
+    # other candidate (a copy has one clear origin; a common task has many close neighbours).
+    evidence = _pair_evidences(store, ref_cache, queries, rows, pairs, cos, head)
+    drop = [
+        n
+        for n, (_, cid) in enumerate(pairs)
+        if _boilerplate_share(ref_side_of(store, ref_cache, rows[cid])) >= MAX_BOILERPLATE_SHARE
+    ]
+    summaries = [summarize(ev) for ev in evidence]
+    probs = verdict.probability(np.stack([x for x, _ in summaries]))
+    probs[drop] = 0.0
     hits: dict[int, list[tuple[float, int]]] = defaultdict(list)
-    for (qi, cid), p in zip(pairs, probs.tolist()):
-        if p >= sem.threshold:
+    for n, ((qi, cid), p) in enumerate(zip(pairs, probs.tolist())):
+        if collect is not None:
+            q = queries[qi]
+            collect.append((q.analyzed.relpath, q.chunk, rows[cid], summaries[n][0], float(p)))
+        if p >= threshold:
             hits[qi].append((p, cid))
     # Strongest first; a chunk overlapping a stronger semantic finding of the same file is dropped
     # (a class and its method both resembling the same origin make one finding, not two).
@@ -308,6 +334,7 @@ def _finding(
         also_in=tuple(_provenance(store, ref_cache, sources, rows[o]) for _, o in cands[1 : 1 + ALSO_IN_MAX]),
         fingerprint=_fingerprint(q, origin),
         probability=float(p),
+        channel="semantic",
     )
 
 
@@ -315,3 +342,94 @@ def _fingerprint(q: _Query, origin: Provenance) -> str:
     """Content identity, as for fingerprint findings (engine/scan.py)."""
     tokens = q.analyzed.parsed.tokens[q.chunk.start_tok : q.chunk.end_tok].astype("<u4").tobytes()
     return finding_fingerprint(q.analyzed.relpath, origin.source, origin.path, origin.chunk_name, tokens)
+
+
+def _boilerplate_share(side: Side) -> float:
+    n = side.end_tok - side.start_tok
+    return float(side.boilerplate[side.start_tok : side.end_tok].sum()) / n if n > 0 else 1.0
+
+
+def ref_side_of(store: IndexStore, cache: dict[int, RefFile], row: tuple[Any, ...]) -> Side:
+    return ref_side(_ref_file(store, cache, row[1]), row[4], row[5])
+
+
+def _ref_channels(ref: RefFile) -> tuple[np.ndarray, np.ndarray]:
+    """Both channels' fingerprints of a reference file, concatenated: (hashes, positions)."""
+    spec = LANGUAGES.get(ref.language)
+    seed = family_seed(spec.fingerprint_family if spec else "generic")
+    h, p, rh, rp = channel_fingerprints(ref.tokens, ref.raw_tokens, ref_boilerplate(ref), seed)
+    return np.concatenate([h, rh]), np.concatenate([p, rp])
+
+
+def _pieces(
+    a: Analyzed, chunk: Chunk, ref: RefFile, r_start: int, r_end: int, r_fps: tuple[np.ndarray, np.ndarray]
+) -> tuple[list[tuple[int, int, int, int]], list[int]]:
+    """Equal normalized runs inside both chunks (seeded by fingerprints of either channel) and the
+    hashes of the seeds inside them."""
+    qh = np.concatenate([a.hashes, a.raw_hashes])
+    qp = np.concatenate([a.positions, a.raw_positions])
+    m = (qp >= chunk.start_tok) & (qp < chunk.end_tok)
+    rh, rp = r_fps
+    mr = (rp >= r_start) & (rp < r_end)
+    at: dict[int, list[int]] = defaultdict(list)
+    for h, p in zip(rh[mr].tolist(), rp[mr].tolist()):
+        at[h].append(p)
+    seeds = [(qpos, rpos, h) for h, qpos in zip(qh[m].tolist(), qp[m].tolist()) for rpos in at.get(h, ())]
+    if not seeds:
+        return [], []
+    qs_a = np.array([s[0] for s in seeds])
+    rs_a = np.array([s[1] for s in seeds])
+    pieces: list[tuple[int, int, int, int]] = []
+    for qs, qe, rs, _ in align(a.parsed.tokens, ref.tokens, qs_a, rs_a, k=K_RAW):
+        d = rs - qs
+        lo = max(qs, chunk.start_tok, r_start - d)
+        hi = min(qe, chunk.end_tok, r_end - d)
+        if hi > lo:
+            pieces.append((lo, hi, lo + d, hi + d))
+    hashes = [
+        h
+        for qpos, rpos, h in seeds
+        if any(lo <= qpos < hi and rpos - qpos == rs - lo for lo, hi, rs, _ in pieces)
+    ]
+    return pieces, hashes
+
+
+def _pair_evidences(
+    store: IndexStore,
+    ref_cache: dict[int, RefFile],
+    queries: list[_Query],
+    rows: dict[int, tuple[Any, ...]],
+    pairs: list[tuple[int, int]],
+    cos: np.ndarray,
+    head: np.ndarray,
+) -> list[PairEvidence]:
+    fps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    built: list[tuple[PairEvidence, list[int]]] = []
+    best_other: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    for n, (qi, cid) in enumerate(pairs):
+        best_other[qi].append((float(cos[n]), rows[cid][1]))
+    for n, (qi, cid) in enumerate(pairs):
+        q, row = queries[qi], rows[cid]
+        ref = _ref_file(store, ref_cache, row[1])
+        if ref.id not in fps:
+            fps[ref.id] = _ref_channels(ref)
+        pieces, hashes = _pieces(q.analyzed, q.chunk, ref, row[4], row[5], fps[ref.id])
+        others = [c for c, fid in best_other[qi] if fid != ref.id]
+        ev = PairEvidence(
+            query=query_side(q.analyzed.parsed, q.chunk.start_tok, q.chunk.end_tok),
+            origin=ref_side(ref, row[4], row[5]),
+            pieces=pieces,
+            cosine=float(cos[n]),
+            cosine_margin=float(cos[n]) - max(others, default=0.0),
+            model_probability=float(head[n]),
+        )
+        built.append((ev, hashes))
+    # Rarity of the shared fingerprints, as for fingerprint pairs: families holding each one.
+    postings: dict[int, set[int]] = defaultdict(set)
+    for h, file_id, _ in store.lookup({h for _, hs in built for h in hs}):
+        postings[h].add(file_id)
+    families = store.families({f for fs in postings.values() for f in fs})
+    df = {h: len({families.get(f, str(f)) for f in fs}) for h, fs in postings.items()}
+    for ev, hs in built:
+        ev.seed_df = [df.get(h, 1) for h in hs]
+    return [ev for ev, _ in built]

@@ -78,3 +78,38 @@ def fingerprint(tokens: np.ndarray, seed: int = 1, k: int = K, w: int = W) -> tu
     h = kgram_hashes(tokens, k, seed)
     pos = winnow(h, w)
     return h[pos].view(np.int64), pos
+
+
+# The raw channel (identifiers and literals kept) is far more specific per token, so its k-grams
+# are shorter: every identical raw run of W_RAW + K_RAW - 1 = 17 tokens (about one or two lines)
+# shares a fingerprint. Its hashes are seeded apart from the normalized channel's, so both live
+# in one postings table without colliding.
+K_RAW = 10
+W_RAW = 8
+RAW_SALT = 0x5EED_0000_0000_0001
+
+
+def raw_seed(seed: int) -> int:
+    """The hash seed of the raw channel of a family whose normalized seed is ``seed``."""
+    return (seed ^ RAW_SALT) & 0xFFFF_FFFF_FFFF_FFFF
+
+
+def _outside(mask: np.ndarray, positions: np.ndarray, k: int) -> np.ndarray:
+    """Which k-grams starting at ``positions`` hold at least one token not in ``mask``."""
+    if mask is None or not mask.any() or len(positions) == 0:
+        return np.ones(len(positions), dtype=bool)
+    c = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
+    inside: np.ndarray = (c[positions + k] - c[positions]) == k
+    return ~inside
+
+
+def channel_fingerprints(
+    tokens: np.ndarray, raw: np.ndarray, boilerplate: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Winnowed fingerprints of both channels, leaving out k-grams made only of boilerplate:
+    (normalized hashes, positions, raw hashes, positions)."""
+    h, pos = fingerprint(tokens, seed)
+    keep = _outside(boilerplate, pos, K) if boilerplate is not None else slice(None)
+    rh, rpos = fingerprint(raw, raw_seed(seed), K_RAW, W_RAW)
+    rkeep = _outside(boilerplate, rpos, K_RAW) if boilerplate is not None else slice(None)
+    return h[keep], pos[keep], rh[rkeep], rpos[rkeep]

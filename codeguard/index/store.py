@@ -33,7 +33,8 @@ from codeguard.errors import IndexUnavailable, UsageError
 from codeguard.fingerprint.winnow import HASH_SCHEME, K, W
 from codeguard.model import Chunk
 
-FORMAT_VERSION = 1
+# 2: token blobs carry the raw channel and boilerplate flags; postings hold raw fingerprints.
+FORMAT_VERSION = 2
 DB_NAME = "index.db"
 MANIFEST_NAME = "manifest.json"
 # A fingerprint found in more files than this fraction of the index (and at least
@@ -92,7 +93,7 @@ def current_manifest() -> dict[str, Any]:
         "k": K,
         "w": W,
         "hash_scheme": HASH_SCHEME,
-        "normalization": "ts-leaves-v2",
+        "normalization": "ts-leaves-v3-raw",
     }
 
 
@@ -133,6 +134,12 @@ class RefFile:
     starts: np.ndarray
     ends: np.ndarray
     store: IndexStore = field(repr=False, compare=False)
+    raw: np.ndarray | None = None  # raw channel token ids (same positions as ``tokens``)
+    flags: np.ndarray | None = None  # per-token flags (codeguard.parsing.chunker.BOILERPLATE)
+
+    @property
+    def raw_tokens(self) -> np.ndarray:
+        return self.tokens if self.raw is None else self.raw
 
     @cached_property
     def chunks(self) -> list[Chunk]:
@@ -143,16 +150,19 @@ class RefFile:
         return self.store.file_bytes(self.id)
 
 
-def pack_tokens(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
-    """Token ids and byte spans as one compressed blob (little-endian uint32 rows)."""
-    arr = np.stack([tokens, starts, ends]).astype("<u4")
+def pack_tokens(
+    tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray, raw: np.ndarray, flags: np.ndarray
+) -> bytes:
+    """Token ids (both channels), byte spans and flags as one compressed blob (little-endian
+    uint32 rows)."""
+    arr = np.stack([tokens, raw, starts, ends, flags.astype(np.uint32)]).astype("<u4")
     return zlib.compress(arr.tobytes(), 1)
 
 
-def unpack_tokens(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inverse of ``pack_tokens``."""
-    arr = np.frombuffer(zlib.decompress(blob), dtype="<u4").reshape(3, -1)
-    return arr[0], arr[1], arr[2]
+def unpack_tokens(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of ``pack_tokens``: (tokens, starts, ends, raw, flags)."""
+    arr = np.frombuffer(zlib.decompress(blob), dtype="<u4").reshape(5, -1)
+    return arr[0], arr[2], arr[3], arr[1], arr[4].astype(np.uint8)
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -345,6 +355,18 @@ class IndexStore:
         return out
 
     @_guarded
+    def families(self, file_ids: Iterable[int], batch: int = 900) -> dict[int, str]:
+        """file id -> its family (the content hash: identical copies of a file in forks or
+        vendored trees are one family, so they count once as evidence)."""
+        uniq = sorted(set(file_ids))
+        out: dict[int, str] = {}
+        for lo in range(0, len(uniq), batch):
+            part = uniq[lo : lo + batch]
+            marks = ",".join("?" * len(part))
+            out.update(self.conn.execute(f"SELECT id, sha256 FROM files WHERE id IN ({marks})", part))
+        return out
+
+    @_guarded
     def load_file(self, file_id: int) -> RefFile:
         row = self.conn.execute(
             "SELECT id, source_id, path, language, license, tokens FROM files WHERE id = ?",
@@ -352,7 +374,7 @@ class IndexStore:
         ).fetchone()
         if row is None:
             raise IndexUnavailable(f"The index at {self.path} lost file {file_id}; rebuild it.")
-        tokens, starts, ends = unpack_tokens(row[5])
+        tokens, starts, ends, raw, flags = unpack_tokens(row[5])
         return RefFile(
             id=row[0],
             source_id=row[1],
@@ -363,6 +385,8 @@ class IndexStore:
             starts=starts,
             ends=ends,
             store=self,
+            raw=raw,
+            flags=flags,
         )
 
     @_guarded

@@ -1,26 +1,47 @@
-"""Parse a file with tree-sitter into a normalized token stream and chunks.
+"""Parse a file with tree-sitter into two parallel token streams and chunks.
 
 Normalization: identifiers become one ``$ID`` token and literals one ``$LIT`` token (code
 interpolated into a literal, as in f-strings and templates, is tokenized after it), comments
 (and Python docstrings) are dropped, every other leaf keeps its node kind. Renaming variables
-and reformatting therefore leave the stream unchanged. Each token keeps its byte span, from which
-lines are derived, so fragments map back to line ranges on both sides.
+and reformatting therefore leave the stream unchanged. The *raw* stream has the same tokens at
+the same positions but keeps what identifiers and literals say (their text; a literal without
+its quote characters, which formatters change), so an identical raw run is strong evidence of a
+copy at a length where a normalized run is an idiom. Each token keeps its byte span, from which
+lines are derived, so fragments map back to line ranges on both sides, and a flag: whether it
+belongs to boilerplate (import, package, include and using statements), which is never
+evidence of copying on its own.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from codeguard.model import Chunk
-from codeguard.parsing.languages import DROP, LIT_TOKEN, LITERAL, Grammar, grammar, stable_token_id
+from codeguard.parsing.languages import (
+    DROP,
+    ID_TOKEN,
+    LIT_TOKEN,
+    LITERAL,
+    Grammar,
+    grammar,
+    stable_token_id,
+)
 
 # Top-level code outside functions and classes is cut into windows of at most this many lines,
 # so that a copied block of module-level code is a chunk of its own.
 WINDOW_LINES = 40
 
 _LIT = stable_token_id(LIT_TOKEN)
+_ID = stable_token_id(ID_TOKEN)
+# Token flag bits (``ParsedFile.flags``).
+BOILERPLATE = 1
+# Statements up to this deep below the root are checked for boilerplate (imports inside
+# `if TYPE_CHECKING:`, `try:` or `#ifdef` blocks), never inside functions or classes.
+_BOILERPLATE_DEPTH = 3
+_QUOTES = b"'\"`"
 
 
 @dataclass
@@ -36,6 +57,24 @@ class ParsedFile:
     chunks: list[Chunk]
     n_lines: int
     has_errors: bool
+    raw: np.ndarray | None = None  # uint32 raw token ids (identifiers and literals kept)
+    flags: np.ndarray | None = None  # uint8 per token: BOILERPLATE
+
+    @property
+    def raw_tokens(self) -> np.ndarray:
+        return self.tokens if self.raw is None else self.raw
+
+    @property
+    def flags_or_zero(self) -> np.ndarray:
+        return np.zeros(len(self.tokens), dtype=np.uint8) if self.flags is None else self.flags
+
+    @property
+    def boilerplate(self) -> np.ndarray:
+        """Per token: whether it belongs to a boilerplate statement."""
+        if self.flags is None:
+            return np.zeros(len(self.tokens), dtype=bool)
+        out: np.ndarray = (self.flags & BOILERPLATE) != 0
+        return out
 
 
 def token_lines(source: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,6 +98,11 @@ def parse_file(source: bytes, language: str) -> ParsedFile:
     first, last = token_lines(source, start_arr, end_arr)
     n_lines = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
     chunks = _chunks(chunk_nodes, g, start_arr, first, last)
+    raw = raw_ids(source, tok_arr, start_arr, end_arr)
+    flags = np.zeros(len(tok_arr), dtype=np.uint8)
+    for s, e in _boilerplate_spans(tree, g, source):
+        lo, hi = np.searchsorted(start_arr, [s, e], side="left")
+        flags[lo:hi] |= BOILERPLATE
     return ParsedFile(
         language=language,
         tokens=tok_arr,
@@ -69,7 +113,49 @@ def parse_file(source: bytes, language: str) -> ParsedFile:
         chunks=chunks,
         n_lines=n_lines,
         has_errors=bool(tree.root_node.has_error),
+        raw=raw,
+        flags=flags,
     )
+
+
+def raw_ids(source: bytes, tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The raw token stream: identifiers and literals by their text, other tokens as normalized."""
+    raw = tokens.copy()
+    crc = zlib.crc32
+    for i in np.flatnonzero((tokens == _ID) | (tokens == _LIT)).tolist():
+        text = source[int(starts[i]) : int(ends[i])]
+        if tokens[i] == _LIT:
+            raw[i] = crc(text.translate(None, _QUOTES), 0x4C) or 1
+        else:
+            raw[i] = crc(text, 0x49) or 1
+    return raw
+
+
+def _boilerplate_spans(tree: object, g: Grammar, source: bytes) -> list[tuple[int, int]]:
+    """Byte spans of boilerplate statements outside functions and classes."""
+    if not g.boilerplate_ids and g.boilerplate_re is None:
+        return []
+    chunk_ids = g.function_ids | g.class_ids
+    out: list[tuple[int, int]] = []
+    stack = [(tree.root_node, 0)]  # type: ignore[attr-defined]
+    while stack:
+        node, depth = stack.pop()
+        for child in node.children:
+            kid = child.kind_id
+            if kid in g.boilerplate_ids:
+                out.append((child.start_byte, child.end_byte))
+            elif kid in chunk_ids:
+                continue
+            elif (
+                g.boilerplate_re is not None
+                and child.is_named
+                and child.end_byte - child.start_byte < 400
+                and g.boilerplate_re.match(source[child.start_byte : child.end_byte])
+            ):
+                out.append((child.start_byte, child.end_byte))
+            elif depth < _BOILERPLATE_DEPTH and child.named_child_count:
+                stack.append((child, depth + 1))
+    return out
 
 
 _SEMICOLON = stable_token_id(";")

@@ -87,6 +87,11 @@ class LanguageSpec:
     needs_body: frozenset[str] = frozenset()
     # Fields that name a chunk besides ``name`` (Rust: `impl Display for Point` is named by type).
     name_fields: tuple[str, ...] = ()
+    # Statements that every file of a language repeats (imports, package and include lines):
+    # boilerplate, never evidence of copying on their own (codeguard.parsing.chunker).
+    boilerplate_kinds: frozenset[str] = frozenset()
+    # Top-level statements whose text makes them boilerplate (JS `const x = require("x")`).
+    boilerplate_re: str = ""
 
     @property
     def fingerprint_family(self) -> str:
@@ -97,6 +102,13 @@ def _fs(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
+# `"use strict";` and `const {a, b} = require("x");` head most CommonJS files.
+_JS_BOILERPLATE = (
+    r"""^\s*(['"]use strict['"]"""
+    r"""|(const|let|var)\s+[\w${}\s,:]+=\s*require\(\s*['"][^'"]+['"]\s*\)(\.\w+)*)\s*;?\s*$"""
+)
+
+
 LANGUAGES: dict[str, LanguageSpec] = {
     spec.name: spec
     for spec in [
@@ -104,6 +116,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "python",
             (".py", ".pyi", ".pyw"),
             "tree_sitter_python",
+            boilerplate_kinds=_fs("import_statement", "import_from_statement", "future_import_statement"),
             function_kinds=_fs("function_definition"),
             class_kinds=_fs("class_definition"),
             docstring_statement="expression_statement",
@@ -114,6 +127,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "java",
             (".java",),
             "tree_sitter_java",
+            boilerplate_kinds=_fs("package_declaration", "import_declaration"),
             function_kinds=_fs("method_declaration", "constructor_declaration"),
             class_kinds=_fs(
                 "class_declaration", "interface_declaration", "enum_declaration", "record_declaration"
@@ -124,6 +138,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "c",
             (".c", ".h"),
             "tree_sitter_c",
+            boilerplate_kinds=_fs("preproc_include"),
             family="c",
             function_kinds=_fs("function_definition"),
         ),
@@ -131,6 +146,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "cpp",
             (".cc", ".cpp", ".cxx", ".c++", ".hpp", ".hh", ".hxx", ".h++", ".ipp"),
             "tree_sitter_cpp",
+            boilerplate_kinds=_fs("preproc_include", "using_declaration"),
             family="c",
             function_kinds=_fs("function_definition"),
             class_kinds=_fs("class_specifier", "struct_specifier"),
@@ -140,6 +156,8 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "javascript",
             (".js", ".mjs", ".cjs", ".jsx"),
             "tree_sitter_javascript",
+            boilerplate_kinds=_fs("import_statement"),
+            boilerplate_re=_JS_BOILERPLATE,
             family="js",
             function_kinds=_fs(
                 "function_declaration",
@@ -156,6 +174,8 @@ LANGUAGES: dict[str, LanguageSpec] = {
             (".ts", ".mts", ".cts"),
             "tree_sitter_typescript",
             factory="language_typescript",
+            boilerplate_kinds=_fs("import_statement"),
+            boilerplate_re=_JS_BOILERPLATE,
             family="js",
             function_kinds=_fs(
                 "function_declaration",
@@ -174,6 +194,8 @@ LANGUAGES: dict[str, LanguageSpec] = {
             (".tsx",),
             "tree_sitter_typescript",
             factory="language_tsx",
+            boilerplate_kinds=_fs("import_statement"),
+            boilerplate_re=_JS_BOILERPLATE,
             family="js",
             function_kinds=_fs(
                 "function_declaration",
@@ -191,6 +213,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "go",
             (".go",),
             "tree_sitter_go",
+            boilerplate_kinds=_fs("package_clause", "import_declaration"),
             function_kinds=_fs("function_declaration", "method_declaration", "func_literal"),
             method_kinds=_fs("method_declaration"),
         ),
@@ -198,6 +221,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "rust",
             (".rs",),
             "tree_sitter_rust",
+            boilerplate_kinds=_fs("use_declaration", "extern_crate_declaration"),
             function_kinds=_fs("function_item"),
             # Not mod_item: a module is a namespace (like C++ namespaces and C# namespaces, which
             # are not chunks either); with it, every free function in `mod tests` was a "method".
@@ -208,6 +232,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "csharp",
             (".cs",),
             "tree_sitter_c_sharp",
+            boilerplate_kinds=_fs("using_directive"),
             function_kinds=_fs(
                 "method_declaration",
                 "constructor_declaration",
@@ -223,6 +248,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "ruby",
             (".rb",),
             "tree_sitter_ruby",
+            boilerplate_re=r"^\s*(require|require_relative|include|extend)\b",
             function_kinds=_fs("method", "singleton_method"),
             class_kinds=_fs("class", "module"),
             interpolation_kinds=_fs("interpolation"),
@@ -231,6 +257,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "php",
             (".php",),
             "tree_sitter_php",
+            boilerplate_kinds=_fs("namespace_use_declaration"),
             factory="language_php",
             function_kinds=_fs("function_definition", "method_declaration"),
             class_kinds=_fs("class_declaration", "trait_declaration", "interface_declaration"),
@@ -246,6 +273,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             "kotlin",
             (".kt", ".kts"),
             "tree_sitter_kotlin",
+            boilerplate_kinds=_fs("package_header", "import_list", "import_header"),
             function_kinds=_fs("function_declaration"),
             class_kinds=_fs("class_declaration", "object_declaration"),
             interpolation_kinds=_fs("interpolation"),
@@ -292,6 +320,8 @@ class Grammar:
     wrapper_ids: dict[int, frozenset[int]] = field(default_factory=dict)
     open_paren: int = -1
     close_paren: int = -1
+    boilerplate_ids: frozenset[int] = field(default_factory=frozenset)
+    boilerplate_re: re.Pattern[bytes] | None = None
 
 
 def _classify(kind: str, named: bool, spec: LanguageSpec) -> int:
@@ -325,6 +355,7 @@ def grammar(name: str) -> Grammar:
     interpolation_ids: set[int] = set()
     docstring_id = -1
     paren_ids: set[int] = set()
+    boilerplate_ids: set[int] = set()
     wrapper_kinds = dict(spec.paren_wrappers)
     wrappers: dict[int, set[int]] = {}
     for kid in range(count):
@@ -355,6 +386,8 @@ def grammar(name: str) -> Grammar:
             docstring_id = kid
         if kind in spec.paren_kinds and named:
             paren_ids.add(kid)
+        if kind in spec.boilerplate_kinds and named:
+            boilerplate_ids.add(kid)
     for kid in range(count):
         kind = language.node_kind_for_id(kid) or ""
         if kind in wrapper_kinds and language.node_kind_is_named(kid):
@@ -384,6 +417,8 @@ def grammar(name: str) -> Grammar:
         # -1 (never a kind id) for a grammar without parentheses
         open_paren=language.id_for_node_kind("(", False) or -1,
         close_paren=language.id_for_node_kind(")", False) or -1,
+        boilerplate_ids=frozenset(boilerplate_ids),
+        boilerplate_re=re.compile(spec.boilerplate_re.encode()) if spec.boilerplate_re else None,
     )
 
 

@@ -220,7 +220,10 @@ def finding_message(f: Finding) -> str:
     )
     if o.commit:
         text += f", commit {o.commit}"
-    text += f". Score {f.score:.2f}, {len(f.fragments)} fragment(s)."
+    if f.probability is not None:
+        text += f". P(copy) {f.probability:.2f}, {len(f.fragments)} fragment(s)."
+    else:
+        text += f". Score {f.score:.2f}, {len(f.fragments)} fragment(s)."
     if f.also_in:
         text += " Also in: " + ", ".join(f"{p.source}:{p.path}:{p.start_line}" for p in f.also_in) + "."
     if f.level == "none":
@@ -252,6 +255,7 @@ def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> d
         "properties": {
             "chunk": {"kind": f.chunk_kind, "name": f.chunk_name},
             "match_type": f.match_type,
+            **({"channel": f.channel} if f.channel else {}),
             "score": round(f.score, 4),
             **({"probability": round(f.probability, 4)} if f.probability is not None else {}),
             "coverage": round(f.coverage, 4),

@@ -42,7 +42,7 @@ class TextReport:
                 f"[bold]{escape(f.path)}:{f.start_line}-{f.end_line}[/bold] "
                 f"{f.chunk_kind} {escape(f.chunk_name)}  [{style}]{f.match_type.upper()}[/{style}] "
                 + (
-                    f"probability {f.probability:.2f}"
+                    f"P(copy) {f.probability:.2f}"
                     if f.probability is not None
                     else f"score {f.score:.2f}"
                 )

@@ -1,0 +1,179 @@
+"""The evidence of one candidate pair (a scanned chunk and a reference chunk) as features.
+
+Both token channels share positions: a fragment is a run of equal *normalized* tokens (renaming
+and layout do not matter), and inside it the runs where the *raw* tokens are equal too are
+verbatim. Information is counted as distinct token 4-grams without boilerplate tokens, so a
+repetitive run (a table of `"a": x.a` pairs) or an import block counts for little. Rarity
+weighs each shared fingerprint by the number of file families of the index that hold it: a
+k-gram that many unrelated files share (an assignment's skeleton, a getter, an idiom) is
+common ground, one that only the origin holds is a trace of copying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# The feature vector, in order. The classifier file names them, and refuses another order.
+FEATURES: tuple[str, ...] = (
+    "log_query_info",
+    "log_origin_info",
+    "norm_cov_query",
+    "norm_cov_origin",
+    "raw_cov_query",
+    "raw_cov_origin",
+    "log_norm_longest",
+    "log_raw_longest",
+    "log_raw_longest_chars",
+    "log_raw_longest_lines",
+    "log_fragments",
+    "order",
+    "rare_share",
+    "mean_rarity",
+    "log_rare_evidence",
+    "log_rivals",
+    "boilerplate_share",
+    "has_cosine",
+    "cosine",
+    "cosine_margin",
+    "model_probability",
+)
+
+INFO_N = 4
+
+
+def information(tokens: np.ndarray, n: int = INFO_N) -> int:
+    """Distinct token n-grams of a run (+ n - 1): its length without repetition."""
+    if len(tokens) < n:
+        return int(len(tokens))
+    t = np.asarray(tokens, dtype=np.uint64)
+    h = t[: len(t) - n + 1].copy()
+    with np.errstate(over="ignore"):
+        for j in range(1, n):
+            h = h * np.uint64(0x100000001B3) + t[j : len(t) - n + 1 + j]
+    return int(len(np.unique(h))) + n - 1
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of True in ``mask`` as (start, end)."""
+    m = np.concatenate(([False], mask, [False]))
+    edges = np.flatnonzero(m[1:] != m[:-1])
+    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
+
+
+@dataclass
+class Side:
+    """One side of a pair: its file's token arrays and the chunk's token range."""
+
+    tokens: np.ndarray  # normalized ids
+    raw: np.ndarray  # raw ids (same positions)
+    boilerplate: np.ndarray  # bool per token
+    starts: np.ndarray  # byte offsets
+    ends: np.ndarray
+    lines: np.ndarray  # first line of each token
+    start_tok: int
+    end_tok: int
+
+
+@dataclass
+class PairEvidence:
+    """Everything the decision looks at for one candidate pair."""
+
+    query: Side
+    origin: Side
+    pieces: list[tuple[int, int, int, int]]  # normalized-equal spans (q start, q end, r start, r end)
+    seed_df: list[int] = field(default_factory=list)  # families holding each shared fingerprint
+    rivals: int = 0  # other reference families matching this chunk about as well
+    cosine: float | None = None  # embedding cosine, where the semantic layer proposed the pair
+    cosine_margin: float = 0.0  # cosine minus the best other candidate's
+    model_probability: float = 0.0  # the encoder's pair head, where the semantic layer proposed it
+
+
+@dataclass
+class Summary:
+    """What a report says about a pair's token evidence."""
+
+    raw_pieces: list[tuple[int, int, int, int]]  # verbatim runs inside the normalized pieces
+    norm_matched_info: int
+    raw_matched_info: int
+    raw_longest_chars: int
+    raw_longest_lines: int
+
+
+def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
+    """The feature vector (``FEATURES`` order) and the token summary of one pair."""
+    q, r = e.query, e.origin
+    q_keep = ~q.boilerplate[q.start_tok : q.end_tok]
+    r_keep = ~r.boilerplate[r.start_tok : r.end_tok]
+    q_info = max(1, information(q.tokens[q.start_tok : q.end_tok][q_keep]))
+    r_info = max(1, information(r.tokens[r.start_tok : r.end_tok][r_keep]))
+    norm_infos: list[int] = []
+    raw_infos: list[int] = []
+    raw_pieces: list[tuple[int, int, int, int]] = []
+    longest_chars = longest_lines = 0
+    boiler = total = 0
+    for qs, qe, rs, re_ in e.pieces:
+        keep = ~q.boilerplate[qs:qe]
+        boiler += int((~keep).sum())
+        total += qe - qs
+        norm_infos.append(information(q.tokens[qs:qe][keep]))
+        same = q.raw[qs:qe] == r.raw[rs:re_]
+        for a, b in _runs(same & keep):
+            if b - a < 2:
+                continue
+            raw_pieces.append((qs + a, qs + b, rs + a, rs + b))
+            raw_infos.append(information(q.raw[qs + a : qs + b]))
+            chars = int((q.ends[qs + a : qs + b].astype(np.int64) - q.starts[qs + a : qs + b]).sum())
+            lines = int(len(np.unique(q.lines[qs + a : qs + b])))
+            if chars > longest_chars:
+                longest_chars, longest_lines = chars, max(longest_lines, lines)
+            longest_lines = max(longest_lines, lines)
+    norm_matched = sum(norm_infos)
+    raw_matched = sum(raw_infos)
+    df = np.asarray(e.seed_df, dtype=np.float64)
+    inv = 1.0 / np.maximum(df, 1.0) if len(df) else np.zeros(0)
+    has_cos = e.cosine is not None
+    cosine = float(e.cosine) if e.cosine is not None else 0.0
+    x = np.array(
+        [
+            np.log1p(q_info),
+            np.log1p(r_info),
+            min(1.0, norm_matched / q_info),
+            min(1.0, norm_matched / r_info),
+            min(1.0, raw_matched / q_info),
+            min(1.0, raw_matched / r_info),
+            np.log1p(max(norm_infos, default=0)),
+            np.log1p(max(raw_infos, default=0)),
+            np.log1p(longest_chars),
+            np.log1p(longest_lines),
+            np.log1p(len(e.pieces)),
+            _order(e.pieces),
+            float((df <= 1).mean()) if len(df) else 0.0,
+            float(inv.mean()) if len(df) else 0.0,
+            np.log1p(float(inv.sum())),
+            np.log1p(e.rivals),
+            boiler / total if total else 0.0,
+            1.0 if has_cos else 0.0,
+            cosine,
+            float(e.cosine_margin) if has_cos else 0.0,
+            float(e.model_probability) if has_cos else 0.0,
+        ],
+        dtype=np.float64,
+    )
+    return x, Summary(raw_pieces, norm_matched, raw_matched, longest_chars, longest_lines)
+
+
+def _order(pieces: list[tuple[int, int, int, int]]) -> float:
+    """Share of matched tokens in pieces whose order agrees on both sides (longest increasing
+    subsequence of origin positions, weighted by length): a copy keeps its order."""
+    if len(pieces) <= 1:
+        return 1.0
+    ps = sorted(pieces)
+    lens = [p[1] - p[0] for p in ps]
+    best = list(lens)
+    for i in range(len(ps)):
+        for j in range(i):
+            if ps[j][2] < ps[i][2] and best[j] + lens[i] > best[i]:
+                best[i] = best[j] + lens[i]
+    return max(best) / max(1, sum(lens))

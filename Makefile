@@ -10,7 +10,9 @@ DATA ?= ../shared/data
 NPM ?= /usr/lib/node_modules/npm
 MODEL_OUT ?= codeguard/_model
 
-.PHONY: demo test lint model
+BENCH ?= .codeguard/bench
+
+.PHONY: demo test lint model verdict bench-verdict
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -59,3 +61,20 @@ model: $(VENV)/.installed-train
 		--data synthetic:$(STDLIB):3000 --data synthetic:$(NPM):1500 \
 		--max-steps 280 --batch-size 32 --lr 8e-5 --max-length 256 --eval-every 140 \
 		--model-id codeguard-minilm-v2 --out $(MODEL_OUT)
+
+# Retrain the shipped verdict classifier (codeguard/verdict/verdict.json) on the TRAIN splits of
+# the development benchmarks: planted copies and boilerplate in stdlib Python / OpenJDK Java / npm
+# JavaScript files, and independent same-task solutions (POJ-104 train problems, GCJ problems
+# 1-6). The test splits (bench-verdict) are never seen by it.
+verdict: $(VENV)/.installed-dev
+	$(BIN)/python bench/verdict_bench.py build $(BENCH)/planted-train --split train
+	$(BIN)/python bench/sametask_bench.py build $(BENCH)/poj104-train --set poj104 --split train
+	$(BIN)/python bench/sametask_bench.py build $(BENCH)/gcj-train --set gcj --split train
+	$(BIN)/python bench/verdict_train.py --with-model codeguard/verdict/verdict.json \
+		$(BENCH)/planted-train $(BENCH)/poj104-train $(BENCH)/gcj-train
+
+# Measure the verdicts on the TEST splits (tables in bench/README.md).
+bench-verdict: $(VENV)/.installed-dev
+	$(BIN)/python bench/verdict_bench.py build $(BENCH)/planted-test --split test
+	$(BIN)/python bench/verdict_bench.py run $(BENCH)/planted-test --with-model
+	$(BIN)/python bench/sametask_bench.py all $(BENCH)/sametask-test --split test --with-model

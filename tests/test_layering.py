@@ -7,8 +7,15 @@ import sys
 
 import pytest
 
-PURE = ["codeguard.fingerprint.winnow", "codeguard.fingerprint.align", "codeguard.model", "codeguard.report"]
-HEAVY = ["torch", "faiss", "tree_sitter", "transformers"]
+PURE = [
+    "codeguard.fingerprint.winnow",
+    "codeguard.fingerprint.align",
+    "codeguard.model",
+    "codeguard.report",
+    "codeguard.verdict.classifier",
+    "codeguard.verdict.features",
+]
+HEAVY = ["torch", "faiss", "tree_sitter", "transformers", "sklearn"]
 
 
 @pytest.mark.parametrize("module", PURE)

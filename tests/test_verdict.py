@@ -192,3 +192,25 @@ def test_damaged_classifier_files_are_clear_errors(
     load().save(again)
     x = np.stack([summarize(_evidence(3, True))[0], summarize(_evidence(3, False))[0]])
     assert np.allclose(load(again).probability(x), load().probability(x))
+
+
+def test_training_fits_calibrates_and_holds_back_whole_groups() -> None:
+    from codeguard.verdict.train import expected_calibration_error, fit
+
+    rng = np.random.default_rng(0)
+    n = 600
+    y = rng.integers(0, 2, size=n)
+    x = rng.normal(size=(n, len(FEATURES))) + y[:, None] * np.linspace(0, 2, len(FEATURES))
+    groups = [f"unit-{i // 3}" for i in range(n)]
+    model = fit(x, y, groups, card={"recipe": "test"})
+    info = model.card["fit"]
+    assert info["fit_pairs"] + info["calibration_pairs"] == n and info["calibration_pairs"] > 100
+    assert model.card["recipe"] == "test"
+    p = model.probability(x)
+    assert np.all(np.diff(model.cal_x) >= 0) and 0 <= p.min() and p.max() <= 1
+    assert expected_calibration_error(p, y) < 0.1
+    assert ((p > 0.5) == y).mean() > 0.9
+    again = from_json(json.loads(json.dumps(model.to_json())))
+    assert np.allclose(again.probability(x), p)
+    with pytest.raises(ValueError, match="too few"):
+        fit(x[:5], np.zeros(5, dtype=int), groups[:5])

@@ -67,6 +67,9 @@ MIN_EVIDENCE = 12
 MAX_CANDIDATE_FILES = 100
 # References matching a chunk with at least this share of the best one's tokens are rivals.
 RIVAL_RATIO = 0.5
+# A finding that contains stronger findings is kept only if at least this share of its matched
+# tokens lies outside them.
+CONTAINER_OWN_SHARE = 0.5
 # The policy rule whose note an existing NOTICE / THIRD-PARTY file satisfies.
 ATTRIBUTION_RULE = "attribution-required"
 # Seeds (shared fingerprints) a file pair needs before it is aligned.
@@ -507,19 +510,27 @@ def _count_rivals(scored: list[tuple[_Candidate, PairEvidence]]) -> None:
 
 
 def _select(cands: list[_Candidate]) -> list[Finding]:
-    """Best origin per query chunk; drop findings nested in a stronger one."""
+    """Best origin per query chunk; drop findings nested in a stronger one, and containers whose
+    evidence is mostly inside stronger findings already kept (a class holding one copied method
+    is not a copy of another class because of it)."""
     by_region: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
     for c in cands:
         by_region[(c.group.q_region.start_tok, c.group.q_region.end_tok)].append(c)
     best: list[tuple[_Candidate, list[_Candidate]]] = []
     for group in by_region.values():
-        group.sort(
-            key=lambda c: (-c.probability, -c.group.matched, -c.group.score, c.source.name, c.ref.path)
-        )
+        # The most probable origin; among equally probable ones the most verbatim (an identical
+        # upstream file before a sibling that is only similar).
+        group.sort(key=_strength)
         top = group[0]
-        others = [c for c in group[1:] if c.group.matched >= ALSO_IN_RATIO * top.group.matched]
+        seen = {top.family or str(top.ref.id)}
+        others = []
+        for c in group[1:]:
+            fam = c.family or str(c.ref.id)
+            if fam not in seen and c.group.matched >= ALSO_IN_RATIO * top.group.matched:
+                seen.add(fam)
+                others.append(c)
         best.append((top, others[:ALSO_IN_MAX]))
-    best.sort(key=lambda t: (-t[0].probability, -t[0].group.matched))
+    best.sort(key=lambda t: _strength(t[0]))
     kept: list[tuple[_Candidate, list[_Candidate]]] = []
     for c, others in best:
         r = c.group.q_region
@@ -528,8 +539,35 @@ def _select(cands: list[_Candidate]) -> list[Finding]:
             for k, _ in kept
         ):
             continue
+        inner = [
+            k.group.q_region
+            for k, _ in kept
+            if r.start_tok <= k.group.q_region.start_tok and k.group.q_region.end_tok <= r.end_tok
+        ]
+        if inner and _outside_share(c.group.pieces, inner) < CONTAINER_OWN_SHARE:
+            continue
         kept.append((c, others))
     return [_finding(c, others) for c, others in kept]
+
+
+def _strength(c: _Candidate) -> tuple[Any, ...]:
+    s = c.summary
+    raw, norm = (s.raw_matched_info, s.norm_matched_info) if s else (0, 0)
+    return (-c.probability, -raw, -norm, -c.group.matched, c.source.name, c.ref.path)
+
+
+def _outside_share(pieces: list[tuple[int, int, int, int]], inner: list[Chunk]) -> float:
+    """Share of a group's matched query tokens outside the given (nested) regions."""
+    total = outside = 0
+    for qs, qe, _, _ in pieces:
+        total += qe - qs
+        covered = np.zeros(qe - qs, dtype=bool)
+        for ch in inner:
+            lo, hi = max(qs, ch.start_tok), min(qe, ch.end_tok)
+            if hi > lo:
+                covered[lo - qs : hi - qs] = True
+        outside += int((~covered).sum())
+    return outside / total if total else 0.0
 
 
 def _provenance(c: _Candidate) -> Provenance:

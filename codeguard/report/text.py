@@ -41,11 +41,7 @@ class TextReport:
             con.print(
                 f"[bold]{escape(f.path)}:{f.start_line}-{f.end_line}[/bold] "
                 f"{f.chunk_kind} {escape(f.chunk_name)}  [{style}]{f.match_type.upper()}[/{style}] "
-                + (
-                    f"P(copy) {f.probability:.2f}"
-                    if f.probability is not None
-                    else f"score {f.score:.2f}"
-                )
+                + (f"P(copy) {f.probability:.2f}" if f.probability is not None else f"score {f.score:.2f}")
             )
             con.print(f"  copied from {escape(_origin(f))}")
             if f.match_type == "semantic":

@@ -138,10 +138,16 @@ def main() -> None:
     ap.add_argument("benches", type=Path, nargs="+")
     ap.add_argument("--C", type=float, default=1.0)
     ap.add_argument("--with-model", action="store_true", help="also the semantic layer's pairs")
+    ap.add_argument("--pairs", type=Path, help="labelled pairs (.npz): read if it exists, else written")
     args = ap.parse_args()
     xs, ys, groups = [], [], []
-    per_bench = {}
-    for bench in args.benches:
+    per_bench: dict = {}
+    if args.pairs and args.pairs.exists():
+        saved = np.load(args.pairs, allow_pickle=False)
+        xs, ys, groups = list(saved["x"]), list(saved["y"]), list(saved["groups"])
+        per_bench = json.loads(str(saved["per_bench"]))
+        print(f"{args.pairs}: {len(ys)} labelled pairs")
+    for bench in [] if per_bench else args.benches:
         t0 = time.perf_counter()
         pairs, truth = collect(bench, args.with_model)
         by_path: dict[str, list[dict]] = {}
@@ -165,6 +171,8 @@ def main() -> None:
         )
     x = np.stack(xs)
     y = np.array(ys)
+    if args.pairs and not args.pairs.exists():
+        np.savez(args.pairs, x=x, y=y, groups=np.array(groups), per_bench=json.dumps(per_bench))
     card = {
         "recipe": "python bench/verdict_train.py "
         + " ".join([str(args.out)] + [b.name for b in args.benches])

@@ -166,7 +166,7 @@ def test_minified_file_within_the_size_limit_is_skipped_as_minified(
 
 def test_text_report_of_a_bad_tree_has_no_traceback(bad_tree: Path, ref_index: Path, run_cli: Any) -> None:
     code, out, err = run_cli("scan", bad_tree, "--index", ref_index)
-    assert code == 1
+    assert code == 1, err
     no_traceback(err)
     assert "latin1.py" in out
 

@@ -132,5 +132,7 @@ def test_diff_in_a_repository_without_commits_and_unwritable_outputs(
     code, _, err = run_cli("scan", "--diff", "main...HEAD", fresh, "--index", gpl_index)
     assert code == 2 and "Unknown revision" in err and "Traceback" not in err
     for flag in ("--sarif", "--output"):
-        code, _, err = run_cli("scan", repo, "--index", gpl_index, flag, tmp_path / "no-such-dir" / "out.sarif")
+        code, _, err = run_cli(
+            "scan", repo, "--index", gpl_index, flag, tmp_path / "no-such-dir" / "out.sarif"
+        )
         assert code == 2 and "Cannot write the report" in err and "Traceback" not in err

@@ -231,9 +231,13 @@ def test_boilerplate_source_is_never_reported(
     assert (code, report["findings"]) == (0, [])
     # Re-adding it without the flag keeps it boilerplate; --no-boilerplate turns it off.
     add_json(template.root, index_dir, "--name", "template")
-    assert [s["boilerplate"] for s in list_json(run_cli, index_dir)["sources"] if s["name"] == "template"] == [True]
+    assert [
+        s["boilerplate"] for s in list_json(run_cli, index_dir)["sources"] if s["name"] == "template"
+    ] == [True]
     add_json(template.root, index_dir, "--name", "template", "--no-boilerplate")
-    assert [s["boilerplate"] for s in list_json(run_cli, index_dir)["sources"] if s["name"] == "template"] == [False]
+    assert [
+        s["boilerplate"] for s in list_json(run_cli, index_dir)["sources"] if s["name"] == "template"
+    ] == [False]
     add_json(template.root, index_dir, "--name", "template", "--boilerplate")
 
     # Without the boilerplate source, its code is reported again.

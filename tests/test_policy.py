@@ -87,7 +87,9 @@ def test_rule_exceptions_skip_to_the_next_rule(tmp_path: Path) -> None:
     policy = load_policy(p)
     assert policy.decide("GPL-2.0-or-later", "GPL-3.0-only").rule_id == "ORG-2"
     assert policy.decide("GPL-2.0-or-later", "MIT").rule_id == "ORG-1"
-    bad = _write(tmp_path, "rules:\n  - id: X\n    level: note\n    when: {}\n    exceptions: {origin: [x]}\n")
+    bad = _write(
+        tmp_path, "rules:\n  - id: X\n    level: note\n    when: {}\n    exceptions: {origin: [x]}\n"
+    )
     with pytest.raises(ConfigError, match=r"policy.yaml:5: 'exceptions' must be a list"):
         load_policy(bad)
 

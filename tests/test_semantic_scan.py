@@ -20,8 +20,6 @@ pytest.importorskip("torch")
 
 from test_ml_train import trained_model  # noqa: E402
 
-from codeguard.engine.semantic import MIN_SCAN_PROBABILITY  # noqa: E402
-
 # merge_intervals rewritten: same meaning, other structure and names (no shared 15-token run).
 REWRITTEN = '''\
 def combine_ranges(spans):
@@ -68,7 +66,7 @@ def test_rewrite_found_only_by_the_model(
     assert f["fragments"][0]["lines"] == [1, 10]
     # The verbatim copy is a fingerprint finding and is not reported twice.
     exact = [x for x in report["findings"] if x["path"] == "copied.py"]
-    assert [x["match_type"] for x in exact] == ["exact"] and exact[0]["probability"] is None
+    assert [x["match_type"] for x in exact] == ["exact"] and exact[0]["probability"] >= 0.9
     stats = report["stats"]["semantic"]
     assert stats["status"] == "on" and stats["method"] == "exact" and stats["vectors"] > 0
 
@@ -76,13 +74,13 @@ def test_rewrite_found_only_by_the_model(
     _, plain, _ = scan_json(project, index_dir, "--no-ml")
     assert not _semantic(plain) and plain["stats"]["semantic"]["status"].startswith("off")
 
-    # Without --semantic-threshold: the model's own threshold, raised to the scan minimum.
-    _, default, _ = scan_json(project, index_dir, "--model", model)
-    card = json.loads((model / "codeguard-model.json").read_text())
+    # Without --semantic-threshold: semantic pairs are reported from the scan's --min-probability,
+    # the same calibrated P(copy) that decides fingerprint pairs.
+    _, default, _ = scan_json(project, index_dir, "--model", model, "--min-probability", "0.7")
     stats = default["stats"]["semantic"]
-    assert stats["model_threshold"] == pytest.approx(card["threshold"], abs=1e-4)
-    assert stats["threshold"] == pytest.approx(max(card["threshold"], MIN_SCAN_PROBABILITY), abs=1e-4)
-    assert all(x["probability"] >= stats["threshold"] for x in _semantic(default))
+    assert stats["threshold"] == 0.7 and stats["threshold_from"] == "--min-probability"
+    assert "verdict" in stats["decision"]
+    assert all(x["probability"] >= 0.7 for x in _semantic(default))
 
 
 def test_rescan_embeds_only_changed_chunks(
@@ -145,7 +143,7 @@ def test_text_and_sarif_reports_show_semantic_findings(
     add_json(reference_corpus.root, index_dir, "--model", model)
     args = ("--index", index_dir, "--model", model, "--semantic-threshold", "0.000001", "--fail-on", "none")
     code, out, _ = run_cli("scan", project / "ranges.py", *args)
-    assert code == 0 and "SEMANTIC" in out and "probability" in out
+    assert code == 0 and "SEMANTIC" in out and "P(copy)" in out
     code, out, _ = run_cli("scan", project, *args, "--format", "sarif")
     results = json.loads(out)["runs"][0]["results"]
     sem = [r for r in results if r["properties"]["match_type"] == "semantic"]

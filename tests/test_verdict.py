@@ -17,15 +17,15 @@ from codeguard.verdict.features import FEATURES, PairEvidence, Side, information
 
 # A 6-line function: too short for the normalized channel's old thresholds, but its identifiers
 # and literals make a verbatim copy certain.
-SHORT = '''def parse_duration(text):
+SHORT = """def parse_duration(text):
     units = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0}
     number, _, unit = text.strip().partition(" ")
     if unit not in units:
         raise ValueError(f"unknown duration unit {unit!r} in {text!r}")
     return float(number) * units[unit]
-'''
+"""
 
-IMPORTS = '''import os
+IMPORTS = """import os
 import sys
 import json
 import re
@@ -33,18 +33,18 @@ import logging
 from collections import defaultdict, OrderedDict
 from pathlib import Path
 from typing import Any, Iterable
-'''
+"""
 
-OWN = '''def summarize_scores(rows):
+OWN = """def summarize_scores(rows):
     best = None
     for name, value in rows:
         if best is None or value > best[1]:
             best = (name, value)
     return best
-'''
+"""
 
 # An assignment skeleton that every reference shares (the base code a course hands out).
-SKELETON = '''class Solution:
+SKELETON = """class Solution:
     def __init__(self, reader, writer):
         self.reader = reader
         self.writer = writer
@@ -54,7 +54,7 @@ SKELETON = '''class Solution:
         for case in range(1, self.cases + 1):
             answer = self.solve(self.reader.readline().split())
             self.writer.write("Case #%d: %s\\n" % (case, answer))
-'''
+"""
 
 SOLUTIONS = [
     "    def solve(self, words):\n        return ' '.join(reversed(words))\n",
@@ -77,7 +77,9 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 def test_short_verbatim_copy_is_an_identical_finding_with_high_probability(
     tmp_path: Path, add_json: Any, scan_json: Callable[..., tuple[int, dict[str, Any], str]]
 ) -> None:
-    ref = _write(tmp_path / "ref", {"timeutil.py": IMPORTS + "\n\n" + SHORT + "\n\n" + OWN.replace("rows", "r")})
+    ref = _write(
+        tmp_path / "ref", {"timeutil.py": IMPORTS + "\n\n" + SHORT + "\n\n" + OWN.replace("rows", "r")}
+    )
     project = _write(tmp_path / "project", {"app.py": "import time\n\n\n" + SHORT + "\n\nprint(1)\n"})
     add_json(ref, tmp_path / "index", "--no-ml", "--license", "GPL-3.0-only")
     code, report, _ = scan_json(project, tmp_path / "index", "--no-ml", "--project-license", "MIT")
@@ -86,7 +88,7 @@ def test_short_verbatim_copy_is_an_identical_finding_with_high_probability(
     f = found[0]
     assert (f["start_line"], f["end_line"]) == (4, 9)
     assert f["channel"] == "identical" and f["match_type"] == "exact"
-    assert f["origin"]["path"] == "timeutil.py" and f["origin"]["start_line"] == 12
+    assert f["origin"]["path"] == "timeutil.py" and f["origin"]["start_line"] == 11
     assert f["probability"] >= 0.9 and f["level"] == "error"
     assert code == 1
 
@@ -185,7 +187,9 @@ def test_damaged_classifier_files_are_clear_errors(
     bad.write_text("{not json")
     code, _, err = run_cli("scan", reference_corpus.root, "--index", tmp_path / "index", "--verdict", bad)
     assert code == 4 and "not valid JSON" in err
-    code, _, err = run_cli("scan", reference_corpus.root, "--index", tmp_path / "index", "--verdict", tmp_path / "no")
+    code, _, err = run_cli(
+        "scan", reference_corpus.root, "--index", tmp_path / "index", "--verdict", tmp_path / "no"
+    )
     assert code == 4 and "Cannot read" in err
     # A classifier saved and loaded again gives the same probabilities.
     again = tmp_path / "again.json"

@@ -70,6 +70,8 @@ RIVAL_RATIO = 0.5
 # A finding that contains stronger findings is kept only if at least this share of its matched
 # tokens lies outside them.
 CONTAINER_OWN_SHARE = 0.5
+# A finding whose copied region spans less than this share of its chunk names the region.
+NARROW_SHARE = 0.5
 # The policy rule whose note an existing NOTICE / THIRD-PARTY file satisfies.
 ATTRIBUTION_RULE = "attribution-required"
 # Seeds (shared fingerprints) a file pair needs before it is aligned.
@@ -446,11 +448,13 @@ def match_files(
             diag = rpos_a - qpos_a
             df_a = np.array(df_l)
             for g in group_fragments(frags, a.parsed.chunks, ref.chunks, a.parsed.tokens):
+                seed_df, seed_pos = _seeds_inside(g.pieces, qpos_a, diag, df_a)
                 ev = PairEvidence(
                     query=query_side(a.parsed, g.q_region.start_tok, g.q_region.end_tok),
                     origin=ref_side(ref, g.r_region.start_tok, g.r_region.end_tok),
                     pieces=g.pieces,
-                    seed_df=_seed_df(g.pieces, qpos_a, diag, df_a),
+                    seed_df=seed_df,
+                    seed_pos=seed_pos,
                 )
                 scored.append(
                     (_Candidate(g, ref, a, sources[ref.source_id], family=families.get(ref.id, "")), ev)
@@ -485,15 +489,14 @@ def match_files(
     return findings
 
 
-def _seed_df(
+def _seeds_inside(
     pieces: list[tuple[int, int, int, int]], qpos: np.ndarray, diag: np.ndarray, df: np.ndarray
-) -> list[int]:
-    """Document frequencies of the shared fingerprints that fall inside a group's pieces."""
+) -> tuple[list[int], list[int]]:
+    """Document frequencies and query positions of the shared fingerprints inside a group's pieces."""
     inside = np.zeros(len(qpos), dtype=bool)
     for qs, qe, rs, _ in pieces:
         inside |= (qpos >= qs) & (qpos < qe) & (diag == rs - qs)
-    out: list[int] = df[inside].tolist()
-    return out
+    return df[inside].tolist(), qpos[inside].tolist()
 
 
 def _count_rivals(scored: list[tuple[_Candidate, PairEvidence]]) -> None:
@@ -544,10 +547,16 @@ def _select(cands: list[_Candidate]) -> list[Finding]:
             for k, _ in kept
             if r.start_tok <= k.group.q_region.start_tok and k.group.q_region.end_tok <= r.end_tok
         ]
-        if inner and _outside_share(c.group.pieces, inner) < CONTAINER_OWN_SHARE:
+        if inner and _outside_share(_region_pieces(c), inner) < CONTAINER_OWN_SHARE:
             continue
         kept.append((c, others))
     return [_finding(c, others) for c, others in kept]
+
+
+def _region_pieces(c: _Candidate) -> list[tuple[int, int, int, int]]:
+    """The pieces of the region the verdict judged (scattered idioms elsewhere in a big chunk are
+    not part of the copy)."""
+    return c.summary.pieces if c.summary else c.group.pieces
 
 
 def _strength(c: _Candidate) -> tuple[Any, ...]:
@@ -589,7 +598,7 @@ def _finding(c: _Candidate, others: list[_Candidate]) -> Finding:
     q, ref, g = c.query, c.ref, c.group
     r_first, r_last = token_lines(ref.content, ref.starts, ref.ends)
     frags = []
-    for qs, qe, rs, re_ in g.pieces:
+    for qs, qe, rs, re_ in sorted(_region_pieces(c)):
         exact = bool(np.array_equal(q.parsed.raw_tokens[qs:qe], ref.raw_tokens[rs:re_]))
         frags.append(
             Fragment(
@@ -609,10 +618,22 @@ def _finding(c: _Candidate, others: list[_Candidate]) -> Finding:
     else:
         match_type = "modified"
     qr = g.q_region
+    start, end = qr.start_line, qr.end_line
+    origin = _provenance(c)
+    lo, hi = min(f.start_line for f in frags), max(f.end_line for f in frags)
+    if hi - lo + 1 < NARROW_SHARE * (end - start + 1):
+        # The copied region is a small part of a big chunk (a method-sized copy inside a class
+        # whose methods are no chunks of their own): report the region, not the whole chunk.
+        start, end = lo, hi
+        origin = replace(
+            origin,
+            start_line=min(f.origin_start_line for f in frags),
+            end_line=max(f.origin_end_line for f in frags),
+        )
     return Finding(
         path=q.relpath,
-        start_line=qr.start_line,
-        end_line=qr.end_line,
+        start_line=start,
+        end_line=end,
         chunk_kind=qr.kind,
         chunk_name=qr.name,
         match_type=match_type,
@@ -621,7 +642,7 @@ def _finding(c: _Candidate, others: list[_Candidate]) -> Finding:
         origin_coverage=min(1.0, g.origin_coverage),
         longest=g.longest,
         fragments=tuple(frags),
-        origin=_provenance(c),
+        origin=origin,
         also_in=tuple(_provenance(o) for o in others),
         fingerprint=_fingerprint(q, qr, c),
         probability=c.probability,

@@ -150,7 +150,11 @@ def semantic_findings(
         and _boilerplate_share(query_side(a.parsed, c.start_tok, c.end_tok)) < MAX_BOILERPLATE_SHARE
     ]
     threshold = min_probability if sem.threshold is None else sem.threshold
-    sem.stats |= {"chunks_considered": len(queries)}
+    sem.stats |= {
+        "chunks_considered": len(queries),
+        "threshold": round(threshold, 4),
+        "threshold_from": "--min-probability" if sem.threshold is None else "--semantic-threshold",
+    }
     if not queries:
         sem.stats |= {"seconds": round(time.perf_counter() - t0, 3)}
         return []

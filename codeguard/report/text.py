@@ -96,7 +96,7 @@ class TextReport:
             con.print(
                 f"Semantic layer: model {escape(str(sem.get('model')))}, {sem.get('vectors', 0):,} reference "
                 f"vectors ({sem.get('method')}), {sem.get('chunks_considered', 0)} chunk(s) checked, "
-                f"threshold {sem.get('threshold', 0):.2f}."
+                f"P(copy) threshold {sem.get('threshold') or 0:.2f}."
             )
         elif result.index and sem.get("status"):
             con.print(f"Semantic layer {escape(str(sem['status']))}.")

@@ -40,6 +40,34 @@ FEATURES: tuple[str, ...] = (
     "model_probability",
 )
 
+# The sign each feature's weight may take: +1 evidence of copying (more of it can only raise
+# P(copy)), -1 evidence against (rivals, boilerplate), 0 free. Without these a linear model
+# trained on finite benchmarks learns artefacts such as "short chunks are copies" (the negatives
+# were mostly long functions) and extrapolates them to pairs with no shared token at all.
+SIGNS: dict[str, int] = {
+    "log_query_info": 1,
+    "log_origin_info": 1,
+    "norm_cov_query": 1,
+    "norm_cov_origin": 1,
+    "raw_cov_query": 1,
+    "raw_cov_origin": 1,
+    "log_norm_longest": 0,  # free: with the char and line lengths it measures how long the names are
+    "log_raw_longest": 0,
+    "log_raw_longest_chars": 1,
+    "log_raw_longest_lines": 1,
+    "log_fragments": 0,
+    "order": 1,
+    "rare_share": 1,
+    "mean_rarity": 1,
+    "log_rare_evidence": 1,
+    "log_rivals": -1,
+    "boilerplate_share": -1,
+    "has_cosine": 0,
+    "cosine": 1,
+    "cosine_margin": 1,
+    "model_probability": 1,
+}
+
 INFO_N = 4
 
 
@@ -84,6 +112,7 @@ class PairEvidence:
     origin: Side
     pieces: list[tuple[int, int, int, int]]  # normalized-equal spans (q start, q end, r start, r end)
     seed_df: list[int] = field(default_factory=list)  # families holding each shared fingerprint
+    seed_pos: list[int] = field(default_factory=list)  # query token of each (empty: not known)
     rivals: int = 0  # other reference families matching this chunk about as well
     cosine: float | None = None  # embedding cosine, where the semantic layer proposed the pair
     cosine_margin: float = 0.0  # cosine minus the best other candidate's
@@ -95,15 +124,50 @@ class Summary:
     """What a report says about a pair's token evidence."""
 
     raw_pieces: list[tuple[int, int, int, int]]  # verbatim runs inside the normalized pieces
+    pieces: list[tuple[int, int, int, int]]  # the normalized pieces of the best region (best_cluster)
     norm_matched_info: int
     raw_matched_info: int
     raw_longest_chars: int
     raw_longest_lines: int
 
 
+# Pieces further apart than this (tokens, on either side) are separate regions.
+CLUSTER_GAP = 64
+
+
+def best_cluster(
+    pieces: list[tuple[int, int, int, int]], gap: int = CLUSTER_GAP
+) -> list[tuple[int, int, int, int]]:
+    """The pieces of the one contiguous region that holds most matched tokens.
+
+    A copy is one region, edited inside at most (dead code, a changed line, two statements
+    swapped); two big classes or modules that share a few idioms here and there have their
+    pieces scattered. Evidence is summed over the best region only, so scattered idioms do not
+    add up to a copy."""
+    if len(pieces) <= 1:
+        return list(pieces)
+    ps = sorted(pieces)
+    clusters: list[list[tuple[int, int, int, int]]] = [[ps[0]]]
+    for p in ps[1:]:
+        last = clusters[-1]
+        q_end = max(x[1] for x in last)
+        r_lo, r_hi = min(x[2] for x in last), max(x[3] for x in last)
+        if p[0] - q_end <= gap and r_lo - gap <= p[2] and p[3] <= r_hi + gap + (p[1] - p[0]):
+            last.append(p)
+        else:
+            clusters.append([p])
+    return max(clusters, key=lambda c: (sum(x[1] - x[0] for x in c), -c[0][0]))
+
+
 def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
     """The feature vector (``FEATURES`` order) and the token summary of one pair."""
     q, r = e.query, e.origin
+    pieces = best_cluster(e.pieces)
+    seed_df = e.seed_df
+    if e.seed_pos and len(pieces) < len(e.pieces):
+        seed_df = [
+            d for d, pos in zip(e.seed_df, e.seed_pos) if any(qs <= pos < qe for qs, qe, _, _ in pieces)
+        ]
     q_keep = ~q.boilerplate[q.start_tok : q.end_tok]
     r_keep = ~r.boilerplate[r.start_tok : r.end_tok]
     q_info = max(1, information(q.tokens[q.start_tok : q.end_tok][q_keep]))
@@ -113,7 +177,7 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
     raw_pieces: list[tuple[int, int, int, int]] = []
     longest_chars = longest_lines = 0
     boiler = total = 0
-    for qs, qe, rs, re_ in e.pieces:
+    for qs, qe, rs, re_ in pieces:
         keep = ~q.boilerplate[qs:qe]
         boiler += int((~keep).sum())
         total += qe - qs
@@ -131,7 +195,7 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
             longest_lines = max(longest_lines, lines)
     norm_matched = sum(norm_infos)
     raw_matched = sum(raw_infos)
-    df = np.asarray(e.seed_df, dtype=np.float64)
+    df = np.asarray(seed_df, dtype=np.float64)
     inv = 1.0 / np.maximum(df, 1.0) if len(df) else np.zeros(0)
     has_cos = e.cosine is not None
     cosine = float(e.cosine) if e.cosine is not None else 0.0
@@ -147,8 +211,8 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
             np.log1p(max(raw_infos, default=0)),
             np.log1p(longest_chars),
             np.log1p(longest_lines),
-            np.log1p(len(e.pieces)),
-            _order(e.pieces),
+            np.log1p(len(pieces)),
+            _order(pieces),
             float((df <= 1).mean()) if len(df) else 0.0,
             float(inv.mean()) if len(df) else 0.0,
             np.log1p(float(inv.sum())),
@@ -161,7 +225,7 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
         ],
         dtype=np.float64,
     )
-    return x, Summary(raw_pieces, norm_matched, raw_matched, longest_chars, longest_lines)
+    return x, Summary(raw_pieces, pieces, norm_matched, raw_matched, longest_chars, longest_lines)
 
 
 def _order(pieces: list[tuple[int, int, int, int]]) -> float:

@@ -1,4 +1,4 @@
-"""Training the decision: logistic regression on one part of the labelled pairs, isotonic
+"""Training the decision: logistic regression on one part of the labelled pairs, Platt
 calibration on the other part (split by group, so pairs of one planted unit never straddle it).
 
 scikit-learn is needed here only (the `dev` extra); the result is plain JSON for
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from codeguard.verdict.classifier import Verdict
-from codeguard.verdict.features import FEATURES
+from codeguard.verdict.features import FEATURES, SIGNS
 
 
 def _held_back(group: str, share: float) -> bool:
@@ -32,6 +32,39 @@ def expected_calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> 
     return err
 
 
+def _signed_logistic(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression (classes balanced, as scikit-learn's
+    ``class_weight="balanced"``) whose weights keep the signs of :data:`SIGNS`: L-BFGS-B with
+    bounds, the bias free."""
+    from scipy.optimize import minimize
+
+    n, d = x.shape
+    pos = max(1, int(y.sum()))
+    neg = max(1, n - pos)
+    sample_w = np.where(y == 1, n / (2.0 * pos), n / (2.0 * neg))
+    signs = [SIGNS.get(f, 0) for f in FEATURES]
+    bounds = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (None, None) for s in signs]
+    bounds.append((None, None))
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:d], theta[d]
+        z = x @ w + b
+        # log(1 + exp(-y'z)) with y' in {-1, 1}, stably.
+        ys = 2.0 * y - 1.0
+        m = -ys * z
+        nll = np.logaddexp(0.0, m)
+        g = -ys / (1.0 + np.exp(-m))  # d nll / dz
+        value = c * float((sample_w * nll).sum()) + 0.5 * float(w @ w)
+        grad_w = c * (x.T @ (sample_w * g)) + w
+        grad_b = c * float((sample_w * g).sum())
+        return value, np.append(grad_w, grad_b)
+
+    res = minimize(
+        loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 5000}
+    )
+    return np.asarray(res.x[:d], dtype=np.float64), float(res.x[d])
+
+
 def fit(
     x: np.ndarray,
     y: np.ndarray,
@@ -41,7 +74,6 @@ def fit(
     card: dict[str, Any] | None = None,
 ) -> Verdict:
     """Fit the classifier and its calibration; the card records what was measured."""
-    from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
     x = np.asarray(x, dtype=np.float64)
@@ -52,22 +84,28 @@ def fit(
     mean = x[~held].mean(axis=0)
     scale = x[~held].std(axis=0)
     scale = np.where(scale > 1e-9, scale, 1.0)
-    lr = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
-    lr.fit((x[~held] - mean) / scale, y[~held])
+    weights, bias = _signed_logistic((x[~held] - mean) / scale, y[~held], c)
     model = Verdict(
         features=FEATURES,
         mean=mean,
         scale=scale,
-        weights=lr.coef_[0].astype(np.float64),
-        bias=float(lr.intercept_[0]),
+        weights=weights,
+        bias=bias,
         cal_x=np.zeros(0),
         cal_y=np.zeros(0),
     )
-    raw = model.raw_probability(x[held])
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
-    iso.fit(raw, y[held])
-    cal_x = np.asarray(iso.X_thresholds_, dtype=np.float64)
-    cal_y = np.asarray(iso.y_thresholds_, dtype=np.float64)
+    # Calibration: Platt scaling of the classifier's logit on the held-back pairs (two parameters;
+    # isotonic regression on the few hundred held-back copies made a staircase of plateaus), kept
+    # as a dense monotone curve so the classifier file stays a lookup table.
+    raw = np.clip(model.raw_probability(x[held]), 1e-12, 1 - 1e-12)
+    platt = LogisticRegression(C=1e6, max_iter=1000)
+    platt.fit(np.log(raw / (1 - raw)).reshape(-1, 1), y[held])
+    grid = np.linspace(-30.0, 30.0, 601)
+    cal_x = 1.0 / (1.0 + np.exp(-grid))
+    cal_y = 1.0 / (1.0 + np.exp(-(platt.coef_[0, 0] * grid + platt.intercept_[0])))
+    # Finite data never proves P = 0 or 1: the ends stay one pseudo-pair away from certainty.
+    floor = 1.0 / (int(held.sum()) + 2)
+    cal_y = np.clip(cal_y, floor, 1.0 - floor)
     model = Verdict(
         features=FEATURES,
         mean=mean,

@@ -52,6 +52,8 @@ def test_demo_copies_are_found_with_provenance(index_dir: Path) -> None:
     found = {(f["path"], f["chunk"]["name"]): f for f in report["findings"]}
     assert set(found) == {
         ("src/demo/text.py", "dedent"),
+        # The two module-level regexes above dedent come verbatim from textwrap.py too.
+        ("src/demo/text.py", "lines 2-5"),
         ("src/demo/paths.py", "relative_to"),
         ("src/demo/search.py", "best_matches"),
     }
@@ -86,7 +88,7 @@ def test_fail_on_none_exits_zero_and_output_file(index_dir: Path, tmp_path: Path
         "scan", str(DEMO), "--index", str(index_dir), "--format", "json", "-o", str(out), "--fail-on", "none"
     )
     assert code == 0
-    assert len(json.loads(out.read_text())["findings"]) == 3
+    assert len(json.loads(out.read_text())["findings"]) == 4
 
 
 def test_text_report_shows_both_sides(index_dir: Path) -> None:

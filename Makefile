@@ -10,7 +10,7 @@ DATA ?= ../shared/data
 NPM ?= /usr/lib/node_modules/npm
 MODEL_OUT ?= codeguard/_model
 
-BENCH ?= .codeguard/bench
+BENCH ?= $(CURDIR)/.codeguard/bench
 
 .PHONY: demo test lint model verdict bench-verdict
 

@@ -175,6 +175,7 @@ def main() -> None:
         np.savez(args.pairs, x=x, y=y, groups=np.array(groups), per_bench=json.dumps(per_bench))
     card = {
         "recipe": "python bench/verdict_train.py "
+        + ("--with-model " if args.with_model or args.pairs else "")
         + " ".join([str(args.out)] + [b.name for b in args.benches])
         + f" --C {args.C}",
         "data": per_bench,

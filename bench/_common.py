@@ -258,3 +258,25 @@ def write_json(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1, default=str) + "\n")
     print(f"\nresults written to {path}")
+
+
+def run_cmd(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run ``cmd``; return its wall seconds and the completed process (exit on failure)."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        sys.exit(f"command failed (exit {proc.returncode}): {' '.join(cmd)}")
+    return wall, proc
+
+
+def norm_path(path: str, scan_dir: Path) -> str:
+    """A finding's path relative to the scanned directory (given absolute or relative to it)."""
+    p = Path(path)
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(scan_dir.resolve()).as_posix()
+    except ValueError:
+        return p.as_posix()

@@ -33,9 +33,7 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
-import time
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -44,6 +42,9 @@ from typing import Any
 
 DATA = Path(os.environ.get("CODEGUARD_BENCH_DATA", "/work/shared/data"))
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from _common import codeguard_cmd, norm_path, run_cmd  # noqa: E402
+
 LICENSE = "LicenseRef-research"
 SETS = ("poj104", "gcj", "soco-c", "soco-java")
 MATCH_TYPES = ("exact", "renamed", "modified", "semantic")
@@ -296,34 +297,6 @@ def do_build(set_name: str, split: str, out: Path, limit: int | None) -> dict[st
 # --------------------------------------------------------------------------------------------
 # run
 # --------------------------------------------------------------------------------------------
-
-
-def codeguard_cmd() -> list[str]:
-    """The codeguard command: $CODEGUARD (split on spaces), else this checkout's venv."""
-    env = os.environ.get("CODEGUARD")
-    return env.split() if env else [str(REPO / ".venv" / "bin" / "codeguard")]
-
-
-def run_cmd(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
-    """Run ``cmd``; return its wall seconds and the completed process (exit on failure)."""
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
-        sys.exit(f"command failed (exit {proc.returncode}): {' '.join(cmd)}")
-    return wall, proc
-
-
-def norm_path(path: str, scan_dir: Path) -> str:
-    """A finding's path relative to the scanned directory (given absolute or relative to it)."""
-    p = Path(path)
-    if not p.is_absolute():
-        return p.as_posix()
-    try:
-        return p.resolve().relative_to(scan_dir.resolve()).as_posix()
-    except ValueError:
-        return p.as_posix()
 
 
 def rank_key(f: dict[str, Any]) -> tuple[float, float]:

@@ -53,7 +53,6 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 import time
 import zipfile
@@ -68,6 +67,9 @@ import tree_sitter_javascript as tsjs
 import tree_sitter_python as tsp
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from _common import codeguard_cmd, norm_path, run_cmd  # noqa: E402
+
 LANGS = ("python", "java", "javascript")
 PREFIX = {"python": "py", "java": "java", "javascript": "js"}
 EXT = {"python": ".py", "java": ".java", "javascript": ".js"}
@@ -246,29 +248,23 @@ def walk(node: ts.Node) -> list[ts.Node]:
     return out
 
 
+def _func(node: ts.Node, top: bool, body: ts.Node | None) -> Func:
+    name = node.child_by_field_name("name")
+    return Func(node, node.start_point.row, node.end_point.row, name.text if name else b"", top, body)
+
+
 def find_funcs(lang: str, root: ts.Node) -> list[Func]:
     """The functions of a tree, each with whether it can be planted whole."""
     funcs: list[Func] = []
     for node in walk(root):
         parent = node.parent
         if lang == "python" and node.type == "function_definition":
-            name = node.child_by_field_name("name")
             top = parent is not None and parent.type == "module"
-            funcs.append(
-                Func(
-                    node,
-                    node.start_point.row,
-                    node.end_point.row,
-                    name.text if name else b"",
-                    top,
-                    node.child_by_field_name("body"),
-                )
-            )
+            funcs.append(_func(node, top, node.child_by_field_name("body")))
         elif lang == "java" and node.type in {"method_declaration", "constructor_declaration"}:
             body = node.child_by_field_name("body")
             if body is None:
                 continue
-            name = node.child_by_field_name("name")
             top = (
                 node.type == "method_declaration"
                 and parent is not None
@@ -279,23 +275,11 @@ def find_funcs(lang: str, root: ts.Node) -> list[Func]:
                 and parent.parent.parent.type == "program"
                 and node.start_point.column == 4
             )
-            funcs.append(
-                Func(node, node.start_point.row, node.end_point.row, name.text if name else b"", top, body)
-            )
+            funcs.append(_func(node, top, body))
         elif lang == "javascript":
             if node.type in {"function_declaration", "generator_function_declaration", "method_definition"}:
-                name = node.child_by_field_name("name")
                 top = node.type != "method_definition" and parent is not None and parent.type == "program"
-                funcs.append(
-                    Func(
-                        node,
-                        node.start_point.row,
-                        node.end_point.row,
-                        name.text if name else b"",
-                        top,
-                        node.child_by_field_name("body"),
-                    )
-                )
+                funcs.append(_func(node, top, node.child_by_field_name("body")))
             elif node.type in {"lexical_declaration", "variable_declaration"}:
                 decls = [c for c in node.named_children if c.type == "variable_declarator"]
                 if len(decls) != 1:
@@ -1217,34 +1201,6 @@ def do_show(out: Path, n: int) -> None:
 
 # --------------------------------------------------------------------------------------------
 # Run
-
-
-def codeguard_cmd() -> list[str]:
-    """The codeguard command: $CODEGUARD (split on spaces), else this checkout's venv."""
-    env = os.environ.get("CODEGUARD")
-    return env.split() if env else [str(REPO / ".venv" / "bin" / "codeguard")]
-
-
-def run_cmd(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
-    """Run ``cmd``; return its wall seconds and the completed process (exit on failure)."""
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
-        sys.exit(f"command failed (exit {proc.returncode}): {' '.join(cmd)}")
-    return wall, proc
-
-
-def norm_path(path: str, scan_dir: Path) -> str:
-    """A finding's path relative to the scanned directory (given absolute or relative to it)."""
-    p = Path(path)
-    if not p.is_absolute():
-        return p.as_posix()
-    try:
-        return p.resolve().relative_to(scan_dir.resolve()).as_posix()
-    except ValueError:
-        return p.as_posix()
 
 
 def index_sources(out: Path, truth: dict[str, Any], with_model: bool) -> float:

@@ -26,6 +26,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import codeguard_cmd  # noqa: E402
 
 from codeguard.engine.analyze import Analyzed, parallel_map  # noqa: E402
 from codeguard.engine.progress import NoProgress  # noqa: E402
@@ -42,11 +45,6 @@ def uniform_verdict() -> Verdict:
     """A classifier that says 0.5 to everything: collecting pairs needs no trained one."""
     n = len(FEATURES)
     return Verdict(FEATURES, np.zeros(n), np.ones(n), np.zeros(n), 0.0, np.zeros(0), np.zeros(0))
-
-
-def codeguard_cmd() -> list[str]:
-    exe = ROOT / ".venv" / "bin" / "codeguard"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "codeguard"]
 
 
 def build_index(bench: Path, truth: dict, with_model: bool) -> Path:

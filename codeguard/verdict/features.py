@@ -148,14 +148,14 @@ def best_cluster(
         return list(pieces)
     ps = sorted(pieces)
     clusters: list[list[tuple[int, int, int, int]]] = [[ps[0]]]
+    q_end, r_lo, r_hi = ps[0][1], ps[0][2], ps[0][3]  # bounds of the last cluster
     for p in ps[1:]:
-        last = clusters[-1]
-        q_end = max(x[1] for x in last)
-        r_lo, r_hi = min(x[2] for x in last), max(x[3] for x in last)
         if p[0] - q_end <= gap and r_lo - gap <= p[2] and p[3] <= r_hi + gap + (p[1] - p[0]):
-            last.append(p)
+            clusters[-1].append(p)
+            q_end, r_lo, r_hi = max(q_end, p[1]), min(r_lo, p[2]), max(r_hi, p[3])
         else:
             clusters.append([p])
+            q_end, r_lo, r_hi = p[1], p[2], p[3]
     return max(clusters, key=lambda c: (sum(x[1] - x[0] for x in c), -c[0][0]))
 
 

@@ -63,6 +63,27 @@ def test_groups_split_at_chunk_boundaries_and_report_the_smallest_chunk() -> Non
     tokens = np.arange(200, dtype=np.uint32)
     groups = group_fragments([(20, 140, 20, 140)], q_chunks, r_chunks, tokens)
     spans = sorted((g.q_region.name, g.r_region.name, g.matched) for g in groups)
-    # 20..50 in m/g, 50..60 m/h -> both inside class A (top chunk), reported on m or A; 100..140 f/h
-    assert ("f", "h", 40) in spans
-    assert sum(m for _, _, m in spans) == 120
+    # Pieces are cut at every chunk boundary and judged on their smallest chunks: 20..50 m/g,
+    # 50..60 m/h, 60..100 (class body outside m) A/h, 100..140 f/h; the container group of the
+    # top-level pair A/h holds all its pieces (50..100).
+    assert spans == [("A", "h", 50), ("f", "h", 40), ("m", "g", 30), ("m", "h", 10)]
+
+
+def test_a_method_is_judged_alone_even_when_its_class_shares_more() -> None:
+    # One class holds a copied method (40..80 = origin 200..240) and shares a small idiom
+    # elsewhere with the same origin class (5..15 = 110..120): the method is its own group.
+    q_chunks = [Chunk("class", "A", 0, 100, 1, 30), Chunk("method", "m", 40, 80, 10, 20, depth=1)]
+    r_chunks = [Chunk("class", "B", 100, 300, 1, 60), Chunk("method", "n", 200, 240, 30, 40, depth=1)]
+    groups = group_fragments([(5, 15, 110, 120), (40, 80, 200, 240)], q_chunks, r_chunks, np.arange(100))
+    spans = sorted((g.q_region.name, g.r_region.name, g.matched) for g in groups)
+    assert ("m", "n", 40) in spans and ("A", "B", 50) in spans
+
+
+def test_a_copy_cut_at_nested_chunks_is_one_piece_again() -> None:
+    # A function holding a nested callback: the one copied run is cut at the callback's bounds
+    # for grouping, but the function's group holds it as one piece (one verbatim run, not three).
+    q_chunks = [Chunk("function", "f", 0, 100, 1, 20), Chunk("function", "cb", 30, 60, 5, 9, depth=1)]
+    r_chunks = [Chunk("function", "g", 0, 100, 1, 20), Chunk("function", "cb", 30, 60, 5, 9, depth=1)]
+    groups = group_fragments([(0, 100, 0, 100)], q_chunks, r_chunks, np.arange(100))
+    outer = [g for g in groups if g.q_region.name == "f"]
+    assert len(outer) == 1 and outer[0].pieces == [(0, 100, 0, 100)] and outer[0].longest == 100

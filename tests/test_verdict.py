@@ -218,3 +218,49 @@ def test_training_fits_calibrates_and_holds_back_whole_groups() -> None:
     assert np.allclose(again.probability(x), p)
     with pytest.raises(ValueError, match="too few"):
         fit(x[:5], np.zeros(5, dtype=int), groups[:5])
+
+
+# A class copied from one reference, with one method pasted in from another reference's class.
+STACK = '''class BoundedStack:
+    def __init__(self, capacity):
+        if capacity <= 0:
+            raise ValueError("capacity must be positive, got %r" % (capacity,))
+        self._items = []
+        self._capacity = capacity
+
+    def push(self, item):
+        if len(self._items) >= self._capacity:
+            raise OverflowError("stack of %d items is full" % self._capacity)
+        self._items.append(item)
+
+    def pop(self):
+        if not self._items:
+            raise IndexError("pop from an empty BoundedStack")
+        return self._items.pop()
+
+    def peek(self, default=None):
+        return self._items[-1] if self._items else default
+'''
+
+METHOD = '''    def drain_matching(self, predicate, limit=None):
+        taken = [x for x in self._items if predicate(x)]
+        if limit is not None:
+            taken = taken[:limit]
+        self._items = [x for x in self._items if x not in taken]
+        return list(reversed(taken))
+'''
+
+
+def test_a_method_from_one_file_inside_a_class_from_another_is_its_own_finding(
+    tmp_path: Path, add_json: Any, scan_json: Callable[..., tuple[int, dict[str, Any], str]]
+) -> None:
+    other = "class Pool:\n    def __init__(self):\n        self._items = []\n\n" + METHOD
+    ref = _write(tmp_path / "ref", {"stack.py": STACK, "pool.py": other})
+    project = _write(tmp_path / "project", {"app.py": STACK + "\n" + METHOD})
+    add_json(ref, tmp_path / "index", "--no-ml")
+    _, report, _ = scan_json(project, tmp_path / "index", "--no-ml")
+    by_origin = {f["origin"]["path"]: f for f in report["findings"]}
+    assert set(by_origin) == {"stack.py", "pool.py"}, report["findings"]
+    method = by_origin["pool.py"]
+    assert (method["start_line"], method["end_line"]) == (21, 26)
+    assert (method["origin"]["start_line"], method["origin"]["end_line"]) == (5, 10)

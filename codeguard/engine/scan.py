@@ -513,9 +513,10 @@ def _count_rivals(scored: list[tuple[_Candidate, PairEvidence]]) -> None:
 
 
 def _select(cands: list[_Candidate]) -> list[Finding]:
-    """Best origin per query chunk; drop findings nested in a stronger one, and containers whose
-    evidence is mostly inside stronger findings already kept (a class holding one copied method
-    is not a copy of another class because of it)."""
+    """Best origin per query chunk; drop findings nested in a stronger one that holds their
+    evidence (a method copied from one file inside a class copied from another stays), and
+    containers whose evidence is mostly inside stronger findings already kept (a class holding
+    one copied method is not a copy of another class because of it)."""
     by_region: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
     for c in cands:
         by_region[(c.group.q_region.start_tok, c.group.q_region.end_tok)].append(c)
@@ -538,10 +539,12 @@ def _select(cands: list[_Candidate]) -> list[Finding]:
     for c, others in best:
         r = c.group.q_region
         if any(
-            k.group.q_region.start_tok <= r.start_tok and r.end_tok <= k.group.q_region.end_tok
+            k.group.q_region.start_tok <= r.start_tok
+            and r.end_tok <= k.group.q_region.end_tok
+            and (k.ref.id == c.ref.id or _covered_share(_region_pieces(c), _query_spans(k)) >= 0.5)
             for k, _ in kept
         ):
-            continue
+            continue  # nested in a stronger finding that holds its evidence
         inner = [
             k.group.q_region
             for k, _ in kept
@@ -559,24 +562,33 @@ def _region_pieces(c: _Candidate) -> list[tuple[int, int, int, int]]:
     return c.summary.pieces if c.summary else c.group.pieces
 
 
+def _query_spans(c: _Candidate) -> list[tuple[int, int]]:
+    return [(p[0], p[1]) for p in _region_pieces(c)]
+
+
 def _strength(c: _Candidate) -> tuple[Any, ...]:
     s = c.summary
     raw, norm = (s.raw_matched_info, s.norm_matched_info) if s else (0, 0)
     return (-c.probability, -raw, -norm, -c.group.matched, c.source.name, c.ref.path)
 
 
-def _outside_share(pieces: list[tuple[int, int, int, int]], inner: list[Chunk]) -> float:
-    """Share of a group's matched query tokens outside the given (nested) regions."""
-    total = outside = 0
+def _covered_share(pieces: list[tuple[int, int, int, int]], spans: list[tuple[int, int]]) -> float:
+    """Share of the matched query tokens of ``pieces`` inside the query ranges ``spans``."""
+    total = covered = 0
     for qs, qe, _, _ in pieces:
         total += qe - qs
-        covered = np.zeros(qe - qs, dtype=bool)
-        for ch in inner:
-            lo, hi = max(qs, ch.start_tok), min(qe, ch.end_tok)
+        mask = np.zeros(qe - qs, dtype=bool)
+        for lo, hi in spans:
+            lo, hi = max(qs, lo), min(qe, hi)
             if hi > lo:
-                covered[lo - qs : hi - qs] = True
-        outside += int((~covered).sum())
-    return outside / total if total else 0.0
+                mask[lo - qs : hi - qs] = True
+        covered += int(mask.sum())
+    return covered / total if total else 1.0
+
+
+def _outside_share(pieces: list[tuple[int, int, int, int]], inner: list[Chunk]) -> float:
+    """Share of a group's matched query tokens outside the given (nested) regions."""
+    return 1.0 - _covered_share(pieces, [(ch.start_tok, ch.end_tok) for ch in inner])
 
 
 def _provenance(c: _Candidate) -> Provenance:

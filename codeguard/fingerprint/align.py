@@ -146,47 +146,103 @@ def information(tokens: np.ndarray) -> int:
     return int(len(np.unique(kgram_hashes(tokens, INFO_N)))) + INFO_N - 1
 
 
-def group_fragments(
-    frags: list[Span], q_chunks: list[Chunk], r_chunks: list[Chunk], q_tokens: np.ndarray
-) -> list[Group]:
-    """Split fragments at top-level chunk boundaries of both sides and group them per chunk pair.
+class _Chunks:
+    """A side's chunks as arrays: the smallest chunk holding a token range, fast."""
 
-    A group is reported on the smallest chunk that contains all of its pieces, so a copied
-    method is shown as the method and a copied class as the class.
-    """
-    qb, rb = _top_bounds(q_chunks), _top_bounds(r_chunks)
-    groups: dict[tuple[int, int], list[Span]] = {}
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self.chunks = chunks
+        self.starts = np.array([c.start_tok for c in chunks], dtype=np.int64)
+        self.ends = np.array([c.end_tok for c in chunks], dtype=np.int64)
+        self.sizes = self.ends - self.starts
+        self.top = _top_bounds(chunks)
+        # Every chunk boundary: a piece never straddles one, so each piece lies inside its
+        # smallest chunk exactly (methods of a class, functions nested in a function).
+        self.bounds = np.unique(np.concatenate([self.starts, self.ends])) if chunks else np.zeros(0, np.int64)
+
+    def smallest(self, start: int, end: int) -> int:
+        """Index of the smallest chunk holding [start, end) (-1: none)."""
+        inside = np.flatnonzero((self.starts <= start) & (self.ends >= end))
+        if inside.size == 0:
+            return -1
+        return int(inside[np.argmin(self.sizes[inside])])
+
+
+def _cut(frags: list[Span], q: _Chunks, r: _Chunks) -> list[Span]:
+    """Fragments split at every chunk boundary of either side."""
+    out: list[Span] = []
     for qs, qe, rs, re_ in frags:
         d = rs - qs
         cuts = {qs, qe}
-        cuts.update(int(x) for x in qb[(qb > qs) & (qb < qe)])
-        cuts.update(int(x) - d for x in rb[(rb > rs) & (rb < re_)])
+        cuts.update(int(x) for x in q.bounds[(q.bounds > qs) & (q.bounds < qe)])
+        cuts.update(int(x) - d for x in r.bounds[(r.bounds > rs) & (r.bounds < re_)])
         points = sorted(cuts)
-        for a, b in zip(points, points[1:]):
-            qt = int(np.searchsorted(qb, a, side="right")) - 1
-            rt = int(np.searchsorted(rb, a + d, side="right")) - 1
-            groups.setdefault((qt, rt), []).append((a, b, a + d, b + d))
+        out.extend((a, b, a + d, b + d) for a, b in zip(points, points[1:]))
+    return out
+
+
+def group_fragments(
+    frags: list[Span], q_chunks: list[Chunk], r_chunks: list[Chunk], q_tokens: np.ndarray
+) -> list[Group]:
+    """Group fragments per chunk pair, at two levels.
+
+    Fragments are split at chunk boundaries of both sides. Each piece belongs to the pair of the
+    smallest chunks holding it (a copied method is judged as that method, whatever else its class
+    shares with the other class), and all pieces between two top-level chunks form one container
+    group too, reported on the smallest chunk holding them all (a copied class is the class).
+    An inner group on the same chunk pair as its container is the container.
+    """
+    q, r = _Chunks(q_chunks), _Chunks(r_chunks)
+    inner: dict[tuple[int, int], list[Span]] = {}
+    top: dict[tuple[int, int], list[Span]] = {}
+    for a, b, ra, rb in _cut(frags, q, r):
+        qt = int(np.searchsorted(q.top, a, side="right")) - 1
+        rt = int(np.searchsorted(r.top, ra, side="right")) - 1
+        top.setdefault((qt, rt), []).append((a, b, ra, rb))
+        inner.setdefault((q.smallest(a, b), r.smallest(ra, rb)), []).append((a, b, ra, rb))
     out: list[Group] = []
-    for pieces in groups.values():
+    seen: set[tuple[int, int, int, int]] = set()
+    for pieces in top.values():
         q_region = _smallest_enclosing(q_chunks, min(p[0] for p in pieces), max(p[1] for p in pieces))
         pieces = _clip(pieces, q_region.start_tok, q_region.end_tok, ref_side=False)
         if not pieces:
             continue
         r_region = _smallest_enclosing(r_chunks, min(p[2] for p in pieces), max(p[3] for p in pieces))
         pieces = _clip(pieces, r_region.start_tok, r_region.end_tok, ref_side=True)
-        if not pieces:
+        if pieces:
+            seen.add((q_region.start_tok, q_region.end_tok, r_region.start_tok, r_region.end_tok))
+            out.append(_group(q_region, r_region, pieces, q_tokens))
+    for (qi, ri), pieces in inner.items():
+        if qi < 0 or ri < 0:
             continue
-        infos = [information(q_tokens[p[0] : p[1]]) for p in pieces]
-        out.append(
-            Group(
-                q_region=q_region,
-                r_region=r_region,
-                pieces=sorted(pieces),
-                matched=sum(p[1] - p[0] for p in pieces),
-                matched_ref=sum(p[3] - p[2] for p in pieces),
-                longest=max(p[1] - p[0] for p in pieces),
-                longest_info=max(infos),
-                matched_info=sum(infos),
-            )
-        )
+        qc, rc = q_chunks[qi], r_chunks[ri]
+        key = (qc.start_tok, qc.end_tok, rc.start_tok, rc.end_tok)
+        if key not in seen:  # the container is this group already (or holds all its pieces)
+            seen.add(key)
+            out.append(_group(qc, rc, pieces, q_tokens))
     return out
+
+
+def _rejoin(pieces: list[Span]) -> list[Span]:
+    """Pieces that touch on both sides (cut at a boundary the group holds) as one piece again."""
+    out: list[Span] = []
+    for p in sorted(pieces):
+        if out and out[-1][1] == p[0] and out[-1][3] == p[2]:
+            out[-1] = (out[-1][0], p[1], out[-1][2], p[3])
+        else:
+            out.append(p)
+    return out
+
+
+def _group(q_region: Chunk, r_region: Chunk, pieces: list[Span], q_tokens: np.ndarray) -> Group:
+    pieces = _rejoin(pieces)
+    infos = [information(q_tokens[p[0] : p[1]]) for p in pieces]
+    return Group(
+        q_region=q_region,
+        r_region=r_region,
+        pieces=sorted(pieces),
+        matched=sum(p[1] - p[0] for p in pieces),
+        matched_ref=sum(p[3] - p[2] for p in pieces),
+        longest=max(p[1] - p[0] for p in pieces),
+        longest_info=max(infos),
+        matched_info=sum(infos),
+    )

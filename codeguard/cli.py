@@ -639,9 +639,11 @@ def _write_report(fmt: str, result: Any, output: Path) -> None:
 def licenses(path: Path, as_json: bool, exclude: tuple[str, ...]) -> None:
     """Print the licenses detected in PATH: per file (license files, notices, SPDX tags) and the
     project's own (package metadata or LICENSE files)."""
+    from codeguard.config import load_config
     from codeguard.engine.licensing import license_report
 
-    rep = license_report(path, exclude)
+    baseline = load_config(path).get("baseline")  # codeguard's own file, whatever its name
+    rep = license_report(path, exclude, own=(Path(baseline),) if baseline else ())
     if as_json:
         click.echo(json.dumps(rep, indent=2, sort_keys=True))
         return

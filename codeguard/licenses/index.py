@@ -1,9 +1,9 @@
 """The license rule index: ScanCode's rules as NumPy arrays, built once and cached on disk.
 
 It is built from the rule set (``ruleset.py``: word ids and attributes of every rule), shipped
-with the package for the pinned database version, so a first run derives the arrays in about a
-second; for another installed database version the rules are read from it first (10-15 s, said
-once on stderr).
+with the package for the pinned database version, so a first run derives the arrays in about
+two seconds; for another installed database version the rules are read from it first (10-20 s,
+said once on stderr).
 
 Layout (one folder of ``.npy`` files plus ``meta.json``, memory-mapped when loaded):
 
@@ -22,9 +22,9 @@ Layout (one folder of ``.npy`` files plus ``meta.json``, memory-mapped when load
 
 Hashes are pure functions of the word ids (``P[i+1] = P[i] * BASE + t[i]`` modulo 2**64); the
 word ids are the rank of the word in the sorted vocabulary, so the index is identical wherever
-it is built from the same ``licensedcode-data`` version (shipped or read). The cache folder is written to a
-temporary sibling and renamed into place, so a crash or a concurrent build never leaves a
-half-written index.
+it is built from the same ``licensedcode-data`` version (from the shipped rule set or the
+database). The cache folder is written to a temporary sibling and renamed into place, so a
+crash or a concurrent build never leaves a half-written index.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ class LicenseIndex:
 
 
 def _build_arrays(rules: Ruleset) -> tuple[dict[str, np.ndarray], dict[str, object]]:
-    """Every array of the index from a rule set (NumPy only: about a second, ~250 MB at peak).
+    """Every array of the index from a rule set (NumPy only: about 2 s, ~260 MB at peak).
 
     The hashes are those of ``prefix_hashes``/``span_hashes``, computed without a prefix array
     over all 5.7M rule words (and the table of powers it needs): a rule's hash sums each word

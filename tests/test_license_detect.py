@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -318,17 +317,30 @@ BUILDING = "building the license rule index"
 MAX_FIRST_RUN_RSS_MB = 600
 
 
-def _run_measured(args: list[str], env: dict[str, str]) -> tuple[int, str, str, float]:
-    """Run a child process: exit code, stdout, stderr and its own peak RSS in MB."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, stdout=out, stderr=err, env=env, cwd=REPO)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        # ru_maxrss is in kB on Linux, bytes on macOS
-        rss_mb = usage.ru_maxrss / (1 << 20 if sys.platform == "darwin" else 1 << 10)
-        return proc.returncode, out.read().decode(), err.read().decode(), rss_mb
+# The child reports its own peak from /proc: ru_maxrss (getrusage, wait4) would include the RSS
+# of the big pytest process it was forked from, which Linux carries over an exec.
+_PEAK_PRELUDE = """
+import atexit, os
+def _peak():
+    with open("/proc/self/status") as fh:
+        kb = next(line.split()[1] for line in fh if line.startswith("VmHWM:"))
+    with open(os.environ["PEAK_FILE"], "w") as out:
+        out.write(kb)
+atexit.register(_peak)
+"""
+needs_proc = pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="peak RSS is read from /proc")
+
+
+def _run_measured(code: str, args: list[str], env: dict[str, str], tmp: Path) -> tuple[int, str, str, float]:
+    """Run ``python -c code args``: exit code, stdout, stderr and its peak RSS in MB."""
+    peak = tmp / "peak-kb"
+    env = env | {"PEAK_FILE": str(peak)}
+    cmd = [sys.executable, "-c", _PEAK_PRELUDE + code, *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+    return out.returncode, out.stdout, out.stderr, int(peak.read_text()) / 1024
+
+
+_CLI = "import runpy, sys; sys.argv[0] = 'codeguard'; runpy.run_module('codeguard', run_name='__main__')"
 
 
 def _fresh_home_env(home: Path) -> dict[str, str]:
@@ -337,13 +349,14 @@ def _fresh_home_env(home: Path) -> dict[str, str]:
     return env
 
 
+@needs_proc
 def test_first_run_on_a_fresh_machine_is_quiet_fast_and_small(tmp_path: Path) -> None:
     """An empty home directory: the index comes from the shipped rule set, in the user cache,
     without the database build (no notice) and far below the 1 GB it took."""
     home = tmp_path / "home"
     home.mkdir()
-    cmd = [sys.executable, "-m", "codeguard", "licenses", "examples/demo-project", "--json"]
-    code, out, err, rss = _run_measured(cmd, _fresh_home_env(home))
+    cmd = ["licenses", "examples/demo-project", "--json"]
+    code, out, err, rss = _run_measured(_CLI, cmd, _fresh_home_env(home), tmp_path)
     assert code == 0, err
     assert json.loads(out)["project"]["license"] == "MIT"
     assert BUILDING not in err
@@ -351,7 +364,7 @@ def test_first_run_on_a_fresh_machine_is_quiet_fast_and_small(tmp_path: Path) ->
     assert len(built) == 1, "the index is cached in the user cache directory"
     assert rss < MAX_FIRST_RUN_RSS_MB, f"first run peaked at {rss:.0f} MB"
     # the second run loads the cached index
-    code, out, err, rss_again = _run_measured(cmd, _fresh_home_env(home))
+    code, out, err, rss_again = _run_measured(_CLI, cmd, _fresh_home_env(home), tmp_path)
     assert code == 0 and BUILDING not in err
     assert rss_again < rss
 
@@ -372,12 +385,14 @@ print(json.dumps({"same": bool(same), "same_bytes": rules.to_bytes() == ruleset.
 """
 
 
+@needs_proc
 def test_rule_set_read_from_the_database_is_the_shipped_one(tmp_path: Path) -> None:
     """Without a shipped rule set the database is read, after one line on stderr that says why;
     the result is the shipped file byte for byte (``make license-rules`` reproduces it: if this
     fails after a change of the tokenizer or of the licensedcode-data pin, run it)."""
-    cmd = [sys.executable, "-c", _FROM_DATABASE, str(tmp_path / "index")]
-    code, out, err, rss = _run_measured(cmd, _fresh_home_env(tmp_path))
+    code, out, err, rss = _run_measured(
+        _FROM_DATABASE, [str(tmp_path / "index")], _fresh_home_env(tmp_path), tmp_path
+    )
     assert code == 0, err
     assert json.loads(out) == {"same": True, "same_bytes": True}, "codeguard/licenses/ruleset.xz is stale"
     assert err.count(BUILDING) == 1 and "once per database version" in err

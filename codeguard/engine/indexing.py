@@ -60,6 +60,13 @@ class AddSummary:
     embedded: int = 0
     embed_model: str | None = None
     embed_seconds: float = 0.0
+    # The source's license as stored (what scans use for files without their own), whether it
+    # was given with --license, the keys of it the default policy cannot judge, and how many
+    # files of the source have no license of their own (in a header).
+    license: str | None = None
+    license_given: bool = False
+    unknown_licenses: list[str] = field(default_factory=list)
+    files_without_license: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,7 +82,16 @@ class AddSummary:
             "embedded": self.embedded,
             "embed_model": self.embed_model,
             "embed_seconds": round(self.embed_seconds, 3),
+            "license": self.license,
+            "license_given": self.license_given,
+            "unknown_licenses": self.unknown_licenses,
+            "files_without_license": self.files_without_license,
         }
+
+    @property
+    def license_unknown(self) -> bool:
+        """Copies from files of this source will be reported as of unknown license."""
+        return not self.license_given and bool(self.unknown_licenses) and self.files_without_license > 0
 
 
 # A job: (relpath, path on disk or bytes, language, sha256 already indexed or "")
@@ -236,7 +252,7 @@ def add_source(
                 top = {b.path: b for b in items if "/" not in b.path and not b.is_symlink}
                 license = tree_license(list(top), lambda n: top[n].read()).expression
             job_list, skips = _git_jobs(iter(items), known, max_bytes, exclude)
-    return _apply(
+    summary = _apply(
         store,
         name,
         kind,
@@ -254,6 +270,23 @@ def add_source(
         license_given=given,
         encoder=encoder,
     )
+    _record_license(store, summary)
+    return summary
+
+
+def _record_license(store: IndexStore, summary: AddSummary) -> None:
+    """The stored license of the added source and what the default policy makes of it."""
+    from codeguard.licenses.policy import load_policy
+
+    row = store.conn.execute(
+        """SELECT s.license, s.license_given, SUM(f.id IS NOT NULL AND f.license IS NULL) FROM sources s
+           LEFT JOIN files f ON f.source_id = s.id WHERE s.name = ? GROUP BY s.id""",
+        (summary.name,),
+    ).fetchone()
+    if row is None:
+        return
+    summary.license, summary.license_given, summary.files_without_license = row[0], bool(row[1]), row[2] or 0
+    summary.unknown_licenses = load_policy().unknown_licenses(summary.license)
 
 
 def _apply(

@@ -17,6 +17,18 @@ from codeguard.licenses.project import (
 )
 from codeguard.model import Skip
 
+# codeguard's own files: the license ids in them (accepted findings' origins in a baseline, a
+# project-license setting) are codeguard's records, not declarations of the project.
+BASELINE_FILE = ".codeguard-baseline.json"  # the default name (`codeguard baseline create`)
+OWN_FILES = frozenset({BASELINE_FILE, ".codeguardignore", ".codeguard.toml"})
+OWN_DIR = ".codeguard"
+
+
+def _is_own(item: Candidate, configured: set[Path]) -> bool:
+    """Whether a file of the tree is one of codeguard's own (a baseline file given by name, too)."""
+    rel = item.relpath.split("/")
+    return rel[-1] in OWN_FILES or OWN_DIR in rel[:-1] or item.path.resolve() in configured
+
 
 def _detect(text: str) -> list[Any]:
     from codeguard.licenses.detect import detect_licenses
@@ -24,8 +36,11 @@ def _detect(text: str) -> list[Any]:
     return list(detect_licenses(text))
 
 
-def license_report(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Detected licenses per file (whole license files, headers of other files) and the tree's."""
+def license_report(root: Path, exclude: tuple[str, ...] = (), own: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Detected licenses per file (whole license files, headers of other files) and the tree's.
+
+    codeguard's own files are left out: those of ``OWN_FILES``, ``.codeguard/`` and ``own``
+    (a baseline file under another name)."""
     if not root.exists():
         raise UsageError(f"No such file or directory: {root}")
     t0 = time.perf_counter()
@@ -38,9 +53,12 @@ def license_report(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     files: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     n = 0
+    configured = {p.resolve() for p in own}
     for item in items:
         if isinstance(item, Skip):
             skipped.append({"path": item.path, "reason": item.reason})
+            continue
+        if root.is_dir() and _is_own(item, configured):
             continue
         n += 1
         try:

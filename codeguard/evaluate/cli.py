@@ -77,7 +77,12 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
 def eval_command(
     benchmarks: tuple[str, ...], limit: int | None, scorer_name: str, model_dir: Path | None, as_json: bool
 ) -> None:
-    """Score clone benchmarks (POJ-104, BigCloneBench, GCJ, SOCO) from $CODEGUARD_DATA."""
+    """Score clone benchmarks (POJ-104, BigCloneBench, GCJ, SOCO).
+
+    The datasets are read in place from the directory $CODEGUARD_DATA, else ../shared/data
+    beside the codeguard source checkout, else /work/shared/data: one folder per dataset
+    (poj104, bigclonebench-codexglue, gcj-deepsim, soco-fire2014-train). Nothing is downloaded.
+    """
     from codeguard.evaluate.benchmarks import BENCHMARKS, to_json
     from codeguard.evaluate.scorers import MODEL_SCORERS, SCORERS, model_scorers
 

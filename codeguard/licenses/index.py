@@ -1,5 +1,10 @@
 """The license rule index: ScanCode's rules as NumPy arrays, built once and cached on disk.
 
+It is built from the rule set (``ruleset.py``: word ids and attributes of every rule), shipped
+with the package for the pinned database version, so a first run derives the arrays in about
+two seconds; for another installed database version the rules are read from it first (10-20 s,
+said once on stderr).
+
 Layout (one folder of ``.npy`` files plus ``meta.json``, memory-mapped when loaded):
 
 - ``tokens``/``roff``: every rule's word ids, concatenated, and the offset of each rule.
@@ -17,9 +22,9 @@ Layout (one folder of ``.npy`` files plus ``meta.json``, memory-mapped when load
 
 Hashes are pure functions of the word ids (``P[i+1] = P[i] * BASE + t[i]`` modulo 2**64); the
 word ids are the rank of the word in the sorted vocabulary, so the index is identical wherever
-it is built from the same ``licensedcode-data`` version. The cache folder is written to a
-temporary sibling and renamed into place, so a crash or a concurrent build never leaves a
-half-written index.
+it is built from the same ``licensedcode-data`` version (from the shipped rule set or the
+database). The cache folder is written to a temporary sibling and renamed into place, so a
+crash or a concurrent build never leaves a half-written index.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -35,8 +41,10 @@ from pathlib import Path
 import numpy as np
 
 from codeguard.errors import IndexUnavailable
-from codeguard.licenses import ruledb
-from codeguard.licenses.tokenize import rule_words
+from codeguard.licenses import ruledb, ruleset
+from codeguard.licenses.ruleset import KIND_CODE as KIND_CODE  # re-exported: match.py, detect.py
+from codeguard.licenses.ruleset import KINDS as KINDS
+from codeguard.licenses.ruleset import Ruleset
 
 FORMAT_VERSION = 4
 # Gram length for anchors and candidate search: long enough that a gram is specific (few rules
@@ -45,8 +53,6 @@ FORMAT_VERSION = 4
 K = 6
 BASE = np.uint64(0x9E3779B97F4A7C15)
 
-KINDS = ("text", "notice", "reference", "tag", "intro", "clue", "false_positive")
-KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 FALSE_POSITIVE = KIND_CODE["false_positive"]
 
 _ARRAYS = (
@@ -135,116 +141,104 @@ class LicenseIndex:
         return len(self.identifiers)
 
 
-def _build_arrays() -> tuple[dict[str, np.ndarray], dict[str, object]]:
-    """Read the database and compute every array (7-12 s on 2 cores, most of it YAML and tokenizing)."""
-    licenses: dict[str, dict[str, object]] = {}
-    specs: list[ruledb.RuleSpec] = []
-    for info, rule in ruledb.iter_licenses():
-        licenses[info.key] = {
-            "spdx": info.spdx,
-            "other_spdx": list(info.other_spdx),
-            "category": info.category,
-            "is_exception": info.is_exception,
-            "is_deprecated": info.is_deprecated,
-            "short_name": info.short_name,
-        }
-        if rule is not None:
-            specs.append(rule)
-    specs.extend(ruledb.iter_rules())
+def _build_arrays(rules: Ruleset) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Every array of the index from a rule set (NumPy only: about 2 s, ~260 MB at peak).
 
-    kept: list[ruledb.RuleSpec] = []
-    words_by_rule: list[list[str]] = []
-    spans_by_rule: list[list[tuple[int, int]]] = []
-    for spec in specs:
-        words, spans = rule_words(spec.text)
-        if words:
-            kept.append(spec)
-            words_by_rule.append(words)
-            spans_by_rule.append(spans)
+    The hashes are those of ``prefix_hashes``/``span_hashes``, computed without a prefix array
+    over all 5.7M rule words (and the table of powers it needs): a rule's hash sums each word
+    times ``BASE`` to the power of its distance from the rule's end, a gram's is K Horner steps.
+    """
+    base = rules.arrays
+    tokens = np.ascontiguousarray(base["tokens"], dtype=np.int32)
+    roff = np.asarray(base["roff"], dtype=np.int64)
+    rlen = np.diff(roff)
+    n = len(rlen)
+    vocab_size = len(rules.meta["vocab"])  # type: ignore[arg-type]
+    rule_of_token = np.repeat(np.arange(n, dtype=np.int32), rlen)
 
-    vocab_list = sorted({w for words in words_by_rule for w in words})
-    vocab = {w: i + 1 for i, w in enumerate(vocab_list)}  # 0 never matches: unknown/consumed
-    n = len(kept)
-    rlen = np.array([len(w) for w in words_by_rule], dtype=np.int64)
-    roff = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(rlen, out=roff[1:])
-    tokens = np.fromiter(
-        (vocab[w] for words in words_by_rule for w in words), dtype=np.int32, count=int(roff[-1])
-    )
+    pw, _ = powers(int(rlen.max()) if n else 0)
+    with np.errstate(over="ignore"):
+        from_end = roff[1:][rule_of_token] - 1 - np.arange(len(tokens), dtype=np.int64)
+        terms = pw[from_end]
+        del from_end
+        terms *= tokens.astype(np.uint64)
+        rhash = np.add.reduceat(terms, roff[:-1]) if n else np.zeros(0, dtype=np.uint64)
+        del terms
 
-    prefix = prefix_hashes(tokens)
-    # hash of rule r = P[end] - P[start] * BASE**len over the concatenation
-    rhash = span_hashes(prefix, roff[:-1], rlen)
+    # every K-gram of every rule with its position: a gram starts anywhere but in the K-1
+    # last words of its rule
+    inside = np.ones(len(tokens), dtype=np.bool_)
+    for j in range(1, K):
+        inside[np.maximum(roff[1:] - j, roff[:-1])] = False
+    starts = np.nonzero(inside)[0]
+    del inside
+    grams = tokens[starts].astype(np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(1, K):
+            grams *= BASE
+            grams += tokens[starts + j].astype(np.uint64)
+    rule_of = rule_of_token[starts]
 
     long_rules = np.nonzero(rlen >= K)[0]
-    anchor = span_hashes(prefix, roff[long_rules], K)
+    anchor = grams[np.searchsorted(starts, roff[long_rules])]
     aorder = np.argsort(anchor, kind="stable")
     short_rules = np.nonzero(rlen < K)[0]
     sorder = np.argsort(rhash[short_rules], kind="stable")
 
-    # every K-gram of every rule with its position, grouped by hash (CSR)
-    starts = np.arange(max(len(tokens) - K + 1, 0), dtype=np.int64)
-    rule_of = np.searchsorted(roff, starts, side="right") - 1
-    inside = starts + K <= roff[rule_of + 1]
-    starts, rule_of = starts[inside], rule_of[inside]
-    grams = span_hashes(prefix, starts, K)
-    gorder = np.lexsort((starts, rule_of, grams))
-    grams, starts, rule_of = grams[gorder], starts[gorder], rule_of[gorder]
-    kg_u, first = np.unique(grams, return_index=True)
-    kg_off = np.append(first, len(grams)).astype(np.int64)
-    kg_rid = rule_of.astype(np.int32)
-    kg_pos = (starts - roff[rule_of]).astype(np.int32)
-    distinct = np.ones(len(grams), dtype=np.bool_)
-    distinct[1:] = (grams[1:] != grams[:-1]) | (rule_of[1:] != rule_of[:-1])
-    nkg = np.bincount(rule_of[distinct], minlength=n).astype(np.int32)  # distinct grams per rule
+    # grouped by hash (CSR), within one hash by rule then position: starts increase, so a
+    # stable sort by hash keeps that order
+    gorder = np.argsort(grams, kind="stable")
+    grams = grams[gorder]
+    kg_pos = (starts[gorder] - roff[rule_of[gorder]]).astype(np.int32)
+    del starts
+    kg_rid = rule_of[gorder]
+    del rule_of, gorder
+    new = np.ones(len(grams), dtype=np.bool_)
+    new[1:] = grams[1:] != grams[:-1]
+    first = np.nonzero(new)[0]
+    kg_u = grams[first]
+    del grams
+    kg_off = np.append(first, len(kg_rid)).astype(np.int64)
+    new[1:] |= kg_rid[1:] != kg_rid[:-1]
+    nkg = np.bincount(kg_rid[new], minlength=n).astype(np.int32)  # distinct grams per rule
+    del new
 
     # inverse document frequency of each word over the rules: how much a word tells which
     # rule this is ("gplv3" a lot, "the" nothing)
-    df = np.zeros(len(vocab) + 1, dtype=np.int64)
-    for words in words_by_rule:
-        df[[vocab[w] for w in set(words)]] += 1
+    pairs = rule_of_token.astype(np.int64) * (vocab_size + 1) + tokens
+    del rule_of_token
+    pairs.sort()
+    distinct = np.ones(len(pairs), dtype=np.bool_)
+    distinct[1:] = pairs[1:] != pairs[:-1]
+    df = np.bincount(pairs[distinct] % (vocab_size + 1), minlength=vocab_size + 1).astype(np.int64)
+    del pairs, distinct
     idf = np.log((n + 1) / (df + 1)).astype(np.float32)
     rweight = np.add.reduceat(idf[tokens], roff[:-1]).astype(np.float32)
 
-    expr_list = sorted({s.expression for s in kept})
-    expr_code = {e: i for i, e in enumerate(expr_list)}
-    req = [(r, a, b) for r, spans in enumerate(spans_by_rule) for a, b in spans]
-    req_arr = np.array(req, dtype=np.int32).reshape(-1, 3)
-
     arrays: dict[str, np.ndarray] = {
-        "tokens": tokens,
-        "roff": roff,
-        "rlen": rlen.astype(np.int32),
-        "rhash": rhash,
-        "kind": np.array([KIND_CODE[s.kind] for s in kept], dtype=np.int8),
-        "mincov": np.array([s.minimum_coverage for s in kept], dtype=np.int16),
-        "relevance": np.array([s.relevance for s in kept], dtype=np.int16),
-        "continuous": np.array([s.is_continuous for s in kept], dtype=np.bool_),
-        "expr": np.array([expr_code[s.expression] for s in kept], dtype=np.int32),
-        "req_rid": req_arr[:, 0].copy(),
-        "req_start": req_arr[:, 1].copy(),
-        "req_end": req_arr[:, 2].copy(),
-        "anchor_hash": anchor[aorder],
-        "anchor_rid": long_rules[aorder].astype(np.int32),
-        "short_hash": rhash[short_rules][sorder],
-        "short_rid": short_rules[sorder].astype(np.int32),
-        "kg_u": kg_u,
-        "kg_off": kg_off,
-        "kg_rid": kg_rid,
-        "kg_pos": kg_pos,
-        "idf": idf,
-        "rweight": rweight,
-        "nkg": nkg,
+        name: np.asarray(base[name])
+        for name in ("kind", "mincov", "relevance", "continuous", "expr", "req_rid", "req_start", "req_end")
     }
-    meta: dict[str, object] = {
-        "format": FORMAT_VERSION,
-        "k": K,
-        "data_version": ruledb.data_version(),
-        "vocab": vocab_list,
-        "identifiers": [s.identifier for s in kept],
-        "expressions": expr_list,
-        "licenses": licenses,
-    }
+    arrays.update(
+        {
+            "tokens": tokens,
+            "roff": roff,
+            "rlen": rlen.astype(np.int32),
+            "rhash": rhash,
+            "anchor_hash": anchor[aorder],
+            "anchor_rid": long_rules[aorder].astype(np.int32),
+            "short_hash": rhash[short_rules][sorder],
+            "short_rid": short_rules[sorder].astype(np.int32),
+            "kg_u": kg_u,
+            "kg_off": kg_off,
+            "kg_rid": kg_rid,
+            "kg_pos": kg_pos,
+            "idf": idf,
+            "rweight": rweight,
+            "nkg": nkg,
+        }
+    )
+    meta: dict[str, object] = {"format": FORMAT_VERSION, "k": K, **rules.meta}
     return arrays, meta
 
 
@@ -264,9 +258,30 @@ def index_path(cache_dir: Path | None = None) -> Path:
     return root / "licenses" / f"index-{ruledb.data_version()}-f{FORMAT_VERSION}-k{K}"
 
 
-def build_index(path: Path) -> None:
+def rules_for_build(packaged: Path | None = ruleset.PACKAGED) -> Ruleset:
+    """The shipped rule set if it is of the installed database version, else the rules read
+    from the database, after one line on stderr that says why this run takes a while."""
+    installed = ruledb.data_version()
+    shipped = ruleset.load(packaged) if packaged is not None else None
+    if shipped is not None and shipped.data_version == installed:
+        return shipped
+    why = (
+        f"codeguard ships it for licensedcode-data {shipped.data_version}"
+        if shipped is not None
+        else "this installation ships it for no version"
+    )
+    print(
+        f"codeguard: building the license rule index from licensedcode-data {installed} ({why}): "
+        "10-20 s, once per database version",
+        file=sys.stderr,
+        flush=True,
+    )
+    return ruleset.read_database()
+
+
+def build_index(path: Path, rules: Ruleset | None = None) -> None:
     """Build the index into ``path`` atomically (a concurrent builder's result is kept)."""
-    arrays, meta = _build_arrays()
+    arrays, meta = _build_arrays(rules or rules_for_build())
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=path.name + ".tmp-", dir=path.parent))
     try:
@@ -367,9 +382,10 @@ def _load_or_build(path: Path) -> LicenseIndex:
             except OSError:
                 pass
             shutil.rmtree(aside, ignore_errors=True)
+    rules = rules_for_build()
     try:
-        build_index(path)
+        build_index(path, rules)
     except OSError:
-        arrays, meta = _build_arrays()
+        arrays, meta = _build_arrays(rules)
         return _index_from(arrays, meta, None)
     return load_index(path)

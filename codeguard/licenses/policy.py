@@ -149,6 +149,12 @@ class Policy:
             return Verdict(r.level, r.id, r.name, _fmt(r.message, values), _fmt(r.help, values))
         return COMPATIBLE
 
+    def unknown_licenses(self, expression: str | None) -> list[str]:
+        """The license keys of ``expression`` that this policy cannot judge (``["unknown"]``
+        for no or an unparsable expression): copies under them are reported as unknown-origin."""
+        leaves = _leaves(parse_expression(expression)) or ["unknown"]
+        return [k for k in leaves if not _match_any(k, self.allow_licenses) and self.category(k) == "unknown"]
+
     def category(self, key: str) -> str:
         """The category of one SPDX license key (``unknown`` when not known)."""
         if key in ("unknown", "NOASSERTION", "NONE", ""):

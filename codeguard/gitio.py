@@ -254,3 +254,45 @@ def hooks_dir(path: Path) -> Path:
         p = Path(configured)
         return p if p.is_absolute() else repo_root(path) / p
     return Path(repo.git_dir) / "hooks"  # type: ignore[attr-defined]
+
+
+def named_files(
+    root: Path, paths: list[Path], staged: tuple[list[ChangedFile], list[tuple[str, str]]]
+) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
+    """The content a hook checks for files named on its command line (pre-commit passes them).
+
+    A commit names exactly its staged files: when every named file has staged changes, they are
+    read from the git index with their changed lines (during a commit pre-commit has stashed the
+    unstaged edits, so the work tree holds the same content). When a named file has none —
+    ``pre-commit run --all-files`` or ``--files`` — nothing is being committed: every named file
+    is read whole from the work tree. A named directory stands for its staged files."""
+    top = root.resolve()
+    by_path = {c.path: c for c in staged[0]}
+    rels: list[str] = []
+    dirs: list[str] = []
+    left_out = list(staged[1])
+    for p in paths:
+        full = p.resolve() if p.is_absolute() else (Path.cwd() / p).resolve()
+        try:
+            rel = full.relative_to(top).as_posix()
+        except ValueError:
+            left_out.append((str(p), "outside the git repository"))
+            continue
+        if full.is_dir():
+            dirs.append("" if rel == "." else rel)
+        elif rel not in rels:
+            rels.append(rel)
+    under = [c for c in staged[0] if any(not d or c.path.startswith(d + "/") for d in dirs)]
+    if all(r in by_path for r in rels):
+        return under + [by_path[r] for r in rels if by_path[r] not in under], left_out
+    files = list(under)
+    for rel in rels:
+        f = top / rel
+        if not f.is_file():
+            left_out.append((rel, "not a regular file in the work tree"))
+            continue
+        try:
+            files.append(ChangedFile(rel, f.read_bytes(), None))
+        except OSError as exc:
+            left_out.append((rel, f"unreadable: {exc.strerror or exc}"))
+    return files, left_out

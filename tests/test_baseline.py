@@ -38,7 +38,7 @@ def test_baseline_accepts_existing_findings_and_survives_moved_lines(
     assert code == 0, err
     base = project / ".codeguard-baseline.json"
     data = json.loads(base.read_text())
-    assert data["version"] == 1 and len(data["findings"]) == 1
+    assert data["version"] == 2 and len(data["findings"]) == 1
     assert data["index"]["manifest"]["k"] and data["settings"]["project_license"]
     # lines move: still accepted
     (project / "a.py").write_text("import os\nimport sys\n\n\n\n" + LEVENSHTEIN)

@@ -20,6 +20,7 @@ def to_json(result: ScanResult) -> dict[str, Any]:
         "findings": [f.to_json() for f in result.findings],
         "license_findings": [f.to_json() for f in result.license_findings],
         "suppressed": [f.to_json() for f in result.suppressed],
+        "suppressed_license_findings": [f.to_json() for f in result.suppressed_license],
         "project": result.project,
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "stats": result.stats,

@@ -407,8 +407,8 @@ def index_embed(
     is_flag=True,
     help="Scan the content staged in the git index (what the next commit holds), not the work tree, "
     "keeping findings on the changed lines. FILES, if given (the pre-commit hook passes them), are "
-    "scanned instead: from the index when all of them are staged (a commit), else whole from the "
-    "work tree (pre-commit run --all-files); a directory stands for its staged files.",
+    "scanned whole instead: from the index where they have staged changes, else from the work tree "
+    "(so pre-commit run --all-files checks every file); a directory stands for its staged files.",
 )
 @click.option(
     "--diff",
@@ -734,7 +734,8 @@ def hook_install(force: bool, repo: Path) -> None:
     target.write_text(
         "#!/bin/sh\n"
         f"{_HOOK_MARK}\n"
-        "# Scans the staged content and blocks the commit on findings (see `codeguard scan --help`).\n"
+        "# Scans the staged content, subtracts the baseline at the repository root (if any) and\n"
+        "# blocks the commit on new findings (see `codeguard scan --help`).\n"
         f'exec "{sys.executable}" -m codeguard scan --staged --quiet\n'
     )
     target.chmod(0o755)

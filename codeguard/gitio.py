@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from codeguard.errors import SourceError
@@ -259,20 +259,19 @@ def hooks_dir(path: Path) -> Path:
 def named_files(
     root: Path, paths: list[Path], staged: tuple[list[ChangedFile], list[tuple[str, str]]]
 ) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
-    """The content a hook checks for files named on its command line (pre-commit passes them).
-
-    A commit names exactly its staged files: when every named file has staged changes, they are
-    read from the git index with their changed lines (during a commit pre-commit has stashed the
-    unstaged edits, so the work tree holds the same content). When a named file has none —
-    ``pre-commit run --all-files`` or ``--files`` — nothing is being committed: every named file
-    is read whole from the work tree. A named directory stands for its staged files."""
+    """The files a hook is told to check (pre-commit passes their names), each whole: from the
+    git index when it has staged changes, else from the work tree. During a commit pre-commit
+    names the staged files and has stashed their unstaged edits, so both agree; with
+    ``pre-commit run --all-files`` (or ``--files``) it names files that have no staged change,
+    and their work-tree content is what it checks. A named directory stands for its staged
+    files, with their changed lines (as a scan of the whole index)."""
     top = root.resolve()
     by_path = {c.path: c for c in staged[0]}
     rels: list[str] = []
     dirs: list[str] = []
     left_out = list(staged[1])
     for p in paths:
-        full = p.resolve() if p.is_absolute() else (Path.cwd() / p).resolve()
+        full = (Path.cwd() / p).resolve()
         try:
             rel = full.relative_to(top).as_posix()
         except ValueError:
@@ -282,11 +281,13 @@ def named_files(
             dirs.append("" if rel == "." else rel)
         elif rel not in rels:
             rels.append(rel)
-    under = [c for c in staged[0] if any(not d or c.path.startswith(d + "/") for d in dirs)]
-    if all(r in by_path for r in rels):
-        return under + [by_path[r] for r in rels if by_path[r] not in under], left_out
-    files = list(under)
+    files = [
+        c for c in staged[0] if c.path not in rels and any(not d or c.path.startswith(d + "/") for d in dirs)
+    ]
     for rel in rels:
+        if rel in by_path:
+            files.append(replace(by_path[rel], changed_lines=None))
+            continue
         f = top / rel
         if not f.is_file():
             left_out.append((rel, "not a regular file in the work tree"))

@@ -297,3 +297,23 @@ def named_files(
         except OSError as exc:
             left_out.append((rel, f"unreadable: {exc.strerror or exc}"))
     return files, left_out
+
+
+def ignored_in(top: Path, path: Path) -> bool:
+    """Whether the work tree at ``top`` ignores ``path`` (an output directory inside it)."""
+    import subprocess
+
+    try:
+        rel = path.resolve().relative_to(top.resolve()).as_posix()
+    except ValueError:
+        return False
+    if rel == ".":
+        return False
+    try:
+        run = subprocess.run(
+            ["git", "-C", str(top), "check-ignore", "-q", rel + ("/" if path.is_dir() else "")],
+            capture_output=True,
+        )
+    except OSError:  # no git: nothing is known to be ignored
+        return False
+    return run.returncode == 0

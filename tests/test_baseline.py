@@ -220,6 +220,12 @@ def test_paths_are_relative_to_the_repository_in_every_format(
     assert run_cli("baseline", "create", root, "--index", index)[0] == 0
     code, report = _scan(run_cli, sub, index)
     assert code == 0 and [f["path"] for f in report["suppressed"]] == ["src/toy/tokens.py"]
+    # a directory git ignores (build or benchmark output) is no part of the repository
+    (root / ".gitignore").write_text("build/\n")
+    (root / "build").mkdir()
+    (root / "build" / "gen.py").write_text(LEVENSHTEIN)
+    code, report = _scan(run_cli, root / "build", index, "--no-baseline")
+    assert [f["path"] for f in report["findings"]] == ["gen.py"]
     # outside git the project root (its LICENSE) is the base
     plain = tmp_path / "plain"
     (plain / "lib").mkdir(parents=True)

@@ -30,7 +30,7 @@ from codeguard.engine.semantic import load_semantic, semantic_findings
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
 from codeguard.fingerprint.winnow import K_RAW
-from codeguard.gitio import ChangedFile
+from codeguard.gitio import ChangedFile, ignored_in
 from codeguard.index.store import IndexStore, RefFile, SourceRow
 from codeguard.licenses.policy import Policy, load_policy
 from codeguard.licenses.project import (
@@ -190,11 +190,12 @@ def discover(root: Path, options: ScanOptions) -> tuple[list[Candidate], list[Sk
 def report_base(path: Path) -> Path:
     """The directory reported paths are relative to: the git work tree containing ``path``,
     else its project root (so that a scan of a subdirectory names files as a scan of the whole
-    repository does, and one baseline serves both)."""
+    repository does, and one baseline serves both). A directory the work tree ignores (a build
+    or benchmark output) is no part of the repository: its paths are relative to itself."""
     start = (path if path.is_dir() else path.parent).resolve()
     for d in [start, *start.parents]:
         if (d / ".git").exists():
-            return d
+            return start if ignored_in(d, start) else d
     return project_root(path)
 
 

@@ -429,8 +429,10 @@ def index_embed(
 @click.option(
     "--staged",
     is_flag=True,
-    help="Scan the content staged in the git index (what the next commit holds), not the work tree; "
-    "PATHS, if given, restrict it to those files.",
+    help="Scan the content staged in the git index (what the next commit holds), not the work tree, "
+    "keeping findings on the changed lines. FILES, if given (the pre-commit hook passes them), are "
+    "scanned whole instead: from the index where they have staged changes, else from the work tree "
+    "(so pre-commit run --all-files checks every file); a directory stands for its staged files.",
 )
 @click.option(
     "--diff",
@@ -473,8 +475,11 @@ def index_embed(
     "--baseline",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Baseline of accepted findings (codeguard baseline create); only new findings count.",
+    help="Baseline of accepted findings (codeguard baseline create); only new findings count "
+    "[default: [tool.codeguard] baseline, else .codeguard-baseline.json at the repository root "
+    "(the project root outside git) when it exists].",
 )
+@click.option("--no-baseline", is_flag=True, help="Use no baseline, not even the default one.")
 @model_option
 @click.option("--no-ml", is_flag=True, help="Fingerprints only: no semantic (model) matching.")
 @click.option(
@@ -517,6 +522,7 @@ def scan(
     project_license: str | None,
     no_index: bool,
     baseline: Path | None,
+    no_baseline: bool,
     model_dir: Path | None,
     no_ml: bool,
     semantic_threshold: float | None,
@@ -531,6 +537,9 @@ def scan(
 
     Settings can also come from [tool.codeguard] in pyproject.toml or a .codeguard.toml
     (index, policy, project-license, fail-on, format, exclude, max-file-size, baseline); flags win.
+    A baseline at its default place (.codeguard-baseline.json at the repository root) is used
+    unless --no-baseline. Paths in every report are relative to the repository root (outside
+    git: the project root), whatever PATH is.
     """
     from codeguard.config import load_config
     from codeguard.discover import DEFAULT_MAX_BYTES
@@ -543,11 +552,13 @@ def scan(
     if staged and diff_range:
         raise UsageError("Use --staged or --diff, not both.")
     if staged or diff_range:
-        from codeguard.gitio import diff_files, repo_root, staged_files
+        from codeguard.gitio import diff_files, named_files, repo_root, staged_files
 
         path = repo_root(paths[0] if paths else Path.cwd())
         change = staged_files(path) if staged else diff_files(path, diff_range or "")
-        if paths:
+        if paths and staged:
+            change = named_files(path, list(paths), change)
+        elif paths:
             wanted = {p.resolve() for p in paths}
             keep = [
                 c
@@ -579,6 +590,9 @@ def scan(
     project_license = setting("project_license", "project-license", project_license)
     exclude = tuple(setting("exclude", "exclude", exclude))
     baseline = setting("baseline", "baseline", baseline)
+    if no_baseline and ctx.get_parameter_source("baseline") is not click.core.ParameterSource.DEFAULT:
+        raise UsageError("--baseline and --no-baseline exclude each other.")
+    baseline = None if no_baseline else baseline or _default_baseline(path)
     max_file_size = setting("max_file_size", "max-file-size", max_file_size)
     if project_license:
         project_license = checked_license(project_license, "project license")
@@ -611,12 +625,73 @@ def scan(
         _write_report(fmt, result, output)
         if not quiet:
             click.echo(f"{len(result.findings)} finding(s); report written to {output}", err=True)
+    elif quiet and fmt == "text" and _clean(result):
+        # A clean commit through the hook prints nothing, or one line worth knowing.
+        changed = sum(1 for f in result.suppressed if f.baseline == "changed")
+        if changed:
+            click.echo(
+                f"codeguard: {changed} accepted finding(s) changed since accepted "
+                "(`codeguard baseline update` records them)."
+            )
     else:
         report.write(result, sys.stdout, color=sys.stdout.isatty())
     threshold = LEVELS.get(fail_on)
-    levels = [f.level for f in result.findings] + [f.level for f in result.license_findings]
-    if threshold is not None and any(LEVELS.get(level, 0) >= threshold for level in levels):
+    everything: list[Any] = [*result.findings, *result.license_findings]
+    blocking = [f for f in everything if threshold is not None and LEVELS.get(f.level, 0) >= threshold]
+    if blocking:
+        click.echo(_next_step(blocking, fail_on, Path(baseline) if baseline else None, path), err=True)
         sys.exit(ExitCode.FINDINGS)
+
+
+def _default_baseline(path: Path) -> Path | None:
+    """The baseline at its default place for a scan of ``path``, if there is one."""
+    from codeguard.baseline.file import DEFAULT_NAME
+    from codeguard.engine.scan import report_base
+
+    candidate = report_base(path) / DEFAULT_NAME
+    return candidate if candidate.is_file() else None
+
+
+def _clean(result: Any) -> bool:
+    return not (result.findings or result.license_findings or result.stats.get("suppressions_without_reason"))
+
+
+def _next_step(blocking: list[Any], fail_on: str, baseline: Path | None, path: Path) -> str:
+    """What a user whose scan (or commit) is blocked can do about it."""
+    from codeguard.baseline.file import DEFAULT_NAME
+    from codeguard.baseline.inline import hint
+    from codeguard.engine.scan import report_base
+    from codeguard.model import LicenseFinding
+
+    base = report_base(path)
+    where = "" if base == Path.cwd().resolve() else f" {_shown(base)}"
+    if baseline is None:
+        accept = f"codeguard baseline create{where}"
+    elif baseline.resolve() == base / DEFAULT_NAME:
+        accept = f"codeguard baseline update{where}"
+    else:
+        accept = f"codeguard baseline update{where} -o {_shown(baseline)}"
+    lines = [
+        f"codeguard: {len(blocking)} finding(s) at or above --fail-on {fail_on} block this. Next step:",
+        "  - fix the code: remove the copy, or replace it with code of your own; or",
+        f"  - accept every current finding: `{accept}` (commit the baseline file); or",
+        "  - accept one where it is, with a comment:",
+    ]
+    for f in blocking[:5]:
+        spot = (
+            "on the notice line or the line before" if isinstance(f, LicenseFinding) else "on the line before"
+        )
+        lines.append(f"      {hint(f.rule_id)}   ({spot} {f.path}:{f.start_line})")
+    if len(blocking) > 5:
+        lines.append(f"      ... and {len(blocking) - 5} more (see the report)")
+    return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(path)
 
 
 def _write_report(fmt: str, result: Any, output: Path) -> None:
@@ -685,7 +760,8 @@ def hook_install(force: bool, repo: Path) -> None:
     target.write_text(
         "#!/bin/sh\n"
         f"{_HOOK_MARK}\n"
-        "# Scans the staged content and blocks the commit on findings (see `codeguard scan --help`).\n"
+        "# Scans the staged content, subtracts the baseline at the repository root (if any) and\n"
+        "# blocks the commit on new findings (see `codeguard scan --help`).\n"
         f'exec "{sys.executable}" -m codeguard scan --staged --quiet\n'
     )
     target.chmod(0o755)
@@ -704,11 +780,23 @@ def _baseline_command(update: bool) -> Callable[..., None]:
         "-o",
         type=click.Path(path_type=Path, dir_okay=False),
         default=None,
-        help="Baseline file [default: [tool.codeguard] baseline, else .codeguard-baseline.json in PATH].",
+        help="Baseline file [default: [tool.codeguard] baseline, else .codeguard-baseline.json at the "
+        "repository root (the project root outside git), where scans and the hook find it].",
     )
     @index_option
-    @click.option("--policy", type=click.Path(path_type=Path, dir_okay=False), default=None)
-    @click.option("--project-license", metavar="SPDX", default=None)
+    @click.option(
+        "--policy",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="License policy file [default: [tool.codeguard] policy, else the one shipped with codeguard].",
+    )
+    @click.option(
+        "--project-license",
+        metavar="SPDX",
+        default=None,
+        help="The project's license [default: [tool.codeguard] project-license, else from its package "
+        "metadata or LICENSE files].",
+    )
     @jobs_option
     @handle_errors
     def command(
@@ -722,12 +810,12 @@ def _baseline_command(update: bool) -> Callable[..., None]:
         from codeguard.baseline import file as baseline_file
         from codeguard.config import load_config
         from codeguard.engine.indexing import checked_license
-        from codeguard.engine.scan import ScanOptions
+        from codeguard.engine.scan import ScanOptions, report_base
         from codeguard.engine.scan import scan as run_scan
 
         cfg = load_config(path)
         target = output or (Path(cfg.get("baseline")) if cfg.get("baseline") else None)
-        target = target or (path if path.is_dir() else path.parent) / ".codeguard-baseline.json"
+        target = target or report_base(path) / baseline_file.DEFAULT_NAME
         previous = baseline_file.load(target) if update else None
         if not update and target.exists():
             raise UsageError(f"{target} exists; use `codeguard baseline update` to refresh it.")
@@ -740,9 +828,11 @@ def _baseline_command(update: bool) -> Callable[..., None]:
             project_license=checked_license(lic, "project license") if lic else None,
         )
         result = run_scan(_open_index(index), path, options)
-        data = baseline_file.build(result, previous)
+        data = baseline_file.build(result, previous, target)
         baseline_file.write(target, data)
-        click.echo(f"{len(data['findings'])} finding(s) accepted in {target}")
+        notices = sum(1 for e in data["findings"] if e["kind"] == baseline_file.NOTICE)
+        of_which = f" ({notices} license notice(s))" if notices else ""
+        click.echo(f"{len(data['findings'])} finding(s) accepted{of_which} in {target}")
 
     command.__doc__ = (
         "Re-scan PATH and rewrite the baseline (keeps hand-written justifications)."

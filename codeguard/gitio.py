@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from codeguard.errors import SourceError
@@ -254,3 +254,66 @@ def hooks_dir(path: Path) -> Path:
         p = Path(configured)
         return p if p.is_absolute() else repo_root(path) / p
     return Path(repo.git_dir) / "hooks"  # type: ignore[attr-defined]
+
+
+def named_files(
+    root: Path, paths: list[Path], staged: tuple[list[ChangedFile], list[tuple[str, str]]]
+) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
+    """The files a hook is told to check (pre-commit passes their names), each whole: from the
+    git index when it has staged changes, else from the work tree. During a commit pre-commit
+    names the staged files and has stashed their unstaged edits, so both agree; with
+    ``pre-commit run --all-files`` (or ``--files``) it names files that have no staged change,
+    and their work-tree content is what it checks. A named directory stands for its staged
+    files, with their changed lines (as a scan of the whole index)."""
+    top = root.resolve()
+    by_path = {c.path: c for c in staged[0]}
+    rels: list[str] = []
+    dirs: list[str] = []
+    left_out = list(staged[1])
+    for p in paths:
+        full = (Path.cwd() / p).resolve()
+        try:
+            rel = full.relative_to(top).as_posix()
+        except ValueError:
+            left_out.append((str(p), "outside the git repository"))
+            continue
+        if full.is_dir():
+            dirs.append("" if rel == "." else rel)
+        elif rel not in rels:
+            rels.append(rel)
+    files = [
+        c for c in staged[0] if c.path not in rels and any(not d or c.path.startswith(d + "/") for d in dirs)
+    ]
+    for rel in rels:
+        if rel in by_path:
+            files.append(replace(by_path[rel], changed_lines=None))
+            continue
+        f = top / rel
+        if not f.is_file():
+            left_out.append((rel, "not a regular file in the work tree"))
+            continue
+        try:
+            files.append(ChangedFile(rel, f.read_bytes(), None))
+        except OSError as exc:
+            left_out.append((rel, f"unreadable: {exc.strerror or exc}"))
+    return files, left_out
+
+
+def ignored_in(top: Path, path: Path) -> bool:
+    """Whether the work tree at ``top`` ignores ``path`` (an output directory inside it)."""
+    import subprocess
+
+    try:
+        rel = path.resolve().relative_to(top.resolve()).as_posix()
+    except ValueError:
+        return False
+    if rel == ".":
+        return False
+    try:
+        run = subprocess.run(
+            ["git", "-C", str(top), "check-ignore", "-q", rel + ("/" if path.is_dir() else "")],
+            capture_output=True,
+        )
+    except OSError:  # no git: nothing is known to be ignored
+        return False
+    return run.returncode == 0

@@ -113,6 +113,12 @@ class Finding:
     # Which evidence matched: identical (raw tokens equal), renamed (normalized tokens equal),
     # edited (several fragments or partial cover), semantic (the model; no token run).
     channel: str = ""
+    # How a baseline accepted it: "" (not by the baseline), "same" (its fingerprint) or "changed"
+    # (an accepted copy edited since: same file and origin, most of the same evidence).
+    baseline: str = ""
+    # A small sample of the copied code's fingerprints (hex, space-separated) that lets a
+    # baseline recognise an accepted copy after edits; not part of the reports.
+    sketch: str = field(default="", repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, int, str, str]:
@@ -135,6 +141,7 @@ class Finding:
             "policy": {"rule_id": self.rule_id, "reason": self.reason, "help": self.help},
             "fingerprint": self.fingerprint,
             "suppressed": self.suppressed,
+            "baseline": self.baseline,
             "fragments": [f.to_json() for f in self.fragments],
             "origin": self.origin.to_json(),
             "also_in": [p.to_json() for p in self.also_in],
@@ -153,6 +160,12 @@ class LicenseFinding:
     rule_id: str
     reason: str
     help: str = ""
+    suppressed: str = ""  # why it is accepted ("baseline: ..." or "inline: ..."), empty if active
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity for baselines: the file and the license its notice declares (not its lines)."""
+        return notice_fingerprint(self.path, self.license)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -162,6 +175,8 @@ class LicenseFinding:
             "license": self.license,
             "level": self.level,
             "policy": {"rule_id": self.rule_id, "reason": self.reason, "help": self.help},
+            "fingerprint": self.fingerprint,
+            "suppressed": self.suppressed,
         }
 
 
@@ -177,6 +192,7 @@ class ScanResult:
     license_findings: list[LicenseFinding] = field(default_factory=list)
     project: dict[str, Any] = field(default_factory=dict)
     suppressed: list[Finding] = field(default_factory=list)  # accepted: baseline or inline allow
+    suppressed_license: list[LicenseFinding] = field(default_factory=list)  # accepted notices
     # The policy's rule catalog as plain data (id, name, level, message, help), for reports
     # that list every rule (SARIF).
     rules: list[dict[str, str]] = field(default_factory=list)
@@ -184,6 +200,9 @@ class ScanResult:
     # (source, path), and a scanned file as it was scanned (staged content, not the work tree).
     read_origin: Callable[[str, str], bytes | None] | None = field(default=None, repr=False)
     read_scanned: Callable[[str], bytes | None] | None = field(default=None, repr=False)
+    # The directory every reported path is relative to: the git work tree around the scanned
+    # path, else its project root (so that all formats and baselines agree whatever is scanned).
+    base: str = ""
 
 
 def finding_fingerprint(
@@ -193,6 +212,15 @@ def finding_fingerprint(
     tokens, so that it survives moved lines and reformatting but not a change of the code."""
     h = hashlib.sha256()
     for part in (path, origin_source, origin_path, origin_name, hashlib.sha256(tokens).hexdigest()):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def notice_fingerprint(path: str, license: str) -> str:
+    """Content identity of a license-notice finding: the file and the declared license."""
+    h = hashlib.sha256()
+    for part in ("license-notice", path, license):
         h.update(part.encode("utf-8"))
         h.update(b"\0")
     return h.hexdigest()[:32]

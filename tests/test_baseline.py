@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LEVENSHTEIN, TOPO_SORT, write_corpus
+from conftest import LEVENSHTEIN, SIMILARITY, TOPO_SORT, git, init_repo, write_corpus
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def test_baseline_accepts_existing_findings_and_survives_moved_lines(
     assert code == 0, err
     base = project / ".codeguard-baseline.json"
     data = json.loads(base.read_text())
-    assert data["version"] == 1 and len(data["findings"]) == 1
+    assert data["version"] == 2 and len(data["findings"]) == 1
     assert data["index"]["manifest"]["k"] and data["settings"]["project_license"]
     # lines move: still accepted
     (project / "a.py").write_text("import os\nimport sys\n\n\n\n" + LEVENSHTEIN)
@@ -111,3 +114,236 @@ def test_inline_allow_with_reason_suppresses_and_without_reason_is_reported(
     (project / "a.py").write_text("# codeguard: allow CG-LIC-999 reason=x\n" + LEVENSHTEIN)
     code, report = _scan(run_cli, project, index)
     assert code == 1
+
+
+# -- daily use in a git repository: the default baseline, repository paths, the hook ----------
+MIT = (Path(__file__).resolve().parents[1] / "examples" / "demo-project" / "LICENSE").read_text()
+GPL_HEADER = "# SPDX-License-Identifier: GPL-3.0-only\nimport os\n\n\n"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, add_json: Any) -> tuple[Path, Path]:
+    """(repository, index): an MIT repository holding a GPL copy in src/toy/tokens.py."""
+    corpus = write_corpus(tmp_path / "corpus")
+    index = tmp_path / "index"
+    add_json(corpus.root, index, "--license", "GPL-3.0-only")
+    root = init_repo(tmp_path / "project")
+    (root / "LICENSE").write_text(MIT)
+    (root / "src" / "toy").mkdir(parents=True)
+    (root / "src" / "toy" / "tokens.py").write_text("import os\n\n\n" + LEVENSHTEIN)
+    (root / "src" / "toy" / "clean.py").write_text("def clean():\n    return 42\n")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "initial")
+    return root, index
+
+
+def _identity_env(index: Path) -> dict[str, str]:
+    return dict(
+        os.environ,
+        CODEGUARD_INDEX=str(index),
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.org",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.org",
+    )
+
+
+def test_default_baseline_is_used_by_scan_and_by_the_git_hook(repo: tuple[Path, Path], run_cli: Any) -> None:
+    root, index = repo
+    code, _ = _scan(run_cli, root, index)
+    assert code == 1
+    code, out, err = run_cli("baseline", "create", root / "src", "--index", index)
+    assert code == 0, err
+    base = root / ".codeguard-baseline.json"  # at the repository root, whatever was scanned
+    assert f"1 finding(s) accepted in {base}" in out
+    # scan finds it without --baseline and says so, in JSON and in text
+    code, report = _scan(run_cli, root, index)
+    assert code == 0 and report["findings"] == []
+    assert report["stats"]["baseline"] == {
+        "path": ".codeguard-baseline.json",
+        "entries": 1,
+        "accepted": 1,
+        "changed": 0,
+    }
+    code, out, _ = run_cli("scan", root, "--index", index)
+    assert code == 0 and "Baseline: .codeguard-baseline.json (1 accepted finding(s); 1 matched" in out
+    # --no-baseline opts out; with --baseline it is a usage error
+    code, report = _scan(run_cli, root, index, "--no-baseline")
+    assert code == 1 and report["stats"]["baseline"] is None
+    code, _, err = run_cli("scan", root, "--index", index, "--no-baseline", "--baseline", base)
+    assert code == 2 and "exclude each other" in err
+    # the installed git hook uses it too: a commit touching the accepted copy passes, silently
+    assert run_cli("hook", "install", root)[0] == 0
+    env = _identity_env(index)
+    (root / "src" / "toy" / "tokens.py").write_text("import os\nimport sys\n\n\n" + LEVENSHTEIN)
+    git(root, "add", "src", ".codeguard-baseline.json")
+    commit = subprocess.run(
+        ["git", "commit", "-qm", "accept"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert commit.returncode == 0, commit.stdout + commit.stderr
+    assert commit.stdout + commit.stderr == ""  # clean + --quiet: nothing printed
+    # a new copy is blocked, and the user is told what to do next
+    (root / "src" / "graph.py").write_text(TOPO_SORT)
+    git(root, "add", "src/graph.py")
+    commit = subprocess.run(
+        ["git", "commit", "-qm", "copy"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert commit.returncode != 0
+    said = commit.stdout + commit.stderr
+    assert "src/graph.py:1-" in said and "CG-LIC-001" in said
+    assert f"`codeguard baseline update {root}`" in said or "`codeguard baseline update`" in said
+    assert 'codeguard: allow CG-LIC-001 reason="why this copy is acceptable"' in said
+    assert "(on the line before src/graph.py:1)" in said and "fix the code" in said
+
+
+def test_paths_are_relative_to_the_repository_in_every_format(
+    repo: tuple[Path, Path], run_cli: Any, tmp_path: Path
+) -> None:
+    root, index = repo
+    sub = root / "src" / "toy"
+    outputs = {}
+    for fmt in ("text", "json", "sarif", "github", "html"):
+        code, outputs[fmt], err = run_cli("scan", sub, "--index", index, "--format", fmt, "--no-baseline")
+        assert code == 1, err
+    assert "src/toy/tokens.py:4-17 function levenshtein" in outputs["text"]
+    assert [f["path"] for f in json.loads(outputs["json"])["findings"]] == ["src/toy/tokens.py"]
+    sarif = json.loads(outputs["sarif"])["runs"][0]
+    assert [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["results"]] == [
+        "src/toy/tokens.py"
+    ]
+    assert sarif["originalUriBaseIds"]["%SRCROOT%"]["uri"] == root.resolve().as_uri() + "/"
+    assert sarif["properties"]["scan_root"] == "src/toy"
+    assert "file=src/toy/tokens.py,line=4" in outputs["github"]
+    assert "src/toy/tokens.py:4-17" in outputs["html"]
+    assert "<title>codeguard report: project</title>" in outputs["html"]
+    # a baseline made from the root accepts the same findings in a scan of the subfolder
+    assert run_cli("baseline", "create", root, "--index", index)[0] == 0
+    code, report = _scan(run_cli, sub, index)
+    assert code == 0 and [f["path"] for f in report["suppressed"]] == ["src/toy/tokens.py"]
+    # a directory git ignores (build or benchmark output) is no part of the repository
+    (root / ".gitignore").write_text("build/\n")
+    (root / "build").mkdir()
+    (root / "build" / "gen.py").write_text(LEVENSHTEIN)
+    code, report = _scan(run_cli, root / "build", index, "--no-baseline")
+    assert [f["path"] for f in report["findings"]] == ["gen.py"]
+    # outside git the project root (its LICENSE) is the base
+    plain = tmp_path / "plain"
+    (plain / "lib").mkdir(parents=True)
+    (plain / "LICENSE").write_text(MIT)
+    (plain / "lib" / "a.py").write_text(LEVENSHTEIN)
+    code, report = _scan(run_cli, plain / "lib", index)
+    assert code == 1 and [f["path"] for f in report["findings"]] == ["lib/a.py"]
+    assert run_cli("baseline", "create", plain / "lib", "--index", index)[0] == 0
+    assert (plain / ".codeguard-baseline.json").is_file()
+    assert _scan(run_cli, plain, index)[0] == 0
+
+
+def test_a_license_notice_finding_is_accepted_by_the_baseline_and_inline(
+    setup: tuple[Path, Path], run_cli: Any
+) -> None:
+    project, index = setup
+    vendored = project / "vendor" / "distance.py"
+    vendored.parent.mkdir()
+    vendored.write_text(GPL_HEADER + LEVENSHTEIN)
+    (project / "a.py").unlink()
+    code, report = _scan(run_cli, project, index)
+    assert code == 1 and [lf["path"] for lf in report["license_findings"]] == ["vendor/distance.py"]
+    notice_rule = report["license_findings"][0]["policy"]["rule_id"]
+    copy_rule = report["findings"][0]["policy"]["rule_id"]
+    # the baseline accepts both the copy and the file's own notice
+    code, out, err = run_cli("baseline", "create", project, "--index", index)
+    assert code == 0 and "2 finding(s) accepted (1 license notice(s))" in out, err
+    code, report = _scan(run_cli, project, index)
+    assert code == 0 and report["findings"] == [] and report["license_findings"] == []
+    assert report["suppressed_license_findings"][0]["suppressed"] == "baseline: accepted in the baseline"
+    assert report["stats"]["baseline"]["accepted"] == 2
+    # inline: an allow comment on the notice (or the line before) accepts the notice
+    vendored.write_text(
+        f'# codeguard: allow {notice_rule} reason="vendored under LEGAL-9"\n'
+        + GPL_HEADER.replace(
+            "\n\n\n", "\n\n\n" + f'# codeguard: allow {copy_rule} reason="vendored under LEGAL-9"\n'
+        )
+        + LEVENSHTEIN
+    )
+    code, report = _scan(run_cli, project, index, "--no-baseline")
+    assert code == 0, report["license_findings"] + report["findings"]
+    assert report["suppressed_license_findings"][0]["suppressed"] == "inline: vendored under LEGAL-9"
+    # without a reason it accepts nothing and is reported
+    vendored.write_text(f"# codeguard: allow {notice_rule}\n" + GPL_HEADER + LEVENSHTEIN)
+    code, report = _scan(run_cli, project, index, "--no-baseline")
+    assert code == 1 and len(report["license_findings"]) == 1
+    assert {"path": "vendor/distance.py", "line": 1, "rules": [notice_rule]} in report["stats"][
+        "suppressions_without_reason"
+    ]
+
+
+def test_an_edited_accepted_copy_is_changed_since_accepted_not_new(
+    setup: tuple[Path, Path], run_cli: Any
+) -> None:
+    project, index = setup
+    assert run_cli("baseline", "create", project, "--index", index)[0] == 0
+    base = project / ".codeguard-baseline.json"
+    data = json.loads(base.read_text())
+    data["findings"][0]["justification"] = "LEGAL-42"
+    base.write_text(json.dumps(data))
+    accepted_fp = data["findings"][0]["fingerprint"]
+    edited = LEVENSHTEIN.replace("delete = previous[j] + 1", "delete = previous[j] - 1")
+    assert edited != LEVENSHTEIN
+    (project / "a.py").write_text("import os\n\n\n" + edited)
+    code, report = _scan(run_cli, project, index)
+    assert code == 0 and report["findings"] == []
+    [f] = report["suppressed"]
+    assert f["fingerprint"] != accepted_fp  # not the accepted content: matched by its evidence
+    assert f["baseline"] == "changed"
+    assert f["suppressed"] == "baseline: LEGAL-42 (changed since accepted at lines 4-17)"
+    assert report["stats"]["baseline"]["changed"] == 1
+    code, out, _ = run_cli("scan", project, "--index", index)
+    assert "a.py:4-17 function levenshtein: changed since accepted in the baseline" in out
+    # a quiet clean scan says it in one line
+    code, out, err = run_cli("scan", project, "--index", index, "--quiet")
+    assert code == 0 and out.strip().splitlines() == [
+        "codeguard: 1 accepted finding(s) changed since accepted (`codeguard baseline update` records them)."
+    ]
+    # another copy from the same origin file is still new
+    (project / "a.py").write_text("import os\n\n\n" + edited + "\n\n" + SIMILARITY)
+    code, report = _scan(run_cli, project, index)
+    assert code == 1 and [f["chunk"]["name"] for f in report["findings"]] == ["similarity"]
+    # update records the edit and keeps the justification
+    (project / "a.py").write_text("import os\n\n\n" + edited)
+    assert run_cli("baseline", "update", project, "--index", index)[0] == 0
+    [entry] = json.loads(base.read_text())["findings"]
+    assert entry["fingerprint"] == f["fingerprint"] and entry["justification"] == "LEGAL-42"
+    code, report = _scan(run_cli, project, index)
+    assert report["suppressed"][0]["baseline"] == "same"
+
+
+def test_the_baseline_stores_no_absolute_paths(setup: tuple[Path, Path], run_cli: Any) -> None:
+    project, index = setup
+    assert run_cli("baseline", "create", project, "--index", index)[0] == 0
+    text = (project / ".codeguard-baseline.json").read_text()
+    data = json.loads(text)
+    assert str(project.parent) not in text and str(index) not in text
+    assert data["index"]["path"] is None and data["settings"]["policy"] is None
+    # an index inside the project is stored relative to the baseline
+    inner = project / ".codeguard" / "index"
+    shutil.copytree(index, inner)
+    assert run_cli("baseline", "update", project, "--index", inner)[0] == 0
+    assert (
+        json.loads((project / ".codeguard-baseline.json").read_text())["index"]["path"] == ".codeguard/index"
+    )
+    code, out, _ = run_cli("baseline", "create", "--help")
+    assert "License policy file" in out and "The project's license" in out
+
+
+def test_a_version_1_baseline_is_upgraded(setup: tuple[Path, Path], run_cli: Any) -> None:
+    project, index = setup
+    assert run_cli("baseline", "create", project, "--index", index)[0] == 0
+    base = project / ".codeguard-baseline.json"
+    data = json.loads(base.read_text())
+    data["version"] = 1
+    data["index"]["path"] = str(index)
+    for e in data["findings"]:
+        del e["kind"], e["sketch"]
+    base.write_text(json.dumps(data))
+    code, report = _scan(run_cli, project, index)
+    assert code == 0 and report["suppressed"][0]["baseline"] == "same"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LEVENSHTEIN, git, init_repo, write_corpus
+from conftest import LEVENSHTEIN, TOPO_SORT, git, init_repo, write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 MIT = (ROOT / "examples" / "demo-project" / "LICENSE").read_text()
@@ -64,6 +64,50 @@ def test_pre_commit_try_repo_blocks_a_copied_gpl_function_and_passes_a_clean_com
     )  # type: ignore[list-item]
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Passed" in run.stdout
+
+
+@pytest.mark.skipif(
+    PRE_COMMIT is None, reason="the pre-commit tool is not installed (pip install -e '.[dev]')"
+)
+def test_pre_commit_all_files_checks_committed_files_and_honours_the_baseline(
+    project: tuple[Path, dict[str, str]], run_cli: Any
+) -> None:
+    root, env = project
+    (root / "pkg").mkdir()
+    (root / "pkg" / "dist.py").write_text("import os\n\n\n" + LEVENSHTEIN)
+    (root / "pkg" / "clean.py").write_text("def clean():\n    return 42\n")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "a GPL copy committed without the hook")
+
+    def try_repo(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PRE_COMMIT, "try-repo", str(ROOT), "codeguard", *extra],  # type: ignore[list-item]
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+
+    # nothing staged: a commit would check nothing, --all-files checks every file
+    assert try_repo().returncode == 0
+    run = try_repo("--all-files")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "pkg/dist.py:4-" in run.stdout and "CG-LIC-001" in run.stdout
+    assert "codeguard baseline create" in run.stdout  # the next step
+    # a staged edit elsewhere in the file does not hide the old copy from --all-files
+    (root / "pkg" / "dist.py").write_text("import os\nimport sys\n\n\n" + LEVENSHTEIN)
+    git(root, "add", "pkg/dist.py")
+    assert try_repo("--all-files").returncode == 1
+    # accepted in the default baseline: --all-files and the commit pass
+    code, out, err = run_cli("baseline", "create", root, "--index", env["CODEGUARD_INDEX"])
+    assert code == 0, err
+    run = try_repo("--all-files")
+    assert run.returncode == 0 and "Passed" in run.stdout, run.stdout + run.stderr
+    assert try_repo().returncode == 0
+    # --files passes named work-tree files: an unstaged new copy is found
+    (root / "pkg" / "graph.py").write_text(TOPO_SORT)
+    run = try_repo("--files", "pkg/graph.py")
+    assert run.returncode == 1 and "pkg/graph.py:1-" in run.stdout
 
 
 def test_plain_git_hook_blocks_the_commit(project: tuple[Path, dict[str, str]], run_cli: Any) -> None:

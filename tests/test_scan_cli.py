@@ -15,7 +15,9 @@ from click.testing import CliRunner
 from codeguard.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = ROOT / "examples" / "demo-project"
+# The demo project as a user has it: a project of its own, outside this repository (inside it,
+# reported paths would be relative to this repository's root).
+DEMO_SOURCE = ROOT / "examples" / "demo-project"
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 REFERENCE_FILES = ["textwrap.py", "posixpath.py", "difflib.py", "ntpath.py", "shutil.py", "argparse.py"]
 
@@ -23,6 +25,11 @@ REFERENCE_FILES = ["textwrap.py", "posixpath.py", "difflib.py", "ntpath.py", "sh
 def cli(*args: str) -> tuple[int, str, str]:
     res = CliRunner().invoke(main, list(args))
     return res.exit_code, res.stdout, res.stderr
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return Path(shutil.copytree(DEMO_SOURCE, tmp_path_factory.mktemp("demo") / "demo-project"))
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +46,15 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return idx
 
 
-def _scan_json(index_dir: Path, *extra: str) -> tuple[int, dict]:
+def _scan_json(demo: Path, index_dir: Path, *extra: str) -> tuple[int, dict]:
     code, out, err = cli(
-        "scan", str(DEMO), "--index", str(index_dir), "--format", "json", "--fail-on", "note", *extra
+        "scan", str(demo), "--index", str(index_dir), "--format", "json", "--fail-on", "note", *extra
     )
     return code, json.loads(out)
 
 
-def test_demo_copies_are_found_with_provenance(index_dir: Path) -> None:
-    code, report = _scan_json(index_dir)
+def test_demo_copies_are_found_with_provenance(demo: Path, index_dir: Path) -> None:
+    code, report = _scan_json(demo, index_dir)
     assert code == 1
     found = {(f["path"], f["chunk"]["name"]): f for f in report["findings"]}
     assert set(found) == {
@@ -76,29 +83,29 @@ def test_demo_copies_are_found_with_provenance(index_dir: Path) -> None:
         assert search["start_line"] <= frag["lines"][0] <= frag["lines"][1] <= search["end_line"]
 
 
-def test_original_code_is_not_reported(index_dir: Path) -> None:
-    _, report = _scan_json(index_dir)
+def test_original_code_is_not_reported(demo: Path, index_dir: Path) -> None:
+    _, report = _scan_json(demo, index_dir)
     paths = {f["path"] for f in report["findings"]}
     assert "src/demo/inventory.py" not in paths and "src/demo/cli.py" not in paths
 
 
-def test_fail_on_none_exits_zero_and_output_file(index_dir: Path, tmp_path: Path) -> None:
+def test_fail_on_none_exits_zero_and_output_file(demo: Path, index_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     code, _, err = cli(
-        "scan", str(DEMO), "--index", str(index_dir), "--format", "json", "-o", str(out), "--fail-on", "none"
+        "scan", str(demo), "--index", str(index_dir), "--format", "json", "-o", str(out), "--fail-on", "none"
     )
     assert code == 0
     assert len(json.loads(out.read_text())["findings"]) == 4
 
 
-def test_text_report_shows_both_sides(index_dir: Path) -> None:
-    code, out, _ = cli("scan", str(DEMO / "src" / "demo" / "text.py"), "--index", str(index_dir))
+def test_text_report_shows_both_sides(demo: Path, index_dir: Path) -> None:
+    code, out, _ = cli("scan", str(demo / "src" / "demo" / "text.py"), "--index", str(index_dir))
     assert code == 0  # a note does not fail the default --fail-on warning
     assert "text.py:14-62" in out and "cpython:textwrap.py:419-467" in out and "EXACT" in out
 
 
-def test_clean_tree_exits_zero(index_dir: Path, tmp_path: Path) -> None:
-    shutil.copy(DEMO / "src" / "demo" / "inventory.py", tmp_path / "inventory.py")
+def test_clean_tree_exits_zero(demo: Path, index_dir: Path, tmp_path: Path) -> None:
+    shutil.copy(demo / "src" / "demo" / "inventory.py", tmp_path / "inventory.py")
     code, out, _ = cli("scan", str(tmp_path), "--index", str(index_dir))
     assert code == 0
     assert "0 finding(s)" in out
@@ -111,12 +118,12 @@ def test_index_list_shows_the_source(index_dir: Path) -> None:
     assert data["sources"][0]["files"] == len(REFERENCE_FILES)
 
 
-def test_a_real_scan_imports_neither_torch_nor_faiss_without_the_model(index_dir: Path) -> None:
+def test_a_real_scan_imports_neither_torch_nor_faiss_without_the_model(demo: Path, index_dir: Path) -> None:
     code = (
         "import sys\n"
         "from codeguard.cli import main\n"
         "try:\n"
-        f"    main(['scan', {str(DEMO)!r}, '--index', {str(index_dir)!r}, '--format', 'json', '-q', '--fail-on', 'note'])\n"
+        f"    main(['scan', {str(demo)!r}, '--index', {str(index_dir)!r}, '--format', 'json', '-q', '--fail-on', 'note'])\n"
         "except SystemExit as e:\n"
         "    assert e.code == 1, e.code\n"
         "print('torch' in sys.modules, 'faiss' in sys.modules, file=sys.stderr)\n"

@@ -1,31 +1,80 @@
 """Baseline files: findings accepted once, keyed by content (not line numbers), subtracted from
 later scans so that a gate fails on new findings only.
 
-The file records the settings, index and codeguard version that produced it. Older formats
-are upgraded in memory by versioned steps (``_UPGRADES``); the file is rewritten only by
-``codeguard baseline create/update``, never behind the user's back by a scan.
+Two kinds of entries: copied code (``kind: copy``) and a project file's own license notice
+(``kind: license-notice``). A copy entry matches a finding with the same content fingerprint
+(the file, the origin and the copied code's normalized tokens: moved lines do not matter); an
+entry that no finding matches that way still accepts a finding of the same file copied from the
+same origin file whose code shares most of its evidence (a bottom-k sample of its fingerprints,
+``sketch``, estimated Jaccard >= ``CHANGED_MIN_SIMILARITY``): that copy was edited since it was
+accepted, and is reported as *changed since accepted*, not as new. A notice entry matches the
+same file declaring the same license.
+
+The file is meant to be committed: paths in it are relative to the repository (the findings)
+or to the baseline's directory (index, policy; left out when they lie outside it). It records
+the settings, index and codeguard version that produced it. Older formats are upgraded in
+memory by versioned steps (``_UPGRADES``); the file is rewritten only by ``codeguard baseline
+create/update``, never behind the user's back by a scan.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from codeguard import __version__
 from codeguard.errors import ConfigError
-from codeguard.model import Finding, ScanResult
+from codeguard.model import Finding, LicenseFinding, ScanResult
 
-VERSION = 1
+VERSION = 2
+DEFAULT_NAME = ".codeguard-baseline.json"
+COPY, NOTICE = "copy", "license-notice"
+# Fingerprint values kept per copy entry (the smallest ones: a bottom-k sample).
+SKETCH_SIZE = 32
+# Estimated Jaccard similarity of two sketches from which an edited copy is the accepted one.
+CHANGED_MIN_SIMILARITY = 0.5
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 knew copies only and stored absolute index and policy paths (dropped here)."""
+    for e in data.get("findings") or []:
+        if isinstance(e, dict):
+            e.setdefault("kind", COPY)
+    for section, key in (("index", "path"), ("settings", "policy")):
+        part = data.get(section)
+        if isinstance(part, dict) and isinstance(part.get(key), str) and Path(part[key]).is_absolute():
+            part[key] = None
+    return {**data, "version": 2}
+
+
 # version n -> function upgrading a baseline dict of version n to n + 1
-_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
+# -- sketches ------------------------------------------------------------------------------------
+def make_sketch(hashes: Iterable[int]) -> str:
+    """The bottom-k sample of a region's fingerprints, as space-separated 32-bit hex values."""
+    values = sorted({h & 0xFFFFFFFF for h in hashes})[:SKETCH_SIZE]
+    return " ".join(f"{v:08x}" for v in values)
+
+
+def similarity(a: str, b: str) -> float:
+    """Estimated Jaccard similarity of the regions two sketches sample (0 when one is empty)."""
+    sa, sb = set(a.split()), set(b.split())
+    if not sa or not sb:
+        return 0.0
+    union = sorted(sa | sb, key=lambda v: int(v, 16))[:SKETCH_SIZE]
+    return sum(1 for v in union if v in sa and v in sb) / len(union)
+
+
+# -- building and writing ------------------------------------------------------------------------
 def _entry(f: Finding, previous: dict[str, Any] | None) -> dict[str, Any]:
-    entry = {
+    entry: dict[str, Any] = {
+        "kind": COPY,
         "fingerprint": f.fingerprint,
         "path": f.path,
         "chunk": f.chunk_name,
@@ -35,40 +84,71 @@ def _entry(f: Finding, previous: dict[str, Any] | None) -> dict[str, Any]:
             "path": f.origin.path,
             "chunk": f.origin.chunk_name,
             "license": f.origin.license,
+            "lines": [f.origin.start_line, f.origin.end_line],
         },
         "rule_id": f.rule_id,
         "level": f.level,
         "lines": [f.start_line, f.end_line],  # informative only: matching ignores them
+        "sketch": f.sketch,
     }
+    return _keep_justification(entry, previous)
+
+
+def _notice_entry(lf: LicenseFinding, previous: dict[str, Any] | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "kind": NOTICE,
+        "fingerprint": lf.fingerprint,
+        "path": lf.path,
+        "license": lf.license,
+        "rule_id": lf.rule_id,
+        "level": lf.level,
+        "lines": [lf.start_line, lf.end_line],
+    }
+    return _keep_justification(entry, previous)
+
+
+def _keep_justification(entry: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     # A justification written by hand into the file is kept across updates.
     if previous and previous.get("justification"):
         entry["justification"] = previous["justification"]
     return entry
 
 
-def build(result: ScanResult, previous: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A baseline accepting every finding of ``result``."""
-    old = {e["fingerprint"]: e for e in (previous or {}).get("findings", [])}
-    findings = sorted(
-        (_entry(f, old.get(f.fingerprint)) for f in result.findings),
-        key=lambda e: (e["path"], e["lines"][0], e["fingerprint"]),
-    )
+def _relative(path: str | None, base: Path) -> str | None:
+    """``path`` relative to ``base`` (posix) when it lies below it; else None (not stored: an
+    absolute path means nothing on another machine)."""
+    if not path:
+        return None
+    try:
+        return Path(path).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def build(result: ScanResult, previous: dict[str, Any] | None, location: Path) -> dict[str, Any]:
+    """A baseline (to be written at ``location``) accepting every finding of ``result``; entries
+    of ``previous`` that still match (exactly or changed) keep their justification."""
+    old = match(previous, result.findings, result.license_findings) if previous else {}
+    entries = [_entry(f, old.get(id(f), (None, None))[1]) for f in result.findings]
+    entries += [_notice_entry(lf, old.get(id(lf), (None, None))[1]) for lf in result.license_findings]
+    entries.sort(key=lambda e: (e["path"], e["lines"][0], e["kind"], e["fingerprint"]))
+    here = location.parent
     return {
         "version": VERSION,
         "generated_by": f"codeguard {__version__}",
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": {
             "thresholds": result.stats.get("thresholds", {}),
-            "policy": result.project.get("policy"),
+            "policy": _relative(result.project.get("policy"), here),
             "project_license": result.project.get("license"),
         },
         "index": {
-            "path": result.index.get("path"),
+            "path": _relative(result.index.get("path"), here),
             "manifest": result.index.get("manifest"),
             "sources": result.index.get("sources"),
             "files": result.index.get("files"),
         },
-        "findings": findings,
+        "findings": entries,
     }
 
 
@@ -102,6 +182,11 @@ def load(path: Path) -> dict[str, Any]:
             f"{path}: baseline version {version} is newer than this codeguard supports ({VERSION}); "
             "upgrade codeguard."
         )
+    entries = data.get("findings")
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("fingerprint"), str) for e in entries
+    ):
+        raise ConfigError(f"{path}: 'findings' must be a list of objects with a 'fingerprint' string.")
     while version < VERSION:
         if version not in _UPGRADES:
             raise ConfigError(
@@ -109,15 +194,50 @@ def load(path: Path) -> dict[str, Any]:
             )
         data = _UPGRADES[version](data)
         version = data["version"]
-    entries = data.get("findings")
-    if not isinstance(entries, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("fingerprint"), str) for e in entries
-    ):
-        raise ConfigError(f"{path}: 'findings' must be a list of objects with a 'fingerprint' string.")
     checked: dict[str, Any] = data
     return checked
 
 
-def fingerprints(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """fingerprint -> baseline entry."""
-    return {e["fingerprint"]: e for e in data["findings"]}
+# -- matching ------------------------------------------------------------------------------------
+def match(
+    data: dict[str, Any], findings: Sequence[Finding], notices: Sequence[LicenseFinding] = ()
+) -> dict[int, tuple[str, dict[str, Any]]]:
+    """id(finding) -> ("same" | "changed", the baseline entry accepting it), for the findings
+    and license notices that ``data`` accepts. Each entry accepts at most one finding by
+    similarity; exact fingerprints are matched first so that an edit never steals them."""
+    entries = data.get("findings") or []
+    by_fp: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        by_fp.setdefault(e["fingerprint"], e)
+    out: dict[int, tuple[str, dict[str, Any]]] = {}
+    used: set[int] = set()
+    every: list[Finding | LicenseFinding] = [*findings, *notices]
+    for f in every:
+        e = by_fp.get(f.fingerprint)
+        if e is not None and e.get("kind", COPY) == (COPY if isinstance(f, Finding) else NOTICE):
+            out[id(f)] = ("same", e)
+            used.add(id(e))
+    free = [e for e in entries if id(e) not in used and e.get("kind", COPY) == COPY]
+    for f in findings:
+        if id(f) in out:
+            continue
+        best, best_sim = None, CHANGED_MIN_SIMILARITY
+        for e in free:
+            if id(e) in used or not _same_origin(e, f):
+                continue
+            sim = similarity(str(e.get("sketch") or ""), f.sketch)
+            if sim >= best_sim:
+                best, best_sim = e, sim
+        if best is not None:
+            out[id(f)] = ("changed", best)
+            used.add(id(best))
+    return out
+
+
+def _same_origin(e: dict[str, Any], f: Finding) -> bool:
+    origin = e.get("origin") or {}
+    return bool(
+        e.get("path") == f.path
+        and origin.get("source") == f.origin.source
+        and origin.get("path") == f.origin.path
+    )

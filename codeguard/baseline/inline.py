@@ -1,5 +1,6 @@
 """Inline allow comments: ``codeguard: allow RULE reason="why"`` on the flagged chunk's first
-line or on the line before it (above its decorators, if any). RULE is a policy rule id, a
+line or on the line before it (above its decorators, if any); for a file's license notice, on
+any line of the notice or the line before it. RULE is a policy rule id, a
 comma-separated list of them, or ``*``. A comment without a reason suppresses nothing and is
 reported, so that every suppression carries its justification."""
 
@@ -48,3 +49,18 @@ def allow_for(lines: list[str], start_line: int) -> Allow | None:
             if found:
                 return found
     return None
+
+
+def allow_in(lines: list[str], start_line: int, end_line: int) -> Allow | None:
+    """The allow comment on a line of ``start_line..end_line`` (1-based) or the line before."""
+    for n in range(max(start_line - 1, 1), min(end_line, len(lines)) + 1):
+        found = _parse(n, lines[n - 1])
+        if found:
+            return found
+    return None
+
+
+def hint(rule_id: str) -> str:
+    """The allow comment a user writes to accept a finding of ``rule_id`` (without the comment
+    marker of the file's language)."""
+    return f'codeguard: allow {rule_id or "CG-COPY"} reason="why this copy is acceptable"'

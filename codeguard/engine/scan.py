@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from codeguard.baseline.file import fingerprints
 from codeguard.baseline.file import load as load_baseline
-from codeguard.baseline.inline import allow_for
+from codeguard.baseline.file import make_sketch
+from codeguard.baseline.file import match as match_baseline
+from codeguard.baseline.inline import allow_for, allow_in
 from codeguard.discover import (
     CODEGUARD_IGNORE,
     DEFAULT_MAX_BYTES,
@@ -29,7 +30,7 @@ from codeguard.engine.semantic import load_semantic, semantic_findings
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
 from codeguard.fingerprint.winnow import K_RAW
-from codeguard.gitio import ChangedFile
+from codeguard.gitio import ChangedFile, ignored_in
 from codeguard.index.store import IndexStore, RefFile, SourceRow
 from codeguard.licenses.policy import Policy, load_policy
 from codeguard.licenses.project import (
@@ -186,6 +187,32 @@ def discover(root: Path, options: ScanOptions) -> tuple[list[Candidate], list[Sk
     return cands, skips
 
 
+def report_base(path: Path) -> Path:
+    """The directory reported paths are relative to: the git work tree containing ``path``,
+    else its project root (so that a scan of a subdirectory names files as a scan of the whole
+    repository does, and one baseline serves both). A directory the work tree ignores (a build
+    or benchmark output) is no part of the repository: its paths are relative to itself."""
+    start = (path if path.is_dir() else path.parent).resolve()
+    for d in [start, *start.parents]:
+        if (d / ".git").exists():
+            return start if ignored_in(d, start) else d
+    return project_root(path)
+
+
+def _rebase(
+    cands: list[Candidate], skips: list[Skip], root: Path, base: Path
+) -> tuple[list[Candidate], list[Skip]]:
+    """Candidates and skips with paths relative to ``base`` instead of the scanned ``root``."""
+    scan_dir = (root if root.is_dir() else root.parent).resolve()
+    rel = scan_dir.relative_to(base).as_posix() if scan_dir != base else ""
+    if not rel:
+        return cands, skips
+    return (
+        [replace(c, relpath=f"{rel}/{c.relpath}") for c in cands],
+        [replace(sk, path=rel if sk.path == "." else f"{rel}/{sk.path}") for sk in skips],
+    )
+
+
 def scan(
     store: IndexStore | None,
     root: Path,
@@ -204,9 +231,11 @@ def scan(
     t0 = time.perf_counter()
     policy = load_policy(options.policy)
     if change is None:
-        cands, skips = discover(root, options)
+        base = report_base(root)
+        cands, skips = _rebase(*discover(root, options), root, base)
         changed: dict[str, frozenset[int] | None] = {}
     else:
+        base = root.resolve()
         cands, skips = change_candidates(root, change[0], change[1], options)
         changed = {c.path: c.changed_lines for c in change[0]}
     proj_root = project_root(root)
@@ -255,9 +284,13 @@ def scan(
             semantic_stats = {"status": status, **sem.stats}
         else:
             semantic_stats = {"status": status}
-    findings = [_judge(f, policy, project, proj_root) for f in findings]
+    findings = _with_sketches([_judge(f, policy, project, proj_root) for f in findings], analyzed)
     license_findings = _license_findings(analyzed, policy, project.expression)
-    findings, suppressed, unjustified = _suppress(findings, analyzed, options.baseline)
+    accepted = _Accepted.load(options.baseline, base)
+    findings, suppressed, unjustified = _suppress(findings, analyzed, accepted)
+    license_findings, suppressed_license = _suppress_notices(
+        license_findings, analyzed, accepted, unjustified
+    )
     if change is not None:
         findings = [f for f in findings if _touches_change(f.path, f.start_line, f.end_line, changed)]
         license_findings = [
@@ -271,8 +304,9 @@ def scan(
         "lines": sum(a.parsed.n_lines for a in analyzed),
         "findings": len(findings),
         "license_findings": len(license_findings),
-        "suppressed": len(suppressed),
+        "suppressed": len(suppressed) + len(suppressed_license),
         "suppressions_without_reason": unjustified,
+        "baseline": accepted.to_json(suppressed, suppressed_license),
         "seconds": round(t_end - t0, 3),
         "seconds_parse": round(t_parse - t0, 3),
         "seconds_match": round(t_end - t_parse, 3),
@@ -289,6 +323,7 @@ def scan(
         index=index_info,
         license_findings=license_findings,
         suppressed=suppressed,
+        suppressed_license=suppressed_license,
         rules=[
             {"id": r.id, "name": r.name, "level": r.level, "message": r.message, "help": r.help}
             for r in policy.rule_catalog()
@@ -296,6 +331,7 @@ def scan(
         read_origin=store.file_content if store is not None else None,
         read_scanned=_reader(analyzed, _paths(findings, license_findings, suppressed)),
         project={**project.to_json(), "root": str(proj_root), "policy": policy.path},
+        base=str(base),
     )
 
 
@@ -332,25 +368,99 @@ def _judge(f: Finding, policy: Policy, project: TreeLicense, proj_root: Path) ->
     return replace(f, level=level, rule_id=v.rule_id, reason=reason, help=v.help)
 
 
-def _suppress(
-    findings: list[Finding], analyzed: list[Analyzed], baseline: Path | None
-) -> tuple[list[Finding], list[Finding], list[dict[str, Any]]]:
-    """Split findings into active and suppressed (baseline entries, inline allow comments with a
-    reason); allow comments without a reason suppress nothing and are listed."""
-    accepted = fingerprints(load_baseline(baseline)) if baseline else {}
+def _with_sketches(findings: list[Finding], analyzed: list[Analyzed]) -> list[Finding]:
+    """Findings with a sample of the fingerprints on their lines (both channels), by which a
+    baseline recognises an accepted copy after edits."""
+    by_path = {a.relpath: a for a in analyzed}
+    out = []
+    for f in findings:
+        a = by_path.get(f.path)
+        if a is None:
+            out.append(f)
+            continue
+        hashes = np.concatenate([a.hashes, a.raw_hashes])
+        positions = np.concatenate([a.positions, a.raw_positions])
+        lines = (
+            a.parsed.lines[np.clip(positions, 0, max(len(a.parsed.lines) - 1, 0))]
+            if len(positions)
+            else positions
+        )
+        inside = (lines >= f.start_line) & (lines <= f.end_line)
+        out.append(replace(f, sketch=make_sketch(int(h) for h in hashes[inside].tolist())))
+    return out
+
+
+@dataclass
+class _Accepted:
+    """The baseline a scan subtracts (none: ``path`` None)."""
+
+    path: Path | None
+    base: Path
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None, base: Path) -> _Accepted:
+        return cls(path, base, load_baseline(path) if path else {})
+
+    def match(self, findings: list[Any]) -> dict[int, tuple[str, dict[str, Any]]]:
+        if self.path is None:
+            return {}
+        return match_baseline(
+            self.data,
+            [f for f in findings if isinstance(f, Finding)],
+            [f for f in findings if isinstance(f, LicenseFinding)],
+        )
+
+    def to_json(self, suppressed: list[Finding], notices: list[LicenseFinding]) -> dict[str, Any] | None:
+        """What the report says about the baseline: which file, how many entries it holds and
+        how many findings it accepted, as they were or changed since."""
+        if self.path is None:
+            return None
+        try:
+            shown = self.path.resolve().relative_to(self.base).as_posix()
+        except ValueError:
+            shown = str(self.path)
+        return {
+            "path": shown,
+            "entries": len(self.data.get("findings") or []),
+            "accepted": sum(1 for f in suppressed if f.baseline)
+            + sum(1 for lf in notices if lf.suppressed.startswith("baseline")),
+            "changed": sum(1 for f in suppressed if f.baseline == "changed"),
+        }
+
+
+def _file_lines(analyzed: list[Analyzed]) -> Callable[[str], list[str]]:
     sources = {a.relpath: a.source for a in analyzed}
-    lines_of: dict[str, list[str]] = {}
+    cache: dict[str, list[str]] = {}
+
+    def lines(path: str) -> list[str]:
+        if path not in cache:
+            cache[path] = sources.get(path, b"").decode("utf-8", "replace").splitlines()
+        return cache[path]
+
+    return lines
+
+
+def _suppress(
+    findings: list[Finding], analyzed: list[Analyzed], accepted: _Accepted
+) -> tuple[list[Finding], list[Finding], list[dict[str, Any]]]:
+    """Split findings into active and suppressed (baseline entries, as accepted or changed since;
+    inline allow comments with a reason); allow comments without a reason suppress nothing and
+    are listed."""
+    matched = accepted.match(findings)
+    lines_of = _file_lines(analyzed)
     active: list[Finding] = []
     suppressed: list[Finding] = []
     unjustified: list[dict[str, Any]] = []
     for f in findings:
-        if f.fingerprint in accepted:
-            why = accepted[f.fingerprint].get("justification") or "accepted in the baseline"
-            suppressed.append(replace(f, suppressed=f"baseline: {why}"))
+        if id(f) in matched:
+            status, entry = matched[id(f)]
+            why = entry.get("justification") or "accepted in the baseline"
+            if status == "changed":
+                why += f" (changed since accepted at lines {_lines(entry)})"
+            suppressed.append(replace(f, suppressed=f"baseline: {why}", baseline=status))
             continue
-        if f.path not in lines_of:
-            lines_of[f.path] = sources.get(f.path, b"").decode("utf-8", "replace").splitlines()
-        allow = allow_for(lines_of[f.path], f.start_line)
+        allow = allow_for(lines_of(f.path), f.start_line)
         if allow and allow.covers(f.rule_id):
             if allow.reason:
                 suppressed.append(replace(f, suppressed=f"inline: {allow.reason}"))
@@ -358,6 +468,38 @@ def _suppress(
             unjustified.append({"path": f.path, "line": allow.line, "rules": list(allow.rules)})
         active.append(f)
     return active, suppressed, unjustified
+
+
+def _lines(entry: dict[str, Any]) -> str:
+    lines = entry.get("lines") or ["?", "?"]
+    return f"{lines[0]}-{lines[-1]}"
+
+
+def _suppress_notices(
+    notices: list[LicenseFinding],
+    analyzed: list[Analyzed],
+    accepted: _Accepted,
+    unjustified: list[dict[str, Any]],
+) -> tuple[list[LicenseFinding], list[LicenseFinding]]:
+    """License-notice findings split into active and accepted (baseline, inline allow on the
+    notice or the line before it); allow comments without a reason go to ``unjustified``."""
+    matched = accepted.match(list(notices))
+    lines_of = _file_lines(analyzed)
+    active: list[LicenseFinding] = []
+    suppressed: list[LicenseFinding] = []
+    for lf in notices:
+        if id(lf) in matched:
+            why = matched[id(lf)][1].get("justification") or "accepted in the baseline"
+            suppressed.append(replace(lf, suppressed=f"baseline: {why}"))
+            continue
+        allow = allow_in(lines_of(lf.path), lf.start_line, lf.end_line)
+        if allow and allow.covers(lf.rule_id):
+            if allow.reason:
+                suppressed.append(replace(lf, suppressed=f"inline: {allow.reason}"))
+                continue
+            unjustified.append({"path": lf.path, "line": allow.line, "rules": list(allow.rules)})
+        active.append(lf)
+    return active, suppressed
 
 
 def _license_findings(analyzed: list[Analyzed], policy: Policy, project: str | None) -> list[LicenseFinding]:

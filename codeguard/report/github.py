@@ -116,8 +116,8 @@ def _counts(result: ScanResult) -> str:
         text += " (" + ", ".join(f"{levels[lv]} {lv}" for lv in SEVERITY if levels[lv]) + ")"
     if result.license_findings:
         text += f", {len(result.license_findings)} conflicting license notice(s)"
-    if result.suppressed:
-        text += f", {len(result.suppressed)} suppressed"
+    if result.suppressed or result.suppressed_license:
+        text += f", {len(result.suppressed) + len(result.suppressed_license)} suppressed"
     return text
 
 

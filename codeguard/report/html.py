@@ -83,7 +83,7 @@ def scanned_lines(result: ScanResult, path: str, cache: dict[str, list[str] | No
         if content is not None:
             cache[path] = content.decode("utf-8", "replace").splitlines()
     if path not in cache:
-        root = Path(result.root)
+        root = Path(result.base or result.root)
         file = root if root.is_file() else root / path
         try:
             cache[path] = file.read_bytes().decode("utf-8", "replace").splitlines()
@@ -104,7 +104,7 @@ def render(result: ScanResult, origins: OriginReader) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>codeguard report: {e(result.root)}</title>",
+        f"<title>codeguard report: {e(report_name(result))}</title>",
         f"<style>{CSS}</style></head><body>",
         _header(result),
         _summary(result),
@@ -120,6 +120,11 @@ def render(result: ScanResult, origins: OriginReader) -> str:
     parts.append(_skipped(result))
     parts.append("</body></html>\n")
     return "\n".join(p for p in parts if p)
+
+
+def report_name(result: ScanResult) -> str:
+    """The project's name for titles: the repository's (or project root's) directory name."""
+    return Path(result.base or result.root).resolve().name or str(result.root)
 
 
 def _header(result: ScanResult) -> str:
@@ -143,9 +148,10 @@ def _summary(result: ScanResult) -> str:
             f'<div class="card lvl-notice"><div class="num">{len(result.license_findings)}</div>'
             '<div class="lbl">license notices</div></div>'
         )
-    if result.suppressed:
+    if result.suppressed or result.suppressed_license:
+        n_suppressed = len(result.suppressed) + len(result.suppressed_license)
         cards += (
-            f'<div class="card lvl-suppressed"><div class="num">{len(result.suppressed)}</div>'
+            f'<div class="card lvl-suppressed"><div class="num">{n_suppressed}</div>'
             '<div class="lbl">suppressed</div></div>'
         )
     p = result.project or {}

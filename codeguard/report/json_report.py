@@ -17,9 +17,11 @@ def to_json(result: ScanResult) -> dict[str, Any]:
         "tool": {"name": "codeguard", "version": __version__},
         "schema_version": SCHEMA_VERSION,
         "root": result.root,
+        "base": result.base,  # the directory every path is relative to
         "findings": [f.to_json() for f in result.findings],
         "license_findings": [f.to_json() for f in result.license_findings],
         "suppressed": [f.to_json() for f in result.suppressed],
+        "suppressed_license_findings": [f.to_json() for f in result.suppressed_license],
         "project": result.project,
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
         "stats": result.stats,

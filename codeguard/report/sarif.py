@@ -120,9 +120,12 @@ def information_uri() -> str | None:
 
 
 def artifact_base(result: ScanResult) -> tuple[Path, str]:
-    """The directory SARIF paths are relative to (the enclosing git work tree, else the scanned
-    directory) and the scan root's path below it ("" or "sub/dir/"), so that paths are those
-    of the repository that GitHub shows, even when a subdirectory was scanned."""
+    """The directory SARIF paths are relative to and the prefix that makes a finding's path
+    relative to it. Scans report paths relative to ``result.base`` (the git work tree, else the
+    project root), so the prefix is empty; results made without a base fall back to the
+    enclosing git work tree of the scanned directory."""
+    if result.base:
+        return Path(result.base), ""
     root = Path(result.root).resolve()
     scan_dir = root if root.is_dir() or not root.exists() else root.parent
     for d in (scan_dir, *scan_dir.parents):
@@ -385,10 +388,20 @@ def _notifications(result: ScanResult, prefix: str) -> list[dict[str, Any]]:
     return out
 
 
+def _scan_root(result: ScanResult, prefix: str) -> str:
+    """The scanned path relative to the base of the reported paths ("." for all of it)."""
+    if not result.base:
+        return prefix.rstrip("/") or "."
+    try:
+        return Path(result.root).resolve().relative_to(Path(result.base).resolve()).as_posix()
+    except ValueError:
+        return "."
+
+
 def _run_properties(result: ScanResult, prefix: str) -> dict[str, Any]:
     index = result.index or {}
     return {
-        "scan_root": prefix.rstrip("/") or ".",
+        "scan_root": _scan_root(result, prefix),
         "project": {
             "license": result.project.get("license"),
             "policy": result.project.get("policy"),
@@ -396,5 +409,5 @@ def _run_properties(result: ScanResult, prefix: str) -> dict[str, Any]:
         "index": {k: index[k] for k in ("path", "sources", "files", "chunks") if k in index},
         "stats": {k: v for k, v in result.stats.items() if k not in ("notes", "suppressions_without_reason")},
         # accepted findings (baseline, inline allow) are left out of the results
-        "suppressed": len(result.suppressed),
+        "suppressed": len(result.suppressed) + len(result.suppressed_license),
     }

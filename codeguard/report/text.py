@@ -76,10 +76,24 @@ class TextReport:
         )
         if result.license_findings:
             con.print(f"{len(result.license_findings)} file(s) with a conflicting license notice.")
-        if result.suppressed:
+        n_suppressed = len(result.suppressed) + len(result.suppressed_license)
+        if n_suppressed:
             con.print(
-                f"{len(result.suppressed)} finding(s) suppressed "
-                "(baseline or inline allow; --format json lists them)."
+                f"{n_suppressed} finding(s) suppressed (baseline or inline allow; --format json lists them)."
+            )
+        for f in result.suppressed:
+            if f.baseline == "changed":
+                con.print(
+                    f"[cyan]{escape(f.path)}:{f.start_line}-{f.end_line} "
+                    f"{f.chunk_kind} {escape(f.chunk_name)}: "
+                    f"changed since accepted in the baseline (copied from {escape(f.origin.source)}:"
+                    f"{escape(f.origin.path)}); `codeguard baseline update` records the change[/cyan]"
+                )
+        base = s.get("baseline")
+        if base:
+            con.print(
+                f"Baseline: {escape(str(base['path']))} ({base['entries']} accepted finding(s); "
+                f"{base['accepted']} matched, {base['changed']} changed since accepted)."
             )
         for u in s.get("suppressions_without_reason", []):
             con.print(

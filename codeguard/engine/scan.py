@@ -29,7 +29,7 @@ from codeguard.engine.progress import NoProgress, Progress
 from codeguard.engine.semantic import load_semantic, semantic_findings
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
-from codeguard.fingerprint.winnow import K_RAW
+from codeguard.fingerprint.winnow import K_RAW, dense_fingerprints, family_seed
 from codeguard.gitio import ChangedFile, ignored_in
 from codeguard.index.store import IndexStore, RefFile, SourceRow
 from codeguard.licenses.policy import Policy, load_policy
@@ -51,7 +51,7 @@ from codeguard.model import (
     finding_fingerprint,
 )
 from codeguard.parsing.chunker import token_lines
-from codeguard.parsing.languages import language_for_path
+from codeguard.parsing.languages import LANGUAGES, language_for_path
 from codeguard.verdict.classifier import Verdict
 from codeguard.verdict.classifier import load as load_verdict
 from codeguard.verdict.features import PairEvidence, Summary, summarize
@@ -76,7 +76,7 @@ NARROW_SHARE = 0.5
 # The policy rule whose note an existing NOTICE / THIRD-PARTY file satisfies.
 ATTRIBUTION_RULE = "attribution-required"
 # Seeds (shared fingerprints) a file pair needs before it is aligned.
-MIN_SEEDS = 2
+MIN_SEEDS = 1
 # Alternative origins listed per finding: those matching at least this share of the best.
 ALSO_IN_RATIO = 0.8
 ALSO_IN_MAX = 5
@@ -551,7 +551,8 @@ def match_files(
     pair with its features (training and benchmarks).
     """
     verdict = verdict or load_verdict(options.verdict)
-    all_hashes = {int(h) for a in analyzed for h in a.hashes.tolist() + a.raw_hashes.tolist()}
+    dense = {a.relpath: _query_fingerprints(a) for a in analyzed}
+    all_hashes = {int(h) for qh, _ in dense.values() for h in qh.tolist()}
     postings: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for h, file_id, pos in store.lookup(all_hashes):
         postings[h].append((file_id, pos))
@@ -564,8 +565,7 @@ def match_files(
     for a in analyzed:
         progress.advance()
         seeds: dict[int, tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
-        qh = a.hashes.tolist() + a.raw_hashes.tolist()
-        qp = a.positions.tolist() + a.raw_positions.tolist()
+        qh, qp = (x.tolist() for x in dense[a.relpath])
         for h, qpos in zip(qh, qp):
             for file_id, rpos in postings.get(h, ()):
                 pair = seeds[file_id]
@@ -629,6 +629,12 @@ def match_files(
         findings.extend(_select(cands))
     findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
     return findings
+
+
+def _query_fingerprints(a: Analyzed) -> tuple[np.ndarray, np.ndarray]:
+    """Every k-gram of both channels of a scanned file (hashes, positions)."""
+    seed = family_seed(LANGUAGES[a.language].fingerprint_family)
+    return dense_fingerprints(a.parsed.tokens, a.parsed.raw_tokens, a.parsed.boilerplate, seed)
 
 
 def _seeds_inside(

@@ -113,3 +113,20 @@ def channel_fingerprints(
     rh, rpos = fingerprint(raw, raw_seed(seed), K_RAW, W_RAW)
     rkeep = _outside(boilerplate, rpos, K_RAW) if boilerplate is not None else slice(None)
     return h[keep], pos[keep], rh[rkeep], rpos[rkeep]
+
+
+def dense_fingerprints(
+    tokens: np.ndarray, raw: np.ndarray, boilerplate: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every k-gram hash of both channels (not winnowed) with its position, leaving out
+    boilerplate-only k-grams: the query side of a lookup. The index keeps winnowed fingerprints
+    only; looking up every query k-gram finds a shared run whenever the *reference* selected a
+    k-gram inside it, whatever the query's own window selected (short copies share few)."""
+    h = kgram_hashes(tokens, K, seed)
+    pos = np.arange(len(h), dtype=np.int64)
+    rh = kgram_hashes(raw, K_RAW, raw_seed(seed))
+    rpos = np.arange(len(rh), dtype=np.int64)
+    if boilerplate is not None:
+        keep, rkeep = _outside(boilerplate, pos, K), _outside(boilerplate, rpos, K_RAW)
+        h, pos, rh, rpos = h[keep], pos[keep], rh[rkeep], rpos[rkeep]
+    return np.concatenate([h.view(np.int64), rh.view(np.int64)]), np.concatenate([pos, rpos])

@@ -127,6 +127,12 @@ max_size_option = click.option(
     default=None,
     help="Skip files larger than this many bytes.",
 )
+include_skipped_option = click.option(
+    "--include-skipped-dirs",
+    is_flag=True,
+    help="Also walk what is skipped by default: virtual environments, node_modules, build/dist, "
+    "*.egg-info, __pycache__ and tool caches (.tox, .mypy_cache...).",
+)
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries on stderr.")
 
 
@@ -188,6 +194,7 @@ def _load_encoder(model_dir: Path | None, required: bool) -> Any:
     "[default: as before for a re-added source, else no].",
 )
 @exclude_option
+@include_skipped_option
 @max_size_option
 @model_option
 @click.option("--no-ml", is_flag=True, help="Fingerprints only: do not embed the chunks.")
@@ -202,6 +209,7 @@ def index_add(
     license_: str | None,
     boilerplate: bool | None,
     exclude: tuple[str, ...],
+    include_skipped_dirs: bool,
     max_file_size: int | None,
     model_dir: Path | None,
     no_ml: bool,
@@ -223,8 +231,8 @@ def index_add(
         raise UsageError("--model and --no-ml exclude each other: embed with a model, or not at all.")
     encoder = None if no_ml else _load_encoder(model_dir, required=False)
     target = index_dir or default_index()
-    created = not target.exists()
     store = _open_index(target, create=True)
+    created = store.created
     if encoder is None and not no_ml and not quiet:
         held = store.embedding_info()
         if held["vectors"]:
@@ -252,11 +260,15 @@ def index_add(
             exclude=exclude,
             progress=progress,
             encoder=encoder,
+            include_skipped_dirs=include_skipped_dirs,
         )
-    except CodeguardError:
-        store.close()
-        if created:  # do not leave an empty index behind a failed first add
+    except CodeguardError as exc:
+        # Do not leave an empty index behind a failed first add, unless another process is
+        # using it (the index is busy: a concurrent add of the same new index).
+        if created and exc.exit_code != ExitCode.UNAVAILABLE and not store.sources():
+            store.close()
             shutil.rmtree(target, ignore_errors=True)
+        store.close()
         raise
     finally:
         progress.stop()
@@ -503,6 +515,7 @@ def index_embed(
     help="Verdict classifier file (JSON, made by `make verdict`) [default: the shipped one].",
 )
 @exclude_option
+@include_skipped_option
 @max_size_option
 @jobs_option
 @quiet_option
@@ -529,6 +542,7 @@ def scan(
     min_probability: float | None,
     verdict_file: Path | None,
     exclude: tuple[str, ...],
+    include_skipped_dirs: bool,
     max_file_size: int | None,
     jobs: int,
     quiet: bool,
@@ -609,6 +623,7 @@ def scan(
         model=Path(model_dir) if model_dir else None,
         semantic_threshold=semantic_threshold,
         verdict=Path(verdict_file) if verdict_file else None,
+        include_skipped_dirs=include_skipped_dirs,
     )
     if min_probability is not None:
         options.min_probability = min_probability

@@ -41,22 +41,38 @@ class Config:
 
 
 def find_config(start: Path) -> Path | None:
-    """The nearest .codeguard.toml or pyproject.toml with [tool.codeguard], up to the git root."""
+    """The nearest .codeguard.toml or pyproject.toml with [tool.codeguard], up to the git root.
+
+    A pyproject.toml that mentions codeguard but cannot be parsed is an error, not skipped:
+    its settings (``fail-on``...) would silently not apply."""
     here = (start if start.is_dir() else start.parent).resolve()
     for d in [here, *here.parents]:
         own = d / ".codeguard.toml"
         if own.is_file():
             return own
         py = d / "pyproject.toml"
-        if py.is_file():
-            try:
-                if "codeguard" in tomllib.loads(py.read_text(encoding="utf-8")).get("tool", {}):
-                    return py
-            except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError):
-                pass
+        if py.is_file() and _has_codeguard_table(py):
+            return py
         if (d / ".git").exists():
             return None
     return None
+
+
+def _has_codeguard_table(py: Path) -> bool:
+    try:
+        raw = py.read_bytes()
+    except OSError:
+        return False
+    try:
+        tool = tomllib.loads(raw.decode("utf-8")).get("tool", {})
+        return isinstance(tool, dict) and "codeguard" in tool
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        if b"codeguard" not in raw:
+            return False  # not ours: another tool's broken file
+        what = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else "invalid TOML"
+        raise ConfigError(
+            f"{py}: {what} ({exc}); fix it so that its [tool.codeguard] settings apply."
+        ) from None
 
 
 def load_config(start: Path) -> Config:

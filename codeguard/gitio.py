@@ -11,9 +11,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from codeguard.errors import SourceError
+from codeguard.errors import SourceError, UsageError
 
 _URL_RE = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
+# git's remote helpers (`transport::address`; `ext::` and `ext://` run any command) are
+# never cloned: a source argument must not be a way to execute code.
+_HELPER_RE = re.compile(r"^([a-z0-9][a-z0-9+.-]*)?::|^ext://", re.IGNORECASE)
+_SCHEMES = frozenset({"http", "https", "ssh", "git", "file", "git+ssh", "ssh+git"})
 _SYMLINK_MODE = 0o120000
 
 
@@ -27,9 +31,17 @@ class SourceArg:
 
 
 def parse_source_arg(arg: str) -> SourceArg:
-    """Split ``PATH_OR_URL[@REV]``; a path that exists as given never has a revision."""
+    """Split ``PATH_OR_URL[@REV]``; a path that exists as given never has a revision.
+
+    URLs of git's remote helpers (``ext::``...) and unknown schemes are a usage error."""
     if Path(arg).exists():
         return SourceArg(arg, None, False)
+    scheme = arg.split("://", 1)[0].lower() if "://" in arg else None
+    if _HELPER_RE.match(arg) or (scheme is not None and _URL_RE.match(arg) and scheme not in _SCHEMES):
+        raise UsageError(
+            f"Refusing the git URL {arg!r}: only {', '.join(sorted(_SCHEMES))} URLs (or user@host:path) "
+            "are cloned; git's remote helpers such as ext:: can run arbitrary commands."
+        )
     if "@" in arg:
         left, rev = arg.rsplit("@", 1)
         if rev and (Path(left).exists() or _URL_RE.match(left)):
@@ -79,6 +91,8 @@ def git_tree(location: str, revision: str | None, is_url: bool) -> Iterator[tupl
                 repo = git.Repo.clone_from(location, tmp, bare=True)
             except git.GitCommandError as exc:
                 raise SourceError(f"Cannot clone {location}: {_git_msg(exc)}") from None
+            except (git.exc.UnsafeProtocolError, git.exc.UnsafeOptionError) as exc:
+                raise UsageError(f"Refusing to clone {location}: {exc}") from None
         else:
             try:
                 repo = git.Repo(location)

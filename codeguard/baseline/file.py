@@ -174,6 +174,8 @@ def load(path: Path) -> dict[str, Any]:
         raise ConfigError(f"Cannot read the baseline {path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: the baseline is not valid JSON ({exc.msg}).") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: the baseline is nested too deeply to be a codeguard baseline.") from None
     if not isinstance(data, dict) or not isinstance(data.get("version"), int):
         raise ConfigError(f"{path}: not a codeguard baseline (no integer 'version').")
     version = data["version"]

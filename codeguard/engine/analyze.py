@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
+import sys
+import threading
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -14,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from codeguard.discover import prepare_source
+from codeguard.discover import generated_marker, prepare_source
 from codeguard.fingerprint.winnow import channel_fingerprints, family_seed
 from codeguard.model import Skip
 from codeguard.parsing.chunker import BOILERPLATE, ParsedFile, parse_file
@@ -91,12 +95,35 @@ def refine_language(relpath: str, source: bytes, language: str) -> str:
     return language
 
 
+# A fingerprint that occurs more often than this within one file is the file's own repeated
+# structure (the rows of a data table, generated cases), no evidence of copying, and left out
+# of that file: matched against a similar table, every occurrence seeds every other one, so a
+# table of 8,500 rows once took over 11 minutes and 5 GB to scan. Copies of such a file are still
+# found through its other fingerprints (the raw channel keeps the rows' values).
+MAX_REPEATS = 16
+
+
+def cap_repeats(
+    hashes: np.ndarray, positions: np.ndarray, limit: int = MAX_REPEATS
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Fingerprints without those occurring more than ``limit`` times, and how many were left out."""
+    if len(hashes) <= limit:
+        return hashes, positions, 0
+    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    keep = counts[inverse] <= limit
+    dropped = int(len(hashes) - keep.sum())
+    return (hashes[keep], positions[keep], dropped) if dropped else (hashes, positions, 0)
+
+
 def analyze(relpath: str, raw: bytes, language: str) -> Analyzed | Skip:
     """Decode, parse and fingerprint one file; a Skip with the reason when it cannot be."""
     sha = hashlib.sha256(raw).hexdigest()
     source, note = prepare_source(raw)
     if source is None:
         return Skip(relpath, note)
+    marker = generated_marker(source)
+    if marker is not None:
+        return Skip(relpath, f"generated (its first lines say {marker!r})")
     language = refine_language(relpath, source, language)
     parsed = parse_file(source, language)
     if len(parsed.tokens) == 0:
@@ -105,8 +132,20 @@ def analyze(relpath: str, raw: bytes, language: str) -> Analyzed | Skip:
     hashes, positions, raw_hashes, raw_positions = channel_fingerprints(
         parsed.tokens, parsed.raw_tokens, parsed.boilerplate, seed
     )
+    hashes, positions, n_rep = cap_repeats(hashes, positions)
+    raw_hashes, raw_positions, n_raw_rep = cap_repeats(raw_hashes, raw_positions)
+    if n_rep + n_raw_rep:
+        note = (note + "; " if note else "") + (
+            f"{n_rep + n_raw_rep:,} fingerprint(s) of code repeated over "
+            f"{MAX_REPEATS} times in the file (a data table?) left out"
+        )
     if parsed.has_errors:
         note = (note + "; " if note else "") + "syntax errors (parsed with error recovery)"
+    if parsed.dropped_chunks:
+        note = (note + "; " if note else "") + (
+            f"{parsed.dropped_chunks:,} chunk(s) over the per-file limits (nesting depth, count) "
+            "are not chunks of their own"
+        )
     return Analyzed(
         relpath, language, sha, source, parsed, hashes, positions, note, raw_hashes, raw_positions
     )
@@ -137,5 +176,37 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], jobs: int, min_parall
         yield from map(fn, items)
         return
     chunksize = max(1, min(32, len(items) // (jobs * 8)))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(fn, items, chunksize=chunksize)
+    with ProcessPoolExecutor(max_workers=jobs, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        try:
+            yield from pool.map(fn, items, chunksize=chunksize)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+# prctl(2) option: the signal a process gets when its parent dies (Linux).
+_PR_SET_PDEATHSIG = 1
+# Seconds between checks of the parent where prctl is not available.
+_PARENT_POLL = 1.0
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool worker initializer: end this worker when ``parent`` dies, however it dies (a killed
+    ``index add`` must not leave workers blocked forever holding the index open)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(_PARENT_POLL)
+        if os.getppid() != parent:
+            os._exit(1)

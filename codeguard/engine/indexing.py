@@ -18,7 +18,7 @@ import numpy as np
 from codeguard.discover import CODEGUARD_IGNORE, DEFAULT_MAX_BYTES, Candidate, iter_tree, path_filter
 from codeguard.engine.analyze import Analyzed, analyze, compress, parallel_map
 from codeguard.engine.progress import NoProgress, Progress
-from codeguard.errors import SourceError, UsageError
+from codeguard.errors import IndexUnavailable, SourceError, UsageError
 from codeguard.fingerprint.winnow import channel_fingerprints, family_seed
 from codeguard.gitio import git_tree, head_commit, parse_source_arg
 from codeguard.index.store import (
@@ -140,11 +140,15 @@ def _file_license(source: bytes) -> str | None:
 
 
 def _dir_jobs(
-    root: Path, known: dict[str, tuple[int, str]], max_bytes: int, exclude: tuple[str, ...]
+    root: Path,
+    known: dict[str, tuple[int, str]],
+    max_bytes: int,
+    exclude: tuple[str, ...],
+    include_skipped_dirs: bool = False,
 ) -> tuple[list[Job], list[Skip]]:
     jobs: list[Job] = []
     skips: list[Skip] = []
-    for item in iter_tree(root, max_bytes, exclude):
+    for item in iter_tree(root, max_bytes, exclude, include_skipped_dirs=include_skipped_dirs):
         if isinstance(item, Skip):
             skips.append(item)
         else:
@@ -220,6 +224,7 @@ def add_source(
     exclude: tuple[str, ...] = (),
     progress: Progress | None = None,
     encoder: Encoder | None = None,
+    include_skipped_dirs: bool = False,
 ) -> AddSummary:
     """Add (or refresh) a directory or git repository as a reference source, atomically.
 
@@ -242,7 +247,7 @@ def add_source(
         kind, commit = "dir", head_commit(root)
         if not given and not _license_was_given(store, existing):
             license = directory_license(root).expression
-        job_list, skips = _dir_jobs(root, known, max_bytes, exclude)
+        job_list, skips = _dir_jobs(root, known, max_bytes, exclude, include_skipped_dirs)
     else:
         kind = "git"
         # Blobs are read while the (possibly cloned) repository exists; jobs hold their bytes.
@@ -310,6 +315,7 @@ def _apply(
     summary = AddSummary(name=name, commit=commit)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with store.transaction() as conn:
+        _check_unchanged(store, name, existing, known)
         store.ensure_embeddings_table(conn)
         if encoder is not None:
             check_model(store, encoder)
@@ -391,6 +397,20 @@ def _apply(
     summary.skipped = sorted(skips, key=lambda s: s.path)
     summary.notes.sort()
     return summary
+
+
+def _check_unchanged(store: IndexStore, name: str, existing: Any, known: dict[str, tuple[int, str]]) -> None:
+    """Inside the write lock: refuse when another process added or changed the source since
+    this one read it (its file list and hashes would be stale), as an index busy error."""
+    now = store.source_by_name(name)
+    before = None if existing is None else (existing.id, existing.updated_at)
+    if (None if now is None else (now.id, now.updated_at)) != before or (
+        now is not None and store.file_hashes(now.id) != known
+    ):
+        raise IndexUnavailable(
+            f"The index at {store.path} is busy: another codeguard process changed source {name!r} "
+            "while this one was reading it. Try again when it has finished."
+        )
 
 
 # Chunks worth embedding: big enough, and not of a boilerplate source.

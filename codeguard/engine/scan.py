@@ -97,6 +97,7 @@ class ScanOptions:
     semantic: bool = True  # the model layer (off: --no-ml)
     model: Path | None = None  # model directory; None: the shipped default
     semantic_threshold: float | None = None  # None: the model card's threshold
+    include_skipped_dirs: bool = False  # walk virtual environments, build outputs, tool caches
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -181,7 +182,11 @@ def discover(root: Path, options: ScanOptions) -> tuple[list[Candidate], list[Sk
             raise UsageError(f"{root} is not a source file of a supported language.")
         items = list(check_size(root.name, root, spec, options.max_bytes))
     else:
-        items = list(iter_tree(root, options.max_bytes, options.exclude))
+        items = list(
+            iter_tree(
+                root, options.max_bytes, options.exclude, include_skipped_dirs=options.include_skipped_dirs
+            )
+        )
     cands = [i for i in items if isinstance(i, Candidate)]
     skips = [i for i in items if isinstance(i, Skip)]
     return cands, skips

@@ -30,7 +30,7 @@ from codeguard.engine.analyze import Analyzed, query_side, ref_boilerplate, ref_
 from codeguard.fingerprint.align import align
 from codeguard.fingerprint.winnow import K_RAW, channel_fingerprints, family_seed, fingerprint
 from codeguard.index.store import IndexStore, RefFile, SourceRow
-from codeguard.index.vectors import EmbeddingModelMismatch, VectorIndex, chunk_text, open_vectors
+from codeguard.index.vectors import ChunkTexts, EmbeddingModelMismatch, VectorIndex, open_vectors
 from codeguard.ml.card import ModelUnavailable, default_model_dir
 from codeguard.ml.head import fingerprint_evidence
 from codeguard.model import Chunk, Finding, Fragment, Provenance, finding_fingerprint
@@ -50,6 +50,9 @@ ALSO_IN_MAX = 5
 # Chunks (scanned or reference) with at least this share of boilerplate tokens (imports,
 # includes, package lines) are never a semantic query or candidate.
 MAX_BOILERPLATE_SHARE = 0.5
+# Chunks of one file embedded as queries, the outermost first: no single file (a generated
+# table of thousands of functions) takes more than a bounded share of a scan.
+MAX_QUERIES_PER_FILE = 500
 
 
 @dataclass
@@ -140,15 +143,20 @@ def semantic_findings(
     """
     t0 = time.perf_counter()
     common = store.common_among({int(h) for a in analyzed for h in a.hashes.tolist()})
-    queries = [
-        _Query(a, c)
-        for a in analyzed
-        for c in a.parsed.chunks
-        if c.end_tok - c.start_tok >= MIN_SEMANTIC_TOKENS
-        and not any(s <= c.end_line and c.start_line <= e for s, e in covered.get(a.relpath, ()))
-        and not _mostly_common(a, c, common)
-        and _boilerplate_share(query_side(a.parsed, c.start_tok, c.end_tok)) < MAX_BOILERPLATE_SHARE
-    ]
+    queries: list[_Query] = []
+    for a in analyzed:
+        mine = [
+            c
+            for c in a.parsed.chunks
+            if c.end_tok - c.start_tok >= MIN_SEMANTIC_TOKENS
+            and not any(s <= c.end_line and c.start_line <= e for s, e in covered.get(a.relpath, ()))
+            and not _mostly_common(a, c, common)
+            and _boilerplate_share(query_side(a.parsed, c.start_tok, c.end_tok)) < MAX_BOILERPLATE_SHARE
+        ]
+        if len(mine) > MAX_QUERIES_PER_FILE:
+            keep = set(sorted(range(len(mine)), key=lambda i: (mine[i].depth, i))[:MAX_QUERIES_PER_FILE])
+            mine = [c for i, c in enumerate(mine) if i in keep]
+        queries.extend(_Query(a, c) for c in mine)
     threshold = min_probability if sem.threshold is None else sem.threshold
     sem.stats |= {
         "chunks_considered": len(queries),
@@ -158,7 +166,13 @@ def semantic_findings(
     if not queries:
         sem.stats |= {"seconds": round(time.perf_counter() - t0, 3)}
         return []
-    texts = [chunk_text(q.analyzed.source, q.chunk.start_line, q.chunk.end_line) for q in queries]
+    texts_of: dict[str, ChunkTexts] = {}
+    texts = []
+    for q in queries:
+        if q.analyzed.relpath not in texts_of:
+            texts_of[q.analyzed.relpath] = ChunkTexts(q.analyzed.source)
+        texts.append(texts_of[q.analyzed.relpath].text(q.chunk.start_line, q.chunk.end_line))
+    texts_of.clear()
     if sem.cache is not None:
         qvecs = sem.cache.embed(texts, sem.encoder.embed)
         sem.stats |= {"cache_hits": sem.cache.hits, "embedded": sem.cache.misses}

@@ -77,6 +77,9 @@ CREATE TABLE skips (source_id INTEGER NOT NULL, path TEXT NOT NULL, reason TEXT 
 {EMBEDDINGS_DDL};
 """
 
+# Tables every index has (``embeddings`` may be absent in an index older than embeddings).
+_TABLES = frozenset({"meta", "sources", "files", "chunks", "postings", "common_hashes", "skips"})
+
 # Meta keys of the embeddings: the model's id and dimension, and a counter bumped by every
 # transaction that changes embeddings or removes chunks (the FAISS cache records the value
 # it was built at).
@@ -204,6 +207,8 @@ class IndexStore:
         self.path = path
         self.conn = conn
         self.manifest = manifest
+        # Whether this process created the index (not another one racing it to the same path).
+        self.created = False
 
     # -- opening --------------------------------------------------------------------------
     @classmethod
@@ -211,6 +216,7 @@ class IndexStore:
         """Open the index at ``path``; create it when asked and absent; refuse incompatible ones."""
         path = Path(path)
         db = path / DB_NAME
+        created = False
         if not db.exists():
             # Never write into (or read from) a directory that holds something else.
             if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -224,7 +230,7 @@ class IndexStore:
                     f"--index {path}`, or point --index / CODEGUARD_INDEX at an existing one."
                 )
             try:
-                cls._create(path)
+                created = cls._create(path)
             except OSError as exc:
                 raise UsageError(
                     f"Cannot create an index at {path} ({exc.strerror or exc}: {exc.filename}). "
@@ -236,6 +242,7 @@ class IndexStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             rows = conn.execute("SELECT key, value FROM meta").fetchall()
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
             raise IndexUnavailable(
                 f"The index at {path} is corrupt or not a codeguard index ({exc}). "
@@ -248,10 +255,20 @@ class IndexStore:
                 f"The index at {path} has a damaged manifest. Remove it and add your sources again."
             ) from None
         _check_compatible(path, manifest)
-        return cls(path, conn, manifest)
+        missing = sorted(_TABLES - tables)
+        if missing:
+            conn.close()
+            raise IndexUnavailable(
+                f"The index at {path} is damaged: table(s) {', '.join(missing)} missing. "
+                f"Remove it and add your sources again."
+            )
+        store = cls(path, conn, manifest)
+        store.created = created
+        return store
 
     @staticmethod
-    def _create(path: Path) -> None:
+    def _create(path: Path) -> bool:
+        """Create an index at ``path``; False when another process created it meanwhile."""
         parent = path.parent
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
@@ -273,9 +290,15 @@ class IndexStore:
             if path.exists():
                 path.rmdir()  # empty directory, checked by the caller
             os.replace(tmp, path)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not (path / DB_NAME).is_file():
+                raise
+            return False  # another process created the index at the same moment: use that one
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        return True
 
     def close(self) -> None:
         self.conn.close()

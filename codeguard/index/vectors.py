@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 # Chunks with fewer normalized tokens than this are not embedded (too small to say anything).
 MIN_EMBED_TOKENS = 30
+# The text embedded for a chunk is at most this many bytes of its source: the encoder reads its
+# first max_length (256) tokens only, which real code fits in a few KB, and tokenizing a whole
+# large chunk before truncating it cost gigabytes for nested functions.
+MAX_TEXT_BYTES = 16_384
 # Up to this many vectors search is exact; above, HNSW (monkeypatched by tests).
 HNSW_THRESHOLD = 50_000
 HNSW_M = 32
@@ -55,7 +59,8 @@ class EmbeddingModelMismatch(ModelUnavailable):
 def chunk_text(content: bytes, start_line: int, end_line: int) -> str:
     """The text embedded for a chunk: its source lines ``start_line..end_line`` (1-based,
     inclusive, lines split at ``\\n`` as the parser counts them) of ``content``, the file's
-    source as analysed (as stored in the index), decoded as UTF-8 with replacement."""
+    source as analysed (as stored in the index), at most MAX_TEXT_BYTES of them, decoded as
+    UTF-8 with replacement."""
     return ChunkTexts(content).text(start_line, end_line)
 
 
@@ -73,7 +78,8 @@ class ChunkTexts:
         n = len(self._starts)
         first = min(max(start_line, 1), n) - 1
         last = min(max(end_line, start_line, 1), n) - 1
-        return self.content[int(self._starts[first]) : int(self._ends[last])].decode("utf-8", "replace")
+        lo, hi = int(self._starts[first]), int(self._ends[last])
+        return self.content[lo : min(hi, lo + MAX_TEXT_BYTES)].decode("utf-8", "replace")
 
 
 def encode_vectors(vectors: np.ndarray) -> list[bytes]:

@@ -33,6 +33,13 @@ from codeguard.parsing.languages import (
 # Top-level code outside functions and classes is cut into windows of at most this many lines,
 # so that a copied block of module-level code is a chunk of its own.
 WINDOW_LINES = 40
+# Bounds on the chunks of one file, so that no input within the size limit costs more than a
+# fixed budget downstream (every chunk is aligned and embedded on its own, and a nested chunk's
+# text contains its children's): functions nested deeper than this are part of their enclosing
+# chunk, not chunks of their own (20,000 nested functions once cost 24 GB), and a file keeps at
+# most this many chunks, the outermost first.
+MAX_CHUNK_DEPTH = 10
+MAX_CHUNKS = 2000
 
 _LIT = stable_token_id(LIT_TOKEN)
 _ID = stable_token_id(ID_TOKEN)
@@ -59,6 +66,7 @@ class ParsedFile:
     has_errors: bool
     raw: np.ndarray | None = None  # uint32 raw token ids (identifiers and literals kept)
     flags: np.ndarray | None = None  # uint8 per token: BOILERPLATE
+    dropped_chunks: int = 0  # chunks left out by MAX_CHUNK_DEPTH / MAX_CHUNKS
 
     @property
     def raw_tokens(self) -> np.ndarray:
@@ -97,7 +105,7 @@ def parse_file(source: bytes, language: str) -> ParsedFile:
     end_arr = np.asarray(ends, dtype=np.uint32)[keep]
     first, last = token_lines(source, start_arr, end_arr)
     n_lines = source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
-    chunks = _chunks(chunk_nodes, g, start_arr, first, last)
+    chunks, dropped = _chunks(chunk_nodes, g, start_arr, first, last)
     raw = raw_ids(source, tok_arr, start_arr, end_arr)
     flags = np.zeros(len(tok_arr), dtype=np.uint8)
     for s, e in _boilerplate_spans(tree, g, source):
@@ -115,6 +123,7 @@ def parse_file(source: bytes, language: str) -> ParsedFile:
         has_errors=bool(tree.root_node.has_error),
         raw=raw,
         flags=flags,
+        dropped_chunks=dropped,
     )
 
 
@@ -308,14 +317,20 @@ def _node_name(node: object, name_fields: tuple[str, ...] = ()) -> str:
 
 def _chunks(
     nodes: list[object], g: Grammar, starts: np.ndarray, first: np.ndarray, last: np.ndarray
-) -> list[Chunk]:
+) -> tuple[list[Chunk], int]:
+    """The chunks of a file (at most MAX_CHUNKS, none deeper than MAX_CHUNK_DEPTH) and how
+    many were left out."""
     chunks: list[Chunk] = []
     stack: list[tuple[int, bool]] = []  # (end_byte, is_class) of enclosing chunks
     n = len(starts)
+    dropped = 0
     for node in nodes:
         sb, eb = node.start_byte, node.end_byte  # type: ignore[attr-defined]
         while stack and stack[-1][0] <= sb:
             stack.pop()
+        if len(stack) >= MAX_CHUNK_DEPTH:
+            dropped += 1
+            continue
         is_class = node.kind_id in g.class_ids  # type: ignore[attr-defined]
         s_tok = int(np.searchsorted(starts, sb, side="left"))
         e_tok = int(np.searchsorted(starts, eb, side="left"))
@@ -339,8 +354,12 @@ def _chunks(
             )
         stack.append((eb, is_class))
     chunks.extend(_windows(chunks, n, first, last))
+    if len(chunks) > MAX_CHUNKS:
+        dropped += len(chunks) - MAX_CHUNKS
+        chunks.sort(key=lambda c: (c.depth, c.start_tok, -c.end_tok))
+        del chunks[MAX_CHUNKS:]
     chunks.sort(key=lambda c: (c.start_tok, -c.end_tok))
-    return chunks
+    return chunks, dropped
 
 
 def _windows(chunks: list[Chunk], n: int, first: np.ndarray, last: np.ndarray) -> list[Chunk]:

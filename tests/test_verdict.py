@@ -221,7 +221,7 @@ def test_training_fits_calibrates_and_holds_back_whole_groups() -> None:
 
 
 # A class copied from one reference, with one method pasted in from another reference's class.
-STACK = '''class BoundedStack:
+STACK = """class BoundedStack:
     def __init__(self, capacity):
         if capacity <= 0:
             raise ValueError("capacity must be positive, got %r" % (capacity,))
@@ -240,15 +240,15 @@ STACK = '''class BoundedStack:
 
     def peek(self, default=None):
         return self._items[-1] if self._items else default
-'''
+"""
 
-METHOD = '''    def drain_matching(self, predicate, limit=None):
+METHOD = """    def drain_matching(self, predicate, limit=None):
         taken = [x for x in self._items if predicate(x)]
         if limit is not None:
             taken = taken[:limit]
         self._items = [x for x in self._items if x not in taken]
         return list(reversed(taken))
-'''
+"""
 
 
 def test_a_method_from_one_file_inside_a_class_from_another_is_its_own_finding(

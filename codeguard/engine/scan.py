@@ -24,12 +24,20 @@ from codeguard.discover import (
     iter_tree,
     path_filter,
 )
-from codeguard.engine.analyze import Analyzed, analyze, analyze_path, parallel_map, query_side, ref_side
+from codeguard.engine.analyze import (
+    Analyzed,
+    analyze,
+    analyze_path,
+    cap_repeats,
+    parallel_map,
+    query_side,
+    ref_side,
+)
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.engine.semantic import load_semantic, semantic_findings
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
-from codeguard.fingerprint.winnow import K_RAW, dense_fingerprints, family_seed
+from codeguard.fingerprint.winnow import K_RAW, W_RAW, K, W, dense_fingerprints, family_seed
 from codeguard.gitio import ChangedFile, ignored_in
 from codeguard.index.store import IndexStore, RefFile, SourceRow
 from codeguard.licenses.policy import Policy, load_policy
@@ -626,7 +634,7 @@ def match_files(
                             probability=float(p),
                         )
                     )
-                if summary.norm_matched_info >= MIN_EVIDENCE and p >= options.min_probability:
+                if _enough_evidence(summary) and p >= options.min_probability:
                     cands.append(c)
                 elif near_misses is not None:
                     q, r = c.group.q_region, c.group.r_region
@@ -636,10 +644,32 @@ def match_files(
     return findings
 
 
+# A pair whose evidence is one run needs it as long as the run winnowing guarantees to
+# fingerprint (normalized W + K - 1, raw W_RAW + K_RAW - 1 tokens): looking up every query k-gram
+# catches short copies whose reference window selection was unlucky; it does not lower the noise
+# threshold to the length of one idiom (`@x = Hash.new { |h, k| h[k] = [] }`).
+SINGLE_RUN_NORM = W + K - 1
+SINGLE_RUN_RAW = W_RAW + K_RAW - 1
+
+
+def _enough_evidence(summary: Summary) -> bool:
+    """Whether a pair may be a finding at all, whatever the classifier says."""
+    if summary.norm_matched_info < MIN_EVIDENCE:
+        return False  # boilerplate is never a copy on its own
+    if len(summary.pieces) > 1:
+        return True
+    norm_run = max((qe - qs for qs, qe, _, _ in summary.pieces), default=0)
+    raw_run = max((qe - qs for qs, qe, _, _ in summary.raw_pieces), default=0)
+    return norm_run >= SINGLE_RUN_NORM or raw_run >= SINGLE_RUN_RAW
+
+
 def _query_fingerprints(a: Analyzed) -> tuple[np.ndarray, np.ndarray]:
-    """Every k-gram of both channels of a scanned file (hashes, positions)."""
+    """Every k-gram of both channels of a scanned file (hashes, positions), without those the
+    file repeats too often (its own data tables: bounded cost, see ``cap_repeats``)."""
     seed = family_seed(LANGUAGES[a.language].fingerprint_family)
-    return dense_fingerprints(a.parsed.tokens, a.parsed.raw_tokens, a.parsed.boilerplate, seed)
+    h, pos = dense_fingerprints(a.parsed.tokens, a.parsed.raw_tokens, a.parsed.boilerplate, seed)
+    h, pos, _ = cap_repeats(h, pos)
+    return h, pos
 
 
 def _seeds_inside(

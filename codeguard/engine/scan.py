@@ -645,11 +645,13 @@ def match_files(
 
 
 # A pair whose evidence is one run needs it as long as the run winnowing guarantees to
-# fingerprint (normalized W + K - 1, raw W_RAW + K_RAW - 1 tokens): looking up every query k-gram
-# catches short copies whose reference window selection was unlucky; it does not lower the noise
-# threshold to the length of one idiom (`@x = Hash.new { |h, k| h[k] = [] }`).
+# fingerprint (normalized W + K - 1, raw W_RAW + K_RAW - 1 tokens), or a verbatim run of a full
+# line's characters (a docstring, a message): looking up every query k-gram catches short copies
+# whose reference window selection was unlucky; it does not lower the noise threshold to the
+# length of one idiom (`@x = Hash.new { |h, k| h[k] = [] }`).
 SINGLE_RUN_NORM = W + K - 1
 SINGLE_RUN_RAW = W_RAW + K_RAW - 1
+SINGLE_RUN_CHARS = 64
 
 
 def _enough_evidence(summary: Summary) -> bool:
@@ -660,7 +662,11 @@ def _enough_evidence(summary: Summary) -> bool:
         return True
     norm_run = max((qe - qs for qs, qe, _, _ in summary.pieces), default=0)
     raw_run = max((qe - qs for qs, qe, _, _ in summary.raw_pieces), default=0)
-    return norm_run >= SINGLE_RUN_NORM or raw_run >= SINGLE_RUN_RAW
+    return (
+        norm_run >= SINGLE_RUN_NORM
+        or raw_run >= SINGLE_RUN_RAW
+        or summary.raw_longest_chars >= SINGLE_RUN_CHARS
+    )
 
 
 def _query_fingerprints(a: Analyzed) -> tuple[np.ndarray, np.ndarray]:

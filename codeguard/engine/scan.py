@@ -15,7 +15,7 @@ import numpy as np
 from codeguard.baseline.file import load as load_baseline
 from codeguard.baseline.file import make_sketch
 from codeguard.baseline.file import match as match_baseline
-from codeguard.baseline.inline import allow_for, allow_in
+from codeguard.baseline.inline import Allow, allow_for, allow_in
 from codeguard.discover import (
     CODEGUARD_IGNORE,
     DEFAULT_MAX_BYTES,
@@ -473,14 +473,24 @@ def _suppress(
                 why += f" (changed since accepted at lines {_lines(entry)})"
             suppressed.append(replace(f, suppressed=f"baseline: {why}", baseline=status))
             continue
-        allow = allow_for(lines_of(f.path), f.start_line)
-        if allow and allow.covers(f.rule_id):
-            if allow.reason:
-                suppressed.append(replace(f, suppressed=f"inline: {allow.reason}"))
-                continue
-            unjustified.append({"path": f.path, "line": allow.line, "rules": list(allow.rules)})
+        if _allowed_inline(f, allow_for(lines_of(f.path), f.start_line), suppressed, unjustified):
+            continue
         active.append(f)
     return active, suppressed, unjustified
+
+
+def _allowed_inline(
+    item: Any, allow: Allow | None, suppressed: list[Any], unjustified: list[dict[str, Any]]
+) -> bool:
+    """Whether an inline allow comment accepts ``item`` (a finding or a license notice; it goes to
+    ``suppressed``); an allow comment without a reason goes to ``unjustified``."""
+    if not (allow and allow.covers(item.rule_id)):
+        return False
+    if allow.reason:
+        suppressed.append(replace(item, suppressed=f"inline: {allow.reason}"))
+        return True
+    unjustified.append({"path": item.path, "line": allow.line, "rules": list(allow.rules)})
+    return False
 
 
 def _lines(entry: dict[str, Any]) -> str:
@@ -505,12 +515,10 @@ def _suppress_notices(
             why = matched[id(lf)][1].get("justification") or "accepted in the baseline"
             suppressed.append(replace(lf, suppressed=f"baseline: {why}"))
             continue
-        allow = allow_in(lines_of(lf.path), lf.start_line, lf.end_line)
-        if allow and allow.covers(lf.rule_id):
-            if allow.reason:
-                suppressed.append(replace(lf, suppressed=f"inline: {allow.reason}"))
-                continue
-            unjustified.append({"path": lf.path, "line": allow.line, "rules": list(allow.rules)})
+        if _allowed_inline(
+            lf, allow_in(lines_of(lf.path), lf.start_line, lf.end_line), suppressed, unjustified
+        ):
+            continue
         active.append(lf)
     return active, suppressed
 

@@ -1,5 +1,6 @@
 """The hook where people commit: the real pre-commit tool running this repository's
-.pre-commit-hooks.yaml (try-repo), and the plain git hook from `codeguard hook install`."""
+.pre-commit-hooks.yaml (from a snapshot of the working tree, as `pre-commit try-repo` would), and
+the plain git hook from `codeguard hook install`."""
 
 from __future__ import annotations
 
@@ -18,17 +19,54 @@ MIT = (ROOT / "examples" / "demo-project" / "LICENSE").read_text()
 PRE_COMMIT = shutil.which("pre-commit", path=str(Path(sys.executable).parent)) or shutil.which("pre-commit")
 
 
+@pytest.fixture(scope="session")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
+    """This checkout's working tree as a git repository at one commit (what `pre-commit try-repo`
+    makes of it, but made once), and one PRE_COMMIT_HOME: pre-commit builds the hook's
+    environment once per (repository, rev), not once per run."""
+    snap = init_repo(tmp_path_factory.mktemp("hook-repo") / "codeguard")
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    for rel in filter(None, listed.split("\0")):
+        src, dst = ROOT / rel, snap / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():  # codeguard/_rules -> ../rules
+            os.symlink(os.readlink(src), dst)
+        elif src.is_file():
+            shutil.copy2(src, dst)
+    git(snap, "add", "-A")
+    git(snap, "commit", "-qm", "snapshot")
+    rev = git(snap, "rev-parse", "HEAD").strip()
+    return snap, rev, tmp_path_factory.mktemp("pre-commit-home")
+
+
 @pytest.fixture
-def project(tmp_path: Path, add_json: Any) -> tuple[Path, dict[str, str]]:
+def project(tmp_path: Path, add_json: Any, hook_repo: tuple[Path, str, Path]) -> tuple[Path, dict[str, str]]:
     corpus = write_corpus(tmp_path / "gplcorpus")
     index = tmp_path / "index"
     add_json(corpus.root, index, "--license", "GPL-3.0-only")
     root = init_repo(tmp_path / "project")
     (root / "LICENSE").write_text(MIT)
+    repo, rev, home = hook_repo
+    (root / ".pre-commit-config.yaml").write_text(
+        f"repos:\n- repo: {repo}\n  rev: {rev}\n  hooks:\n  - id: codeguard\n"
+    )
     git(root, "add", ".")
     git(root, "commit", "-qm", "initial")
-    env = dict(os.environ, CODEGUARD_INDEX=str(index), PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"))
+    env = dict(os.environ, CODEGUARD_INDEX=str(index), PRE_COMMIT_HOME=str(home))
     return root, env
+
+
+def pre_commit(root: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    """`pre-commit run` of this repository's codeguard hook (.pre-commit-hooks.yaml)."""
+    return subprocess.run(
+        [PRE_COMMIT, "run", "codeguard", *extra],  # type: ignore[list-item]
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.mark.skipif(
@@ -41,16 +79,14 @@ def test_manifest_is_valid_for_pre_commit() -> None:
 @pytest.mark.skipif(
     PRE_COMMIT is None, reason="the pre-commit tool is not installed (pip install -e '.[dev]')"
 )
-def test_pre_commit_try_repo_blocks_a_copied_gpl_function_and_passes_a_clean_commit(
+def test_pre_commit_blocks_a_copied_gpl_function_and_passes_a_clean_commit(
     project: tuple[Path, dict[str, str]],
 ) -> None:
     root, env = project
     (root / "dist.py").write_text("import os\n\n\n" + LEVENSHTEIN)
     (root / "notes.md").write_text("not code\n")
     git(root, "add", ".")
-    run = subprocess.run(
-        [PRE_COMMIT, "try-repo", str(ROOT), "codeguard"], cwd=root, env=env, capture_output=True, text=True
-    )  # type: ignore[list-item]
+    run = pre_commit(root, env)
     assert run.returncode == 1, run.stdout + run.stderr
     assert (
         "dist.py:4-" in run.stdout
@@ -59,9 +95,7 @@ def test_pre_commit_try_repo_blocks_a_copied_gpl_function_and_passes_a_clean_com
     git(root, "rm", "-q", "--cached", "dist.py")
     (root / "clean.py").write_text("def clean():\n    return 42\n")
     git(root, "add", "clean.py")
-    run = subprocess.run(
-        [PRE_COMMIT, "try-repo", str(ROOT), "codeguard"], cwd=root, env=env, capture_output=True, text=True
-    )  # type: ignore[list-item]
+    run = pre_commit(root, env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Passed" in run.stdout
 
@@ -80,13 +114,7 @@ def test_pre_commit_all_files_checks_committed_files_and_honours_the_baseline(
     git(root, "commit", "-qm", "a GPL copy committed without the hook")
 
     def try_repo(*extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [PRE_COMMIT, "try-repo", str(ROOT), "codeguard", *extra],  # type: ignore[list-item]
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+        return pre_commit(root, env, *extra)
 
     # nothing staged: a commit would check nothing, --all-files checks every file
     assert try_repo().returncode == 0

@@ -115,6 +115,19 @@ index_option = click.option(
     help=f"Reference index directory [default: ${INDEX_ENV}, else nearest .codeguard/index, "
     "else the user data dir].",
 )
+policy_option = click.option(
+    "--policy",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="License policy file [default: [tool.codeguard] policy, else the one shipped with codeguard].",
+)
+project_license_option = click.option(
+    "--project-license",
+    metavar="SPDX",
+    default=None,
+    help="The project's license [default: [tool.codeguard] project-license, else from its package "
+    "metadata or LICENSE files].",
+)
 jobs_option = click.option(
     "--jobs", "-j", type=click.IntRange(min=0), default=0, help="Worker processes (0: one per CPU)."
 )
@@ -470,18 +483,8 @@ def index_embed(
     show_default=True,
     help="Exit 1 when a finding's policy level is at or above this level.",
 )
-@click.option(
-    "--policy",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="License policy file [default: rules/policy.yaml shipped with codeguard].",
-)
-@click.option(
-    "--project-license",
-    metavar="SPDX",
-    default=None,
-    help="The project's license [default: from its package metadata or LICENSE files].",
-)
+@policy_option
+@project_license_option
 @click.option("--no-index", is_flag=True, help="Check only the project's own license notices (no corpus).")
 @click.option(
     "--baseline",
@@ -799,19 +802,8 @@ def _baseline_command(update: bool) -> Callable[..., None]:
         "repository root (the project root outside git), where scans and the hook find it].",
     )
     @index_option
-    @click.option(
-        "--policy",
-        type=click.Path(path_type=Path, dir_okay=False),
-        default=None,
-        help="License policy file [default: [tool.codeguard] policy, else the one shipped with codeguard].",
-    )
-    @click.option(
-        "--project-license",
-        metavar="SPDX",
-        default=None,
-        help="The project's license [default: [tool.codeguard] project-license, else from its package "
-        "metadata or LICENSE files].",
-    )
+    @policy_option
+    @project_license_option
     @jobs_option
     @handle_errors
     def command(

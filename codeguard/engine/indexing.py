@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codeguard.discover import CODEGUARD_IGNORE, DEFAULT_MAX_BYTES, Candidate, iter_tree, path_filter
-from codeguard.engine.analyze import Analyzed, analyze, compress, parallel_map
+from codeguard.engine.analyze import Analyzed, analyze, cap_repeats, compress, parallel_map
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.errors import IndexUnavailable, SourceError, UsageError
 from codeguard.fingerprint.winnow import channel_fingerprints, family_seed
@@ -329,6 +329,8 @@ def _apply(
             source_id = int(cur.lastrowid or 0)
         else:
             source_id = existing.id
+            if boilerplate is not None and bool(boilerplate) != existing.boilerplate:
+                _recount_boilerplate(conn, source_id, bool(boilerplate))
             conn.execute(
                 """UPDATE sources SET kind=?, location=?, revision=?, commit_sha=?,
                    license=COALESCE(?, license), boilerplate=COALESCE(?, boilerplate),
@@ -346,6 +348,9 @@ def _apply(
             )
         if license_given:
             conn.execute("UPDATE sources SET license_given = 1 WHERE id = ?", (source_id,))
+        is_boilerplate = bool(
+            conn.execute("SELECT boilerplate FROM sources WHERE id = ?", (source_id,)).fetchone()[0]
+        )
         seen: set[str] = set()
         for res in parallel_map(_index_job, job_list, jobs):
             progress.advance()
@@ -367,14 +372,13 @@ def _apply(
             else:
                 summary.added += 1
             summary.chunks += len(row[6])
-            _insert_file(conn, source_id, relpath, row)
+            _insert_file(conn, source_id, relpath, row, is_boilerplate)
         for relpath, (file_id, _) in known.items():
             if relpath not in seen:
                 _delete_file(conn, file_id)
                 summary.removed += 1
         conn.execute("DELETE FROM skips WHERE source_id = ?", (source_id,))
         conn.executemany("INSERT INTO skips VALUES (?,?,?)", [(source_id, s.path, s.reason) for s in skips])
-        store.refresh_common_hashes(conn)
         started = time.perf_counter()
         # A boilerplate source is never reported, so its chunks are not candidates: no vectors.
         dropped = conn.execute(
@@ -553,47 +557,72 @@ def embed_index(
     )
 
 
-def _insert_file(conn: sqlite3.Connection, source_id: int, relpath: str, row: tuple[Any, ...]) -> None:
+def _insert_file(
+    conn: sqlite3.Connection, source_id: int, relpath: str, row: tuple[Any, ...], boilerplate: bool
+) -> None:
+    """Insert an analysed file with its chunks and postings, counted into ``df`` and its source."""
     sha, language, n_lines, n_tokens, content, tokens, chunks, hashes, positions, file_license = row
     cur = conn.execute(
         """INSERT INTO files (source_id, path, sha256, language, n_lines, n_tokens, license,
            content, tokens) VALUES (?,?,?,?,?,?,?,?,?)""",
         (source_id, relpath, sha, language, n_lines, n_tokens, file_license, content, tokens),
     )
-    file_id = cur.lastrowid
+    file_id = int(cur.lastrowid or 0)
     conn.executemany(
         """INSERT INTO chunks (file_id, kind, name, start_tok, end_tok, start_line, end_line, depth)
            VALUES (?,?,?,?,?,?,?,?)""",
         [(file_id, *c) for c in chunks],
     )
-    conn.executemany(
+    cur = conn.executemany(
         "INSERT OR IGNORE INTO postings VALUES (?,?,?)",
         zip(hashes, [file_id] * len(hashes), positions),
     )
+    IndexStore.count_file(conn, file_id, hashes, boilerplate, +1)
+    IndexStore.count_source(conn, source_id, 1, len(chunks), max(cur.rowcount, 0))
 
 
-def _delete_file(conn: sqlite3.Connection, file_id: int) -> None:
-    """Delete a file with its chunks, their embeddings, and its postings (postings found by
-    re-fingerprinting it). The caller bumps the vectors generation (chunk ids may be reused)."""
+def _stored_fingerprints(conn: sqlite3.Connection, file_id: int) -> tuple[list[int], list[int]]:
+    """The (hashes, positions) a stored file was indexed with, both channels (re-fingerprinted
+    from its tokens, repeats capped as when it was analysed)."""
     language, blob = conn.execute("SELECT language, tokens FROM files WHERE id = ?", (file_id,)).fetchone()
     tokens, _, _, raw, flags = unpack_tokens(blob)
     seed = family_seed(LANGUAGES[language].fingerprint_family)
     hashes, positions, raw_hashes, raw_positions = channel_fingerprints(
         tokens, raw, (flags & BOILERPLATE) != 0, seed
     )
-    conn.executemany(
+    hashes, positions, _ = cap_repeats(hashes, positions)
+    raw_hashes, raw_positions, _ = cap_repeats(raw_hashes, raw_positions)
+    return hashes.tolist() + raw_hashes.tolist(), positions.tolist() + raw_positions.tolist()
+
+
+def _delete_file(conn: sqlite3.Connection, file_id: int) -> None:
+    """Delete a file with its chunks, their embeddings, and its postings (postings found by
+    re-fingerprinting it), counted out of ``df`` and its source. The caller bumps the vectors
+    generation (chunk ids may be reused)."""
+    source_id, boilerplate = conn.execute(
+        "SELECT s.id, s.boilerplate FROM files f JOIN sources s ON f.source_id = s.id WHERE f.id = ?", (file_id,)
+    ).fetchone()
+    hashes, positions = _stored_fingerprints(conn, file_id)
+    IndexStore.count_file(conn, file_id, hashes, bool(boilerplate), -1)
+    cur = conn.executemany(
         "DELETE FROM postings WHERE hash = ? AND file_id = ? AND pos = ?",
-        zip(
-            hashes.tolist() + raw_hashes.tolist(),
-            [file_id] * (len(hashes) + len(raw_hashes)),
-            positions.tolist() + raw_positions.tolist(),
-        ),
+        zip(hashes, [file_id] * len(hashes), positions),
     )
+    n_postings = max(cur.rowcount, 0)
     conn.execute(
         "DELETE FROM embeddings WHERE chunk_id IN (SELECT id FROM chunks WHERE file_id = ?)", (file_id,)
     )
-    conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+    n_chunks = conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,)).rowcount
     conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
+    IndexStore.count_source(conn, source_id, -1, -n_chunks, -n_postings)
+
+
+def _recount_boilerplate(conn: sqlite3.Connection, source_id: int, boilerplate: bool) -> None:
+    """A source turned boilerplate (or back): its files' fingerprints counted in (out of) ``nb``."""
+    sign = 1 if boilerplate else -1
+    for (file_id,) in conn.execute("SELECT id FROM files WHERE source_id = ?", (source_id,)).fetchall():
+        hashes, _ = _stored_fingerprints(conn, file_id)
+        IndexStore.count_file(conn, file_id, hashes, True, sign, family=False)
 
 
 def remove_source(store: IndexStore, name: str) -> int:
@@ -609,7 +638,6 @@ def remove_source(store: IndexStore, name: str) -> int:
             _delete_file(conn, file_id)
         conn.execute("DELETE FROM skips WHERE source_id = ?", (src.id,))
         conn.execute("DELETE FROM sources WHERE id = ?", (src.id,))
-        store.refresh_common_hashes(conn)
         if ids:
             store.bump_vectors_generation(conn)
     if ids:

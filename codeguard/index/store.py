@@ -34,13 +34,17 @@ from codeguard.fingerprint.winnow import HASH_SCHEME, K, W
 from codeguard.model import Chunk
 
 # 2: token blobs carry the raw channel and boilerplate flags; postings hold raw fingerprints.
-FORMAT_VERSION = 2
+# 3: fingerprint document frequencies (``df``) and per-source counts kept at index time.
+FORMAT_VERSION = 3
 DB_NAME = "index.db"
 MANIFEST_NAME = "manifest.json"
-# A fingerprint found in more files than this fraction of the index (and at least
-# MAX_DF_MIN files) is boilerplate: it is ignored when looking for candidates.
+# A fingerprint found in more file families (distinct contents) than this fraction of the
+# index's files (at least MAX_DF_MIN, at most MAX_DF_CAP) is boilerplate: it is ignored when
+# looking for candidates. The cap bounds the postings one fingerprint can bring into a scan,
+# whatever the size of the index.
 MAX_DF_FRACTION = 0.01
 MAX_DF_MIN = 25
+MAX_DF_CAP = 200
 
 # Semantic embeddings of chunks: float16 little-endian unit vectors of the model named by the
 # ``embed_model`` meta key. Indexes made before embeddings existed lack the table; it is created
@@ -54,7 +58,9 @@ CREATE TABLE sources (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, location TEXT NOT NULL,
     revision TEXT, commit_sha TEXT, license TEXT, boilerplate INTEGER NOT NULL DEFAULT 0,
     license_given INTEGER NOT NULL DEFAULT 0,
-    added_at TEXT NOT NULL, updated_at TEXT NOT NULL
+    added_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    n_files INTEGER NOT NULL DEFAULT 0, n_chunks INTEGER NOT NULL DEFAULT 0,
+    n_postings INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE files (
     id INTEGER PRIMARY KEY, source_id INTEGER NOT NULL REFERENCES sources(id),
@@ -68,17 +74,22 @@ CREATE TABLE chunks (
     start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, depth INTEGER NOT NULL
 );
 CREATE INDEX chunks_file ON chunks (file_id);
+CREATE INDEX files_sha ON files (sha256);
 CREATE TABLE postings (
     hash INTEGER NOT NULL, file_id INTEGER NOT NULL, pos INTEGER NOT NULL,
     PRIMARY KEY (hash, file_id, pos)
 ) WITHOUT ROWID;
-CREATE TABLE common_hashes (hash INTEGER PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE df (
+    hash INTEGER PRIMARY KEY, n INTEGER NOT NULL, nb INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE skips (source_id INTEGER NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL);
 {EMBEDDINGS_DDL};
 """
 
 # Tables every index has (``embeddings`` may be absent in an index older than embeddings).
-_TABLES = frozenset({"meta", "sources", "files", "chunks", "postings", "common_hashes", "skips"})
+# ``df``: per fingerprint, the file families (distinct contents) holding it (``n``) and the
+# files of boilerplate sources holding it (``nb``), kept by every insert and delete of a file.
+_TABLES = frozenset({"meta", "sources", "files", "chunks", "postings", "df", "skips"})
 
 # Meta keys of the embeddings: the model's id and dimension, and a counter bumped by every
 # transaction that changes embeddings or removes chunks (the FAISS cache records the value
@@ -333,10 +344,7 @@ class IndexStore:
     def sources(self) -> list[SourceRow]:
         rows = self.conn.execute(
             """SELECT s.id, s.name, s.kind, s.location, s.revision, s.commit_sha, s.license,
-                      s.boilerplate, s.added_at, s.updated_at,
-                      (SELECT COUNT(*) FROM files f WHERE f.source_id = s.id),
-                      (SELECT COUNT(*) FROM chunks c JOIN files f ON c.file_id = f.id
-                        WHERE f.source_id = s.id)
+                      s.boilerplate, s.added_at, s.updated_at, s.n_files, s.n_chunks
                FROM sources s ORDER BY s.name"""
         ).fetchall()
         return [SourceRow(*r[:7], bool(r[7]), *r[8:]) for r in rows]  # type: ignore[call-arg]
@@ -361,21 +369,28 @@ class IndexStore:
     # -- queries --------------------------------------------------------------------------
     @_guarded
     def lookup(self, hashes: Iterable[int], batch: int = 900) -> list[tuple[int, int, int]]:
-        """Postings (hash, file id, pos) of the given hashes, without boilerplate hashes."""
+        """Postings (hash, file id, pos) of the given hashes, without ignored ones (boilerplate,
+        in too many files: see ``max_df``)."""
         out: list[tuple[int, int, int]] = []
         uniq = sorted(set(hashes))
+        max_df = self.max_df()
         for i in range(0, len(uniq), batch):
             part = uniq[i : i + batch]
             marks = ",".join("?" * len(part))
             out.extend(
                 self.conn.execute(
-                    f"""SELECT p.hash, p.file_id, p.pos FROM postings p
-                        WHERE p.hash IN ({marks})
-                          AND p.hash NOT IN (SELECT hash FROM common_hashes)""",
-                    part,
+                    f"""SELECT p.hash, p.file_id, p.pos FROM df d JOIN postings p ON p.hash = d.hash
+                        WHERE d.hash IN ({marks}) AND d.n <= ? AND d.nb = 0""",
+                    [*part, max_df],
                 ).fetchall()
             )
         return out
+
+    @_guarded
+    def max_df(self) -> int:
+        """The most file families a fingerprint may be in and still be followed."""
+        n_files = self.conn.execute("SELECT COALESCE(SUM(n_files), 0) FROM sources").fetchone()[0]
+        return max(MAX_DF_MIN, min(MAX_DF_CAP, int(n_files * MAX_DF_FRACTION)))
 
     @_guarded
     def families(self, file_ids: Iterable[int], batch: int = 900) -> dict[int, str]:
@@ -442,15 +457,19 @@ class IndexStore:
         ).fetchone()
         return zlib.decompress(row[0]) if row else None
 
-    def stats(self) -> dict[str, int]:
-        c = self.conn
-        return {
-            "sources": c.execute("SELECT COUNT(*) FROM sources").fetchone()[0],
-            "files": c.execute("SELECT COUNT(*) FROM files").fetchone()[0],
-            "chunks": c.execute("SELECT COUNT(*) FROM chunks").fetchone()[0],
-            "fingerprints": c.execute("SELECT COUNT(*) FROM postings").fetchone()[0],
-            "common_fingerprints": c.execute("SELECT COUNT(*) FROM common_hashes").fetchone()[0],
-        }
+    @_guarded
+    def stats(self, common: bool = False) -> dict[str, int]:
+        """Sizes of the index, from the counts kept per source (no table is counted); with
+        ``common``, also the number of ignored fingerprints (a pass over ``df``: listings only)."""
+        row = self.conn.execute(
+            "SELECT COUNT(*), SUM(n_files), SUM(n_chunks), SUM(n_postings) FROM sources"
+        ).fetchone()
+        out = {k: int(v or 0) for k, v in zip(("sources", "files", "chunks", "fingerprints"), row)}
+        if common:
+            out["common_fingerprints"] = self.conn.execute(
+                "SELECT COUNT(*) FROM df WHERE n > ? OR nb > 0", (self.max_df(),)
+            ).fetchone()[0]
+        return out
 
     # -- embeddings -----------------------------------------------------------------------
     @contextmanager
@@ -535,7 +554,9 @@ class IndexStore:
         for lo in range(0, len(uniq), batch):
             part = uniq[lo : lo + batch]
             marks = ",".join("?" * len(part))
-            rows = self.conn.execute(f"SELECT hash FROM common_hashes WHERE hash IN ({marks})", part)
+            rows = self.conn.execute(
+                f"SELECT hash FROM df WHERE hash IN ({marks}) AND (n > ? OR nb > 0)", [*part, self.max_df()]
+            )
             out.update(int(r[0]) for r in rows)
         return out
 
@@ -596,18 +617,44 @@ class IndexStore:
         return {int(s): int(n) for s, n in rows}
 
     # -- maintenance ----------------------------------------------------------------------
-    def refresh_common_hashes(self, conn: sqlite3.Connection) -> None:
-        """Recompute the ignored fingerprints: too frequent ones and all boilerplate ones."""
-        n_files = conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
-        max_df = max(MAX_DF_MIN, int(n_files * MAX_DF_FRACTION))
-        conn.execute("DELETE FROM common_hashes")
+    @staticmethod
+    def count_file(
+        conn: sqlite3.Connection,
+        file_id: int,
+        hashes: Iterable[int],
+        boilerplate: bool,
+        sign: int,
+        family: bool | None = None,
+    ) -> None:
+        """Count a file's distinct fingerprints into (``sign`` 1) or out of (-1) ``df``; call
+        inside the change that inserts it (after) or deletes it (before). Its family counts
+        unless another file has the same content (``family`` None: look it up)."""
+        if family is None:
+            sha = conn.execute("SELECT sha256 FROM files WHERE id = ?", (file_id,)).fetchone()[0]
+            family = (
+                conn.execute("SELECT 1 FROM files WHERE sha256 = ? AND id != ? LIMIT 1", (sha, file_id)).fetchone()
+                is None
+            )
+        dn, db = sign * int(family), sign * int(boilerplate)
+        if not (dn or db):
+            return
+        uniq = sorted(set(hashes))
+        if sign > 0:
+            conn.executemany(
+                "INSERT INTO df VALUES (?, ?, ?) ON CONFLICT (hash) DO UPDATE SET n = n + excluded.n, nb = nb + excluded.nb",
+                [(h, dn, db) for h in uniq],
+            )
+            return
+        conn.executemany("UPDATE df SET n = n + ?, nb = nb + ? WHERE hash = ?", [(dn, db, h) for h in uniq])
+        conn.executemany("DELETE FROM df WHERE hash = ? AND n <= 0 AND nb <= 0", [(h,) for h in uniq])
+
+    @staticmethod
+    def count_source(conn: sqlite3.Connection, source_id: int, files: int, chunks: int, postings: int) -> None:
+        """Add to a source's kept counts (negative numbers: files deleted)."""
         conn.execute(
-            """INSERT INTO common_hashes
-               SELECT hash FROM postings GROUP BY hash HAVING COUNT(DISTINCT file_id) > ?
-               UNION
-               SELECT p.hash FROM postings p JOIN files f ON p.file_id = f.id
-                 JOIN sources s ON f.source_id = s.id WHERE s.boilerplate = 1""",
-            (max_df,),
+            "UPDATE sources SET n_files = n_files + ?, n_chunks = n_chunks + ?, n_postings = n_postings + ? "
+            "WHERE id = ?",
+            (files, chunks, postings, source_id),
         )
 
 

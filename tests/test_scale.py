@@ -1,0 +1,135 @@
+"""Scan cost that follows the matches: statistics kept at index time, rarity-capped candidates."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codeguard.engine import scan as scan_mod
+from codeguard.index import store as store_mod
+from tests.conftest import LEVENSHTEIN, MERGE_INTERVALS, write_corpus
+
+
+def _df_kept(db: Path) -> dict[int, tuple[int, int]]:
+    with sqlite3.connect(db) as conn:
+        return {h: (n, nb) for h, n, nb in conn.execute("SELECT hash, n, nb FROM df")}
+
+
+def _df_recounted(db: Path) -> dict[int, tuple[int, int]]:
+    """Document frequencies recomputed from the postings: the definition ``df`` must keep."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            """SELECT p.hash, COUNT(DISTINCT f.sha256),
+                      COUNT(DISTINCT CASE WHEN s.boilerplate = 1 THEN f.id END)
+               FROM postings p JOIN files f ON p.file_id = f.id JOIN sources s ON f.source_id = s.id
+               GROUP BY p.hash"""
+        ).fetchall()
+    return {h: (n, nb) for h, n, nb in rows}
+
+
+def _counts(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return {
+            t if t != "postings" else "fingerprints": conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("sources", "files", "chunks", "postings")
+        }
+
+
+def _check(index: Path) -> None:
+    db = index / store_mod.DB_NAME
+    assert _df_kept(db) == _df_recounted(db)
+    store = store_mod.IndexStore.open(index)
+    try:
+        assert store.stats() == _counts(db)
+    finally:
+        store.close()
+
+
+def test_df_and_counts_stay_exact_through_add_update_boilerplate_and_remove(
+    reference_corpus: Any, tmp_path: Path, index_dir: Path, add_json: Any, run_cli: Any
+) -> None:
+    add_json(reference_corpus.root, index_dir, "--name", "ref", "--no-ml")
+    _check(index_dir)
+    # An identical fork: same families, so no fingerprint's df changes.
+    fork = tmp_path / "fork"
+    shutil.copytree(reference_corpus.root, fork)
+    before = _df_kept(index_dir / store_mod.DB_NAME)
+    add_json(fork, index_dir, "--name", "fork", "--no-ml")
+    assert _df_kept(index_dir / store_mod.DB_NAME) == before
+    _check(index_dir)
+    # The fork changes one file and drops another.
+    first, second = sorted(reference_corpus.files)[:2]
+    (fork / first).write_text(reference_corpus.files[first] + "\n\ndef extra(a, b):\n    return [a] * b + [b]\n")
+    (fork / second).unlink()
+    add_json(fork, index_dir, "--name", "fork", "--no-ml")
+    _check(index_dir)
+    # Turned boilerplate and back, without a file changing.
+    add_json(fork, index_dir, "--name", "fork", "--boilerplate", "--no-ml")
+    assert any(nb for _, nb in _df_kept(index_dir / store_mod.DB_NAME).values())
+    _check(index_dir)
+    add_json(fork, index_dir, "--name", "fork", "--no-boilerplate", "--no-ml")
+    _check(index_dir)
+    code, _, err = run_cli("index", "remove", "ref", "--index", index_dir)
+    assert code == 0, err
+    _check(index_dir)
+    add_json(reference_corpus.root, index_dir, "--name", "ref", "--no-ml")
+    _check(index_dir)
+    for name in ("ref", "fork"):
+        assert run_cli("index", "remove", name, "--index", index_dir)[0] == 0
+    assert _df_kept(index_dir / store_mod.DB_NAME) == {}
+    _check(index_dir)
+
+
+def _decoys(root: Path, n: int) -> None:
+    """Files sharing idioms with the copy (loops, appends, comparisons) but not its code."""
+    for i in range(n):
+        (root / f"decoy_{i}.py").write_text(
+            f"def helper_{i}(items, limit={i}):\n"
+            "    out = []\n"
+            "    for item in items:\n"
+            "        if item > limit:\n"
+            "            out.append(item)\n"
+            "    return out\n"
+            "\n\n"
+            f"def other_{i}(rows):\n"
+            "    result = []\n"
+            "    for row in sorted(rows):\n"
+            "        if result and result[-1] == row:\n"
+            "            continue\n"
+            "        result.append(row)\n"
+            f"    return result[:{i + 3}]\n",
+            encoding="utf-8",
+        )
+
+
+def test_capped_candidates_still_find_the_copy(
+    tmp_path: Path, index_dir: Path, add_json: Any, scan_json: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ref = write_corpus(tmp_path / "ref", {"intervals.py": MERGE_INTERVALS, "edit.py": LEVENSHTEIN})
+    _decoys(ref.root, 40)
+    add_json(ref.root, index_dir, "--name", "ref", "--license", "MIT", "--no-ml")
+    project = write_corpus(tmp_path / "project", {"mine.py": MERGE_INTERVALS + "\n\n" + LEVENSHTEIN})
+    monkeypatch.setattr(scan_mod, "MAX_CANDIDATE_FILES", 2)
+    _, report, _ = scan_json(project.root, index_dir, "--no-ml")
+    assert {f["origin"]["path"] for f in report["findings"]} == {"intervals.py", "edit.py"}
+
+
+def test_fingerprints_in_more_files_than_the_cap_are_not_followed(
+    tmp_path: Path, index_dir: Path, add_json: Any, scan_json: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same function in 6 different files (each with something of its own): 6 families.
+    root = tmp_path / "ref"
+    root.mkdir()
+    for i in range(6):
+        (root / f"copy_{i}.py").write_text(MERGE_INTERVALS + f"\n\nVERSION_{i} = {i}\n", encoding="utf-8")
+    add_json(root, index_dir, "--name", "ref", "--license", "MIT", "--no-ml")
+    project = write_corpus(tmp_path / "project", {"mine.py": MERGE_INTERVALS})
+    _, report, _ = scan_json(project.root, index_dir, "--no-ml")
+    assert report["findings"], "found while under the cap"
+    monkeypatch.setattr(store_mod, "MAX_DF_MIN", 5)
+    _, report, _ = scan_json(project.root, index_dir, "--no-ml")
+    assert report["findings"] == []

@@ -370,7 +370,12 @@ def index_list(index_dir: Path | None, as_json: bool) -> None:
         ]
         click.echo(
             json.dumps(
-                {"index": str(store.path), "sources": rows, "stats": store.stats(common=True), "embeddings": embeddings},
+                {
+                    "index": str(store.path),
+                    "sources": rows,
+                    "stats": store.stats(common=True),
+                    "embeddings": embeddings,
+                },
                 indent=2,
                 sort_keys=True,
             )

@@ -63,7 +63,9 @@ def test_df_and_counts_stay_exact_through_add_update_boilerplate_and_remove(
     _check(index_dir)
     # The fork changes one file and drops another.
     first, second = sorted(reference_corpus.files)[:2]
-    (fork / first).write_text(reference_corpus.files[first] + "\n\ndef extra(a, b):\n    return [a] * b + [b]\n")
+    (fork / first).write_text(
+        reference_corpus.files[first] + "\n\ndef extra(a, b):\n    return [a] * b + [b]\n"
+    )
     (fork / second).unlink()
     add_json(fork, index_dir, "--name", "fork", "--no-ml")
     _check(index_dir)

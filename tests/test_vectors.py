@@ -355,12 +355,16 @@ def test_a_missing_or_damaged_cache_is_rebuilt(
         cache.write_bytes(b"\x00garbage" * 100)
     elif damage == "truncated":
         cache.write_bytes(data[: len(data) // 2])
-    elif damage == "flipped":
-        cache.write_bytes(data[:-10] + bytes([data[-10] ^ 0xFF]) + data[-9:])
+    elif damage == "flipped":  # a byte of the FAISS body (its last one, before the trailer)
+        at = vectors.read_header(cache)["bytes"] - 1  # type: ignore[index]
+        cache.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :])
     else:  # a well-formed file of another state: the count differs
-        head, body = data.split(b"\n", 2)[1:]
-        header = json.loads(head) | {"count": 1}
-        cache.write_bytes(data[: data.index(head)] + json.dumps(header).encode() + b"\n" + body)
+        header = vectors.read_header(cache)
+        assert header is not None
+        head = json.dumps(header | {"count": 1}, sort_keys=True).encode()
+        trailer = head + len(head).to_bytes(8, "little") + vectors._MAGIC
+        cache.write_bytes(data[: header["bytes"]] + trailer)
+        assert vectors.read_header(cache) == header | {"count": 1}
     builds = Builds(monkeypatch)
     search_self(index, model_dir)
     assert builds.n == 1
@@ -379,8 +383,8 @@ def test_a_stale_generation_rebuilds_the_cache(
     builds = Builds(monkeypatch)
     search_self(index, model_dir)
     assert builds.n == 1
-    header = json.loads((index / CACHE_NAME).read_bytes().split(b"\n")[1])
-    assert header["generation"] == generation
+    header = vectors.read_header(index / CACHE_NAME)
+    assert header is not None and header["generation"] == generation
 
 
 def test_an_unwritable_cache_stays_in_memory(

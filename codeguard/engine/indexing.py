@@ -387,15 +387,17 @@ def _apply(
                WHERE s.id = ? AND s.boilerplate = 1)""",
             (source_id,),
         ).rowcount
+        pending: list[tuple[int, int, int, int]] = []
         if encoder is not None:
             pending = _pending_chunks(conn, source_id)
             summary.embedded = _embed_chunks(conn, encoder, pending, progress, f"embedding {name}")
             summary.embed_model = encoder.card.model_id
         stale = bool(summary.embedded or dropped or summary.updated or summary.removed)
         if stale:
-            store.bump_vectors_generation(conn)
+            generation = store.bump_vectors_generation(conn)
     if stale:
-        refresh_vector_cache(store)
+        only_added = not (dropped or summary.updated or summary.removed)
+        refresh_vector_cache(store, generation - 1, [p[0] for p in pending] if only_added else None)
     if encoder is not None or stale:
         summary.embed_seconds = time.perf_counter() - started
     summary.skipped = sorted(skips, key=lambda s: s.path)
@@ -485,11 +487,13 @@ def check_model(store: IndexStore, encoder: Encoder) -> None:
     )
 
 
-def refresh_vector_cache(store: IndexStore) -> None:
-    """Rebuild the nearest-neighbour cache now, so that the next scan does not pay for it."""
-    from codeguard.index.vectors import open_vectors
+def refresh_vector_cache(store: IndexStore, before: int = -1, added: list[int] | None = None) -> None:
+    """Bring the vector file up to date now, so that a scan only maps it: the vectors ``added``
+    (and nothing else changed since generation ``before``) are added to it, else it is rebuilt."""
+    from codeguard.index.vectors import add_vectors, open_vectors
 
-    open_vectors(store)
+    if not added or not add_vectors(store, before, added):
+        open_vectors(store, build=True)
 
 
 @dataclass
@@ -546,7 +550,7 @@ def embed_index(
         IndexStore.set_meta(conn, META_EMBED_DIM, encoder.dim)
         if embedded or replaced or everything or dropped:
             store.bump_vectors_generation(conn)
-    vectors = open_vectors(store)
+    vectors = open_vectors(store, build=True)
     return EmbedSummary(
         model=model,
         embedded=embedded,
@@ -600,7 +604,8 @@ def _delete_file(conn: sqlite3.Connection, file_id: int) -> None:
     re-fingerprinting it), counted out of ``df`` and its source. The caller bumps the vectors
     generation (chunk ids may be reused)."""
     source_id, boilerplate = conn.execute(
-        "SELECT s.id, s.boilerplate FROM files f JOIN sources s ON f.source_id = s.id WHERE f.id = ?", (file_id,)
+        "SELECT s.id, s.boilerplate FROM files f JOIN sources s ON f.source_id = s.id WHERE f.id = ?",
+        (file_id,),
     ).fetchone()
     hashes, positions = _stored_fingerprints(conn, file_id)
     IndexStore.count_file(conn, file_id, hashes, bool(boilerplate), -1)

@@ -115,6 +115,8 @@ def load_semantic(
         "method": vectors.method,
         "seconds_load": round(time.perf_counter() - t0, 3),
     }
+    if vectors.rebuilt:
+        sem.stats["note"] = f"the vector file was {vectors.rebuilt}: rebuilt from the index for this scan"
     return sem, "on"
 
 

@@ -41,18 +41,48 @@ def align(q: np.ndarray, r: np.ndarray, qpos: np.ndarray, rpos: np.ndarray, k: i
             runs.append([d, qs, qs + k])
     nq, nr = len(q), len(r)
     found: set[Span] = set()
+    last: Span | None = None  # the latest fragment found, on the diagonal being walked
     for d, qs0, qe0 in runs:
         qs0, qe0 = max(qs0, 0, -d), min(qe0, nq, nr - d)
         if qe0 - qs0 < k:
             continue
         for s, e in _equal_runs(q[qs0:qe0], r[qs0 + d : qe0 + d], k):
             qs, qe = qs0 + s, qs0 + e
-            while qs > 0 and qs + d > 0 and q[qs - 1] == r[qs - 1 + d]:
-                qs -= 1
-            while qe < nq and qe + d < nr and q[qe] == r[qe + d]:
-                qe += 1
-            found.add((qs, qe, qs + d, qe + d))
+            if last is not None and last[2] - last[0] == d and last[0] <= qs and qe <= last[1]:
+                continue  # inside the maximal fragment found already: the same fragment
+            qs, qe = _agree_from(q, r, qs, d), _agree_until(q, r, qe, d)
+            last = (qs, qe, qs + d, qe + d)
+            found.add(last)
     return _resolve_overlaps(sorted(found), nq, nr)
+
+
+# Tokens compared per step when a fragment is extended (doubling): repetitive code (data
+# tables) agrees along many diagonals for thousands of tokens, compared in NumPy, not Python.
+_STEP = 64
+
+
+def _agree_until(q: np.ndarray, r: np.ndarray, pos: int, d: int) -> int:
+    """The end of the agreement of ``q[i]`` and ``r[i + d]`` from ``pos`` on."""
+    end, n = min(len(q), len(r) - d), _STEP
+    while pos < end:
+        hi = min(end, pos + n)
+        diff = np.flatnonzero(q[pos:hi] != r[pos + d : hi + d])
+        if diff.size:
+            return pos + int(diff[0])
+        pos, n = hi, n * 2
+    return pos
+
+
+def _agree_from(q: np.ndarray, r: np.ndarray, pos: int, d: int) -> int:
+    """The start of the agreement of ``q[i]`` and ``r[i + d]`` ending at ``pos``."""
+    start, n = max(0, -d), _STEP
+    while pos > start:
+        lo = max(start, pos - n)
+        diff = np.flatnonzero(q[lo:pos] != r[lo + d : pos + d])
+        if diff.size:
+            return lo + int(diff[-1]) + 1
+        pos, n = lo, n * 2
+    return pos
 
 
 def _resolve_overlaps(frags: list[Span], nq: int, nr: int) -> list[Span]:
@@ -110,17 +140,20 @@ def _top_bounds(chunks: list[Chunk]) -> np.ndarray:
 SLACK = 3
 
 
-def _smallest_enclosing(chunks: list[Chunk], start: int, end: int) -> Chunk:
-    """The smallest chunk holding [start, end), up to SLACK tokens at either end."""
-    best: Chunk | None = None
-    for c in chunks:
-        inside = c.start_tok <= start + SLACK and c.end_tok >= end - SLACK
-        if inside and c.n_tokens >= (end - start) - 2 * SLACK and c.start_tok < end and c.end_tok > start:
-            if best is None or c.n_tokens < best.n_tokens:
-                best = c
-    if best is None:  # tokens outside every chunk cannot happen with windows; stay total anyway
+def _smallest_enclosing(chunks: _Chunks, start: int, end: int) -> Chunk:
+    """The smallest chunk holding [start, end), up to SLACK tokens at either end (the first of
+    equally small ones)."""
+    c = chunks
+    inside = np.flatnonzero(
+        (c.starts <= start + SLACK)
+        & (c.ends >= end - SLACK)
+        & (c.sizes >= (end - start) - 2 * SLACK)
+        & (c.starts < end)
+        & (c.ends > start)
+    )
+    if inside.size == 0:  # tokens outside every chunk cannot happen with windows; stay total anyway
         return Chunk("window", "fragment", start, end, 0, 0)
-    return best
+    return c.chunks[int(inside[np.argmin(c.sizes[inside])])]
 
 
 def _clip(pieces: list[Span], lo: int, hi: int, ref_side: bool) -> list[Span]:
@@ -202,11 +235,11 @@ def group_fragments(
     out: list[Group] = []
     seen: set[tuple[int, int, int, int]] = set()
     for pieces in top.values():
-        q_region = _smallest_enclosing(q_chunks, min(p[0] for p in pieces), max(p[1] for p in pieces))
+        q_region = _smallest_enclosing(q, min(p[0] for p in pieces), max(p[1] for p in pieces))
         pieces = _clip(pieces, q_region.start_tok, q_region.end_tok, ref_side=False)
         if not pieces:
             continue
-        r_region = _smallest_enclosing(r_chunks, min(p[2] for p in pieces), max(p[3] for p in pieces))
+        r_region = _smallest_enclosing(r, min(p[2] for p in pieces), max(p[3] for p in pieces))
         pieces = _clip(pieces, r_region.start_tok, r_region.end_tok, ref_side=True)
         if pieces:
             seen.add((q_region.start_tok, q_region.end_tok, r_region.start_tok, r_region.end_tok))

@@ -97,6 +97,7 @@ _TABLES = frozenset({"meta", "sources", "files", "chunks", "postings", "df", "sk
 META_EMBED_MODEL = "embed_model"
 META_EMBED_DIM = "embed_dim"
 META_VECTORS_GENERATION = "vectors_generation"
+META_VECTORS_COUNT = "vectors_count"
 
 
 def current_manifest() -> dict[str, Any]:
@@ -520,11 +521,20 @@ class IndexStore:
         conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     def bump_vectors_generation(self, conn: sqlite3.Connection) -> int:
-        """Mark the vector cache stale (inside the change that alters embeddings or chunks)."""
+        """Mark the vector file stale (inside the change that alters embeddings or chunks) and
+        record how many vectors the index holds now (a scan reads the count, never counts)."""
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (META_VECTORS_GENERATION,)).fetchone()
         generation = (json.loads(row[0]) if row else 0) + 1
         self.set_meta(conn, META_VECTORS_GENERATION, generation)
+        self.set_meta(conn, META_VECTORS_COUNT, self.n_vectors())
         return int(generation)
+
+    @_guarded
+    def vectors_count(self) -> int:
+        """How many chunks have an embedding, as recorded by the last change (counted where no
+        change recorded it)."""
+        kept = self.meta_value(META_VECTORS_COUNT)
+        return self.n_vectors() if kept is None else int(kept)
 
     @_guarded
     def n_vectors(self) -> int:
@@ -631,17 +641,16 @@ class IndexStore:
         unless another file has the same content (``family`` None: look it up)."""
         if family is None:
             sha = conn.execute("SELECT sha256 FROM files WHERE id = ?", (file_id,)).fetchone()[0]
-            family = (
-                conn.execute("SELECT 1 FROM files WHERE sha256 = ? AND id != ? LIMIT 1", (sha, file_id)).fetchone()
-                is None
-            )
+            twin = conn.execute("SELECT 1 FROM files WHERE sha256 = ? AND id != ? LIMIT 1", (sha, file_id))
+            family = twin.fetchone() is None
         dn, db = sign * int(family), sign * int(boilerplate)
         if not (dn or db):
             return
         uniq = sorted(set(hashes))
         if sign > 0:
             conn.executemany(
-                "INSERT INTO df VALUES (?, ?, ?) ON CONFLICT (hash) DO UPDATE SET n = n + excluded.n, nb = nb + excluded.nb",
+                "INSERT INTO df VALUES (?, ?, ?) ON CONFLICT (hash) "
+                "DO UPDATE SET n = n + excluded.n, nb = nb + excluded.nb",
                 [(h, dn, db) for h in uniq],
             )
             return
@@ -649,7 +658,9 @@ class IndexStore:
         conn.executemany("DELETE FROM df WHERE hash = ? AND n <= 0 AND nb <= 0", [(h,) for h in uniq])
 
     @staticmethod
-    def count_source(conn: sqlite3.Connection, source_id: int, files: int, chunks: int, postings: int) -> None:
+    def count_source(
+        conn: sqlite3.Connection, source_id: int, files: int, chunks: int, postings: int
+    ) -> None:
         """Add to a source's kept counts (negative numbers: files deleted)."""
         conn.execute(
             "UPDATE sources SET n_files = n_files + ?, n_chunks = n_chunks + ?, n_postings = n_postings + ? "

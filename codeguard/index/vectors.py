@@ -1,14 +1,19 @@
 """Nearest-neighbour search over the chunk embeddings of a reference index.
 
 SQLite (the ``embeddings`` table, float16 unit vectors) is the source of truth. The FAISS index
-is a cache in ``vectors.faiss`` next to the database: a header line naming the vectors'
-generation, model, dimension, search method, count and checksum, then the serialized FAISS
-index. :func:`open_vectors` loads it when it matches the database and otherwise rebuilds it from
-SQLite and writes it atomically (kept in memory only where the directory is read-only). A
-damaged cache is rebuilt, never an error.
+is built at index time (``index add``, ``index remove``, ``index embed``) and written atomically
+to ``vectors.faiss`` next to the database: the serialized FAISS index followed by a trailer (a
+JSON header naming the vectors' generation, model, dimension, search method, count, size and
+checksums of the file's ends, its length, a magic line). A scan opens it memory-mapped
+(``faiss.IO_FLAG_MMAP_IFC``: nothing is read from SQLite and the vectors are paged in as the
+search touches them) when it matches the database. A missing, damaged or stale file is rebuilt
+from SQLite where that is cheap (up to :data:`REBUILD_AT_SCAN` vectors, with a note); above, the
+scan stops with exit 4 and says how to rebuild it. Search results never decide alone: the
+cosine of every candidate is recomputed from the vectors stored in SQLite.
 
 Search is exact (``IndexFlatIP``) up to :data:`HNSW_THRESHOLD` vectors and HNSW above
-(``bench/vector_recall.py`` measures the trade-off). FAISS is imported only here, and only when
+(``bench/vector_recall.py`` measures the trade-off). An ``index add`` that only adds vectors
+adds them to the existing file's index (no rebuild). FAISS is imported only here, and only when
 vectors are used.
 """
 
@@ -47,7 +52,14 @@ HNSW_EF_SEARCH = 128
 # machine, measured with bench/vector_recall.py).
 SMALL_BATCH = 32
 CACHE_NAME = "vectors.faiss"
-_MAGIC = b"codeguard-vectors 1\n"
+_MAGIC = b"codeguard-vectors 2\n"
+_TRAILER = len(_MAGIC) + 8  # the magic line after the header's length (8 bytes, little-endian)
+# Bytes at each end of the FAISS body whose checksum the header records (a scan does not read
+# the whole file: it is memory-mapped).
+_CHECKED_ENDS = 1 << 16
+# Up to this many vectors a scan rebuilds a missing or stale vector file itself (exact search
+# over them is built in well under a second); above, it is an unavailable index (exit 4).
+REBUILD_AT_SCAN = HNSW_THRESHOLD
 # Stored vectors: IEEE half precision, little-endian.
 VEC_DTYPE = np.dtype("<f2")
 
@@ -116,6 +128,8 @@ class VectorIndex:
         self.method = method
         self.generation = generation
         self._index = index
+        # Why a scan had to rebuild the vector file (None: it was opened as written).
+        self.rebuilt: str | None = None
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -173,13 +187,17 @@ def _decode(store: IndexStore, blobs: Sequence[bytes], dim: int) -> np.ndarray:
         ) from None
 
 
-def open_vectors(store: IndexStore) -> VectorIndex | None:
-    """The index's embeddings ready for search, or None when it holds none."""
+def open_vectors(store: IndexStore, build: bool = False) -> VectorIndex | None:
+    """The index's embeddings ready for search, or None when it holds none.
+
+    The vector file is opened memory-mapped when it matches the database. Otherwise (missing,
+    damaged, stale) it is rebuilt from SQLite and written when ``build`` (index time) or when
+    the index is small (scan time, noted in ``rebuilt``); else IndexUnavailable."""
     from codeguard.index.store import META_EMBED_DIM, META_EMBED_MODEL, META_VECTORS_GENERATION
 
     path = Path(store.path) / CACHE_NAME
     with store.snapshot():
-        count = store.n_vectors()
+        count = store.vectors_count()
         if count == 0:
             return None
         model_id = str(store.meta_value(META_EMBED_MODEL, "unknown"))
@@ -187,16 +205,54 @@ def open_vectors(store: IndexStore) -> VectorIndex | None:
         generation = int(store.meta_value(META_VECTORS_GENERATION, 0))
         method = method_for(count)
         header = {"generation": generation, "model": model_id, "dim": dim, "method": method, "count": count}
-        index = _load_cache(path, header)
-        blobs = store.embedding_blobs() if index is None else {}
-    if index is None:
-        # Built outside the read transaction: HNSW over many vectors takes a while.
-        ids = np.fromiter(blobs.keys(), dtype=np.int64, count=len(blobs))
-        index = build_index(_decode(store, list(blobs.values()), dim), ids, method)
-        del blobs
-        _write_cache(path, header, index)
-    _tune(index, method)
-    return VectorIndex(store, index, model_id, dim, method, generation)
+        index, why = _load_cache(path, header, mmap=not build)
+        if index is not None:
+            _tune(index, method)
+            return VectorIndex(store, index, model_id, dim, method, generation)
+        if not build and count > REBUILD_AT_SCAN:
+            raise IndexUnavailable(
+                f"The vector index {path} is {why}: rebuild it with `codeguard index embed --index "
+                f"{store.path}` (or scan with --no-ml)."
+            )
+        blobs = store.embedding_blobs()
+    # Built outside the read transaction: HNSW over many vectors takes a while.
+    ids = np.fromiter(blobs.keys(), dtype=np.int64, count=len(blobs))
+    index = build_index(_decode(store, list(blobs.values()), dim), ids, method)
+    del blobs
+    _write_cache(path, header, index)
+    vi = VectorIndex(store, index, model_id, dim, method, generation)
+    vi.rebuilt = None if build else why
+    return vi
+
+
+def add_vectors(store: IndexStore, before: int, chunk_ids: Sequence[int]) -> bool:
+    """Add the vectors of ``chunk_ids`` (just embedded, nothing else changed since generation
+    ``before``) to the vector file of that generation; False when it cannot (missing, another
+    state, the method changes with the count): the caller rebuilds."""
+    from codeguard.index.store import META_EMBED_DIM, META_EMBED_MODEL, META_VECTORS_GENERATION
+
+    path = Path(store.path) / CACHE_NAME
+    with store.snapshot():
+        count = store.vectors_count()
+        model_id = str(store.meta_value(META_EMBED_MODEL, "unknown"))
+        dim = int(store.meta_value(META_EMBED_DIM, 0))
+        generation = int(store.meta_value(META_VECTORS_GENERATION, 0))
+        old_count = count - len(chunk_ids)
+        method = method_for(count)
+        if old_count <= 0 or method_for(old_count) != method:
+            return False
+        old = {"generation": before, "model": model_id, "dim": dim, "method": method, "count": old_count}
+        index, _ = _load_cache(path, old, mmap=False)
+        if index is None:
+            return False
+        blobs = store.embedding_blobs(chunk_ids)
+    if len(blobs) != len(chunk_ids):
+        return False
+    ids = np.fromiter(blobs.keys(), dtype=np.int64, count=len(blobs))
+    index.add_with_ids(_decode(store, list(blobs.values()), dim), ids)
+    header = {"generation": generation, "model": model_id, "dim": dim, "method": method, "count": count}
+    _write_cache(path, header, index)
+    return True
 
 
 def build_index(vectors: np.ndarray, ids: np.ndarray, method: str) -> Any:
@@ -227,49 +283,75 @@ def _tune(index: Any, method: str) -> None:
         hnsw.hnsw.efSearch = HNSW_EF_SEARCH
 
 
-def _load_cache(path: Path, want: dict[str, Any]) -> Any | None:
-    """The cached FAISS index when it is intact and built from exactly this state, else None."""
+def _ends_crc(fh: Any, size: int) -> int:
+    """Checksum of the first and last _CHECKED_ENDS bytes of a body of ``size`` bytes."""
+    fh.seek(0)
+    crc = zlib.crc32(fh.read(min(size, _CHECKED_ENDS)))
+    fh.seek(max(0, size - _CHECKED_ENDS))
+    return zlib.crc32(fh.read(min(size, _CHECKED_ENDS)), crc)
+
+
+def read_header(path: Path) -> dict[str, Any] | None:
+    """The header of a vector file (None when it has none that is intact)."""
     try:
-        data = path.read_bytes()
-    except OSError:
+        with open(path, "rb") as fh:
+            total = fh.seek(0, os.SEEK_END)
+            if total < _TRAILER:
+                return None
+            fh.seek(total - _TRAILER)
+            tail = fh.read(_TRAILER)
+            if tail[8:] != _MAGIC:
+                return None
+            n = int.from_bytes(tail[:8], "little")
+            if n <= 0 or n > total - _TRAILER:
+                return None
+            fh.seek(total - _TRAILER - n)
+            header = json.loads(fh.read(n))
+            body = total - _TRAILER - n
+            if not isinstance(header, dict) or header.get("bytes") != body:
+                return None
+            if header.get("crc_ends") != _ends_crc(fh, body):
+                return None
+            return header
+    except (OSError, ValueError):
         return None
-    if not data.startswith(_MAGIC):
-        return None
-    end = data.find(b"\n", len(_MAGIC))
-    if end < 0:
-        return None
-    try:
-        header = json.loads(data[len(_MAGIC) : end])
-    except ValueError:
-        return None
-    if not isinstance(header, dict) or {k: header.get(k) for k in want} != want:
-        return None
-    body = memoryview(data)[end + 1 :]
-    if header.get("crc32") != zlib.crc32(body) or header.get("bytes") != len(body):
-        return None
+
+
+def _load_cache(path: Path, want: dict[str, Any], mmap: bool) -> tuple[Any | None, str]:
+    """The FAISS index of the vector file when it is intact and built from exactly this state
+    (memory-mapped when asked), else None and what is wrong with it."""
+    if not path.exists():
+        return None, "missing"
+    header = read_header(path)
+    if header is None:
+        return None, "damaged"
+    if {k: header.get(k) for k in want} != want:
+        return None, "stale (built from another state of the index)"
     import faiss
 
     try:
-        index = faiss.deserialize_index(np.frombuffer(body, dtype=np.uint8))
-    except Exception:  # noqa: BLE001 - a cache: whatever FAISS rejects is rebuilt
-        return None
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
+    except Exception:  # noqa: BLE001 - whatever FAISS rejects is a damaged file
+        return None, "damaged"
     if index.ntotal != want["count"] or index.d != want["dim"]:
-        return None
-    return index
+        return None, "damaged"
+    return index, ""
 
 
 def _write_cache(path: Path, header: dict[str, Any], index: Any) -> None:
-    """Write the cache atomically; where the directory is read-only, keep it in memory only."""
+    """Write the vector file atomically; where the directory is read-only, keep it in memory only."""
     import faiss
 
     body = faiss.serialize_index(index).data  # the uint8 array's buffer: written without a copy
-    head = json.dumps(header | {"crc32": zlib.crc32(body), "bytes": body.nbytes}, sort_keys=True)
-    # A fresh name opened exclusively (mkstemp would make it private, unlike the database).
     tmp = path.with_name(f".{CACHE_NAME}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(tmp, "xb") as fh:
-            fh.write(_MAGIC + head.encode("ascii") + b"\n")
+        # A fresh name opened exclusively (mkstemp would make it private, unlike the database).
+        with open(tmp, "xb+") as fh:
             fh.write(body)
+            crc = _ends_crc(fh, body.nbytes)
+            fh.seek(0, os.SEEK_END)
+            head = json.dumps(header | {"crc_ends": crc, "bytes": body.nbytes}, sort_keys=True).encode()
+            fh.write(head + len(head).to_bytes(8, "little") + _MAGIC)
         os.replace(tmp, path)
     except OSError:
         try:
@@ -283,6 +365,7 @@ __all__ = [
     "MIN_EMBED_TOKENS",
     "EmbeddingModelMismatch",
     "VectorIndex",
+    "add_vectors",
     "chunk_text",
     "open_vectors",
 ]

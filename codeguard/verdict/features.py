@@ -165,9 +165,7 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
     pieces = best_cluster(e.pieces)
     seed_df = e.seed_df
     if e.seed_pos and len(pieces) < len(e.pieces):
-        seed_df = [
-            d for d, pos in zip(e.seed_df, e.seed_pos) if any(qs <= pos < qe for qs, qe, _, _ in pieces)
-        ]
+        seed_df = np.asarray(e.seed_df)[_inside(np.asarray(e.seed_pos), pieces)].tolist()
     q_keep = ~q.boilerplate[q.start_tok : q.end_tok]
     r_keep = ~r.boilerplate[r.start_tok : r.end_tok]
     q_info = max(1, information(q.tokens[q.start_tok : q.end_tok][q_keep]))
@@ -235,9 +233,27 @@ def _order(pieces: list[tuple[int, int, int, int]]) -> float:
         return 1.0
     ps = sorted(pieces)
     lens = [p[1] - p[0] for p in ps]
-    best = list(lens)
-    for i in range(len(ps)):
-        for j in range(i):
-            if ps[j][2] < ps[i][2] and best[j] + lens[i] > best[i]:
-                best[i] = best[j] + lens[i]
-    return max(best) / max(1, sum(lens))
+    # Weighted LIS in n log n (a Fenwick tree of prefix maxima over origin ranks): a repetitive
+    # file pair has thousands of pieces.
+    ranks = {v: i + 1 for i, v in enumerate(sorted({p[2] for p in ps}))}
+    tree = [0] * (len(ranks) + 1)
+    top = 0
+    for p, n in zip(ps, lens):
+        i, best = ranks[p[2]] - 1, 0
+        while i > 0:
+            best, i = max(best, tree[i]), i & (i - 1)
+        best += n
+        top = max(top, best)
+        i = ranks[p[2]]
+        while i < len(tree):
+            tree[i], i = max(tree[i], best), i + (i & -i)
+    return top / max(1, sum(lens))
+
+
+def _inside(pos: np.ndarray, pieces: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """Which query positions lie in a piece's query range."""
+    spans = sorted((qs, qe) for qs, qe, _, _ in pieces)
+    starts = np.array([a for a, _ in spans], dtype=np.int64)
+    reach = np.maximum.accumulate(np.array([b for _, b in spans], dtype=np.int64))
+    i = np.searchsorted(starts, pos, side="right") - 1
+    return (i >= 0) & (pos < reach[np.maximum(i, 0)])

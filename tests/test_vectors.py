@@ -575,3 +575,103 @@ def test_vectors_module_imports_faiss_only_when_used() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# -- built at index time, opened memory-mapped -----------------------------------------------------
+def _mapped(path: Path) -> bool:
+    """Whether this process has ``path`` memory-mapped (Linux)."""
+    return str(path.resolve()) in Path("/proc/self/maps").read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc/self/maps (Linux)")
+@pytest.mark.parametrize("method", ["exact", "hnsw"])
+def test_a_scan_maps_the_vector_file_and_finds_the_exact_neighbours(
+    corpora: dict[str, Path],
+    model_dir: Path,
+    add_json: Any,
+    tmp_path: Path,
+    method: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(vectors, "HNSW_THRESHOLD", 0 if method == "hnsw" else 50_000)
+    index = tmp_path / "index"
+    for name in SOURCES:
+        add_json(corpora[name], index, "--name", name, "--model", model_dir)
+    builds = Builds(monkeypatch)
+    store = IndexStore.open(index)
+    vi = open_vectors(store)
+    assert vi is not None and vi.method == method and builds.n == 0 and vi.rebuilt is None
+    assert _mapped(index / CACHE_NAME)
+    # Exact neighbours, from the vectors in SQLite.
+    blobs = store.embedding_blobs()
+    ids = np.array(sorted(blobs))
+    mat = vectors.decode_vectors([blobs[i] for i in ids.tolist()], vi.dim)
+    want = ids[np.argsort(-(mat @ mat.T), axis=1, kind="stable")[:, :5]]
+    _, got = vi.search(mat, 5)
+    recall = np.mean([len(set(g) & set(w)) / 5 for g, w in zip(got.tolist(), want.tolist())])
+    assert recall >= 0.98
+    store.close()
+
+
+def test_an_add_that_only_adds_vectors_adds_them_to_the_file(
+    corpora: dict[str, Path], model_dir: Path, add_json: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = tmp_path / "index"
+    add_json(corpora["wrap"], index, "--name", "wrap", "--model", model_dir)
+    before = vectors.read_header(index / CACHE_NAME)
+    builds = Builds(monkeypatch)
+    add_json(corpora["misc"], index, "--name", "misc", "--model", model_dir)
+    assert builds.n == 0  # not rebuilt from SQLite
+    header = vectors.read_header(index / CACHE_NAME)
+    assert before is not None and header is not None
+    assert header["count"] == len(embedded(index)) > before["count"]
+    assert header["generation"] == meta(index, "vectors_generation") == before["generation"] + 1
+    search_self(index, model_dir)
+    assert builds.n == 0
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated"])
+def test_a_big_index_with_a_broken_vector_file_exits_4_and_embed_rebuilds_it(
+    index: Path,
+    model_dir: Path,
+    corpora: dict[str, Path],
+    run_cli: Any,
+    damage: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = index / CACHE_NAME
+    if damage == "deleted":
+        cache.unlink()
+    else:
+        cache.write_bytes(cache.read_bytes()[:-100])
+    monkeypatch.setattr(vectors, "REBUILD_AT_SCAN", 0)  # every index is too big to rebuild at scan
+    args = ("scan", corpora["wrap"], "--index", index, "--model", model_dir, "--fail-on", "none")
+    code, out, err = run_cli(*args)
+    assert code == 4, err
+    assert "index embed" in err and CACHE_NAME in err and "Traceback" not in err
+    code, _, err = run_cli("index", "embed", "--index", index, "--model", model_dir)
+    assert code == 0, err
+    code, _, err = run_cli(*args)
+    assert code == 0, err
+
+
+def test_a_small_index_with_a_broken_vector_file_is_rebuilt_with_a_note(
+    index: Path, model_dir: Path, corpora: dict[str, Path], run_cli: Any
+) -> None:
+    (index / CACHE_NAME).write_bytes(b"\x00garbage" * 100)
+    code, out, err = run_cli(
+        "scan",
+        corpora["wrap"],
+        "--index",
+        index,
+        "--model",
+        model_dir,
+        "--fail-on",
+        "none",
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    stats = json.loads(out)["stats"]["semantic"]
+    assert stats["status"] == "on" and "damaged" in stats["note"]
+    assert vectors.read_header(index / CACHE_NAME) is not None  # written back

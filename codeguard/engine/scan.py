@@ -623,6 +623,15 @@ def match_files(
                     (_Candidate(g, ref, a, sources[ref.source_id], family=families.get(ref.id, "")), ev)
                 )
         _count_rivals(scored)
+        if collect is None:
+            # Pairs that cannot be findings whatever their features are near misses unscored.
+            possible = []
+            for c, ev in scored:
+                if _may_be_finding(c.group, a):
+                    possible.append((c, ev))
+                elif near_misses is not None:
+                    _near_miss(near_misses, a, c)
+            scored = possible
         cands: list[_Candidate] = []
         if scored:
             rows = [summarize(ev) for _, ev in scored]
@@ -645,8 +654,7 @@ def match_files(
                 if _enough_evidence(summary) and p >= options.min_probability:
                     cands.append(c)
                 elif near_misses is not None:
-                    q, r = c.group.q_region, c.group.r_region
-                    near_misses[(a.relpath, q.start_tok, q.end_tok)].add((c.ref.id, r.start_tok, r.end_tok))
+                    _near_miss(near_misses, a, c)
         findings.extend(_select(cands))
     findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
     return findings
@@ -675,6 +683,27 @@ def _enough_evidence(summary: Summary) -> bool:
         or raw_run >= SINGLE_RUN_RAW
         or summary.raw_longest_chars >= SINGLE_RUN_CHARS
     )
+
+
+def _near_miss(
+    near_misses: dict[tuple[str, int, int], set[tuple[int, int, int]]], a: Analyzed, c: _Candidate
+) -> None:
+    """Record a pair below the thresholds: a candidate for the semantic layer."""
+    q, r = c.group.q_region, c.group.r_region
+    near_misses[(a.relpath, q.start_tok, q.end_tok)].add((c.ref.id, r.start_tok, r.end_tok))
+
+
+def _may_be_finding(g: Group, a: Analyzed) -> bool:
+    """False for a group whose evidence is too small for ``_enough_evidence`` whatever part of
+    it the verdict's summary keeps (its pieces are a subset of the group's, its information at
+    most their length)."""
+    if g.matched < MIN_EVIDENCE:
+        return False
+    if len(g.pieces) > 1:
+        return True
+    qs, qe, _, _ = g.pieces[0]
+    chars = int((a.parsed.ends[qs:qe].astype(np.int64) - a.parsed.starts[qs:qe]).sum())
+    return qe - qs >= min(SINGLE_RUN_NORM, SINGLE_RUN_RAW) or chars >= SINGLE_RUN_CHARS
 
 
 def _query_fingerprints(a: Analyzed) -> tuple[np.ndarray, np.ndarray]:

@@ -175,7 +175,7 @@ def main() -> None:
                 "N",
                 "method",
                 "build s",
-                "cache MB",
+                "file MB",
                 "load s",
                 "1 query ms (median)",
                 "batch ms/query",

@@ -4,8 +4,12 @@ Layout of an index directory::
 
     manifest.json   format version and parameters (the ``meta`` table at creation, for humans)
     index.db        SQLite in WAL mode (the source of truth, embeddings included)
-    vectors.faiss   nearest-neighbour index over the embeddings: a cache, rebuilt from index.db
-                    whenever its generation is stale (codeguard.index.vectors)
+    vectors.faiss   nearest-neighbour index over the embeddings, written by every change and
+                    memory-mapped by scans (codeguard.index.vectors)
+
+Nothing a scan reads is proportional to the index: fingerprint document frequencies (``df``)
+and the sizes of each source are kept by every insert and delete of a file, so lookups and
+statistics never count a table.
 
 Every change (adding or removing a source) is one transaction, so a crash leaves the previous
 index intact. A new index is built in a temporary directory and renamed into place.

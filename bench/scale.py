@@ -170,7 +170,7 @@ def main() -> None:
     ap.add_argument("--output", default="scale.json", help="file name under .bench/results")
     args = ap.parse_args()
     cg = codeguard_cmd()
-    work = BENCH_DIR / "scale"
+    work = BENCH_DIR / "scale" / Path(args.output).stem  # runs with other outputs may run at once
     files = real_files()
     rows, results = [], []
     for size in [int(s) for s in args.sizes.split(",")]:

@@ -722,12 +722,14 @@ def _select(cands: list[_Candidate]) -> list[Finding]:
     for group in by_region.values():
         group = _rank_origins(group)
         top = group[0]
-        seen = {top.family or str(top.ref.id)}
+        # One entry per content and corpus: an identical copy in another corpus (upstream and
+        # a vendored copy of it) is also where the code is.
+        seen = {(top.family or str(top.ref.id), top.source.id)}
         others = []
         for c in group[1:]:
-            fam = c.family or str(c.ref.id)
-            if fam not in seen and c.group.matched >= ALSO_IN_RATIO * top.group.matched:
-                seen.add(fam)
+            key = (c.family or str(c.ref.id), c.source.id)
+            if key not in seen and c.group.matched >= ALSO_IN_RATIO * top.group.matched:
+                seen.add(key)
                 others.append(c)
         best.append((top, others[:ALSO_IN_MAX]))
     best.sort(key=lambda t: _strength(t[0]))

@@ -143,6 +143,8 @@ def substitute(expression: str, package: str) -> str | None:
         return m.group(0) if m.string[max(0, m.start() - 5) : m.start()] == "WITH " else repl(m)
 
     out = _ID_RE.sub(keep_exceptions, expression)
+    if out.startswith("(") and len(license_ids(expression)) == 1 and " " not in expression:
+        out = out[1:-1]  # one id became several: no operator around them needs the parentheses
     return None if missing else out
 
 
@@ -365,6 +367,8 @@ def attribute(notice: dict[str, Any] | None, pkg: Package) -> Attribution:
     if not (notice.get("pointer") or notice.get("kind") == "reference") or not pkg.license:
         return Attribution(expr, "header notice")
     resolved = substitute(expr, pkg.license)
+    if resolved is None and not notice.get("pointer"):
+        return Attribution(expr, "header notice")  # names another license: the file's own
     if resolved is None:
         note = f"the header says {expr}, package {where} says {pkg.license}"
         return Attribution(expr, "header notice", "; ".join(filter(None, [note, pkg.note])))

@@ -45,6 +45,7 @@ from codeguard.licenses.packages import (
     find_packages,
     is_package_file,
     package_paths,
+    vendored_at,
 )
 from codeguard.model import Skip
 from codeguard.parsing.chunker import BOILERPLATE
@@ -320,8 +321,18 @@ def _attribute(conn: sqlite3.Connection, source_id: int, packages: Packages) -> 
         pkg = packages.of(path)
         att = attribute(json.loads(notice) if notice else None, pkg)
         lic = None if pkg is top and notice is None else att.license
+        vendored = vendored_at(path, pkg)
+        name = vendored.rsplit("/", 1)[-1] if vendored and not pkg.vendored else pkg.name
         updates.append(
-            (lic, att.license_from, att.note or None, pkg.root, pkg.name, int(pkg.vendored), file_id)
+            (
+                lic,
+                att.license_from,
+                att.note or None,
+                vendored or pkg.root,
+                name,
+                int(bool(vendored)),
+                file_id,
+            )
         )
     conn.executemany(
         """UPDATE files SET license = ?, license_from = ?, license_note = ?, package = ?,

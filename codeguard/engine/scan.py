@@ -760,14 +760,13 @@ EQUAL_PROBABILITY = 0.05
 
 def _rank_origins(group: list[_Candidate]) -> list[_Candidate]:
     """Candidate origins of one scanned region, best first. The most probable; among about
-    equally probable ones an identical copy before a similar one, then upstream before a
-    vendored copy (``_vendor/``, ``third_party/``, a ``node_modules`` inside another package),
-    then a corpus or package named after the project before one that only bundles it, then the
-    most verbatim."""
+    equally probable ones upstream before a vendored copy (``_vendor/``, ``third_party/``, a
+    ``node_modules`` inside another package), a corpus named after the project before one that
+    only bundles it, then an identical copy before a similar one, then the most verbatim."""
     group = sorted(group, key=_strength)  # most probable first
     n_equal = sum(c.probability >= group[0].probability - EQUAL_PROBABILITY for c in group)
     equal, rest = group[:n_equal], group[n_equal:]
-    equal.sort(key=lambda c: (not _identical(c), c.ref.vendored, not _names_project(c), _strength(c)))
+    equal.sort(key=lambda c: (c.ref.vendored, not _names_project(c), not _identical(c), _strength(c)))
     return equal + rest
 
 

@@ -310,7 +310,17 @@ def find_packages(
         pkg.vendored = _is_vendored(root, roots)
     for alias, root in aliases.items():
         roots[root].vendored = roots[root].vendored or _is_vendored(alias, roots)
-    return Packages(roots, aliases)
+    packages = Packages(roots, aliases)
+    for root in sorted(roots, key=len):  # outer packages first: they may inherit in turn
+        pkg = roots[root]
+        if root and pkg.license is None and not pkg.vendored and not pkg.problems:
+            # A package folder that declares nothing (a template, a workspace member without a
+            # license field) is under the license of the package around it; a vendored one is not.
+            outer = packages.of(root)
+            if outer.license:
+                pkg.license = outer.license
+                pkg.license_from = f"inherited from package {outer.root or '.'}: {outer.license_from}"
+    return packages
 
 
 def _distribution_aliases(roots: dict[str, Package], lists: dict[str, list[str]]) -> dict[str, str]:
@@ -330,6 +340,21 @@ def _distribution_aliases(roots: dict[str, Package], lists: dict[str, list[str]]
             if dist in roots:
                 aliases.setdefault(alias, dist)
     return aliases
+
+
+def vendored_at(relpath: str, pkg: Package) -> str:
+    """The folder of the vendored copy a file is in ("" when it is not in one): its package's
+    root when that package is vendored, else a vendoring folder between the package root and the
+    file (a ``_vendor/rich/`` that lost its LICENSE file is still a copy)."""
+    if pkg.vendored:
+        return pkg.root
+    inner = relpath[len(pkg.root) + 1 :] if pkg.root else relpath
+    parts = inner.split("/")[:-1]
+    for i, part in enumerate(parts):
+        if part in VENDOR_DIRS:
+            prefix = [pkg.root] if pkg.root else []
+            return "/".join(prefix + parts[: i + 2])
+    return ""
 
 
 def _is_vendored(root: str, roots: dict[str, Package]) -> bool:

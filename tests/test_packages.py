@@ -11,7 +11,13 @@ from typing import Any
 
 from conftest import LEVENSHTEIN, MERGE_INTERVALS, SIMILARITY, TOPO_SORT
 
-from codeguard.licenses.packages import attribute, combine_license_files, find_packages, substitute
+from codeguard.licenses.packages import (
+    attribute,
+    combine_license_files,
+    find_packages,
+    substitute,
+    vendored_at,
+)
 
 LICENSES = Path(__file__).parent / "data" / "licenses"  # copied from pip's vendored packages
 MIT = (LICENSES / "tomli.LICENSE").read_text()
@@ -377,6 +383,8 @@ def test_substitute_and_combine() -> None:
         "GPL-2.0-or-later WITH Classpath-exception-2.0"
     )
     assert substitute("MIT", "BSD-2-Clause") is None  # no MIT in the package: not resolved
+    # pygments' solarized style: "(licensed under MIT) ... :license: BSD, see LICENSE"
+    assert substitute("MIT AND BSD-3-Clause", "BSD-2-Clause") == "MIT AND BSD-2-Clause"
     found = {
         "LICENSE": "BSD-3-Clause OR Apache-2.0",
         "LICENSE.APACHE": "Apache-2.0",
@@ -398,3 +406,12 @@ def test_node_modules_inside_a_package_is_vendored_and_a_pointer_mismatch_is_not
     # an MIT-licensed package whose file says "GPL, see COPYING": kept, with the disagreement
     att = attribute({"license": "GPL-3.0-only", "kind": "reference", "pointer": True}, pk.of("src/x.js"))
     assert (att.license, att.note) == ("GPL-3.0-only", "the header says GPL-3.0-only, package . says MIT")
+
+
+def test_a_vendoring_folder_without_license_files_is_still_a_vendored_copy() -> None:
+    # Debian's pip keeps _vendor/rich/ without its LICENSE: the files are still a copy of rich.
+    files = {"LICENSE.txt": MIT.encode(), "_vendor/vendor.txt": b"rich==13.0\n"}
+    pk = find_packages(list(files), files.get)
+    top = pk.of("_vendor/rich/console.py")
+    assert top.root == "" and vendored_at("_vendor/rich/console.py", top) == "_vendor/rich"
+    assert vendored_at("cli/main.py", top) == ""

@@ -120,23 +120,26 @@ def families(expression: str | None) -> set[str]:
 
 def substitute(expression: str, package: str) -> str | None:
     """``expression`` with each id replaced by the package license's ids of its family (an
-    unknown reference by the whole package license); None when an id has no counterpart."""
+    unknown reference by the whole package license); ids of other families stay (a notice that
+    names the package's license and another one: "the theme is MIT; BSD, see LICENSE"). None
+    when no id has a counterpart."""
     if expression == UNKNOWN_REFERENCE:
         return package
     ids = license_ids(package)
-    missing = False
+    resolved = False
 
     def repl(m: re.Match[str]) -> str:
-        nonlocal missing
+        nonlocal resolved
         tok = m.group(0)
         if tok in _OPERATORS:
             return tok
         if tok == UNKNOWN_REFERENCE:
+            resolved = True
             return package if len(ids) == 1 else f"({package})"
         same = list(dict.fromkeys(i for i in ids if family(i) == family(tok)))
         if not same:
-            missing = True
             return tok
+        resolved = True
         return same[0] if len(same) == 1 else "(" + " AND ".join(same) + ")"
 
     def keep_exceptions(m: re.Match[str]) -> str:
@@ -145,7 +148,7 @@ def substitute(expression: str, package: str) -> str | None:
     out = _ID_RE.sub(keep_exceptions, expression)
     if out.startswith("(") and len(license_ids(expression)) == 1 and " " not in expression:
         out = out[1:-1]  # one id became several: no operator around them needs the parentheses
-    return None if missing else out
+    return out if resolved else None
 
 
 def combine_license_files(found: dict[str, str | None]) -> str | None:

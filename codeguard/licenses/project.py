@@ -31,8 +31,10 @@ MAX_LICENSE_FILE_BYTES = 1_000_000
 # A notice that sends the reader to the package's license file ("BSD, see LICENSE", "See
 # LICENSE.txt", "see the LICENSE file in the root of this repository"): what it names is the
 # file's license, whatever words the notice uses for it. Upper-case file names only, so that
-# Apache's "See the License for the specific language" is not one.
-POINTER_RE = re.compile(r"\b(?:LICEN[CS]E|COPYING)(?:\.[A-Za-z]+)?\b|\b(?i:licen[cs]e\s+file)\b")
+# Apache's "See the License for the specific language" is not one, nor a URL's ".../LICENSE-2.0".
+POINTER_RE = re.compile(
+    r"(?<![/\w])(?:LICEN[CS]E|COPYING)(?:\.[A-Za-z]+)?\b(?![-/])|\b(?i:licen[cs]e\s+file)\b"
+)
 
 
 @dataclass

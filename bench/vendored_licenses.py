@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -130,8 +129,13 @@ _LICENSING = Licensing()
 
 def cli(*args: str | Path) -> dict[str, Any]:
     """Run the real CLI (the codeguard on PYTHONPATH) and parse its JSON output."""
+    import codeguard
+
+    # From the folder above the imported package: ``-m`` puts the working directory first on
+    # the path, which would run the checkout the script sits in instead of PYTHONPATH's.
+    home = Path(codeguard.__file__).resolve().parents[1]
     out = subprocess.run(
-        [sys.executable, "-m", "codeguard", *map(str, args)], capture_output=True, text=True, env=os.environ
+        [sys.executable, "-m", "codeguard", *map(str, args)], capture_output=True, text=True, cwd=home
     )
     if out.returncode not in (0, 1):
         raise SystemExit(
@@ -178,6 +182,7 @@ def indexed_licenses(tree: Path, work: Path, *extra: str) -> dict[str, tuple[str
 # Files whose header names a second license next to the pointer, read by hand.
 FILE_TRUTH = {
     "pygments/styles/solarized.py": "MIT AND BSD-2-Clause",  # "Solarized (licensed under MIT)"
+    "pygments/lexers/robotframework.py": "Apache-2.0 AND BSD-2-Clause",  # Nokia's Apache notice
 }
 
 
@@ -253,6 +258,7 @@ def node_part(work: Path) -> tuple[int, int, list[str]]:
         if declared:
             rel = pj.parent.relative_to(NODE).as_posix()
             truth[rel] = declared if isinstance(declared, str) else " OR ".join(declared)
+            truth[rel] = truth[rel].replace("Apache 2.0", "Apache-2.0")  # qrcode-terminal's name
             roots.append(rel)
     # @npmcli/redact: package.json says ISC, its LICENSE is an MIT text; right only when both show.
     redact = "npm/node_modules/@npmcli/redact"

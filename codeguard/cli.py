@@ -746,16 +746,43 @@ def licenses(path: Path, as_json: bool, exclude: tuple[str, ...]) -> None:
         click.echo(json.dumps(rep, indent=2, sort_keys=True))
         return
     for f in rep["files"]:
+        resolved = f" -> {f['resolved']} ({f['resolved_from']})" if f.get("resolved") else ""
+        note = f"  [{f['note']}]" if f.get("note") else ""
         click.echo(
             f"{f['path']}:{f['start_line']}-{f['end_line']}  {f['license']}  "
-            f"({f['kind']}, confidence {f['confidence']:.2f})"
+            f"({f['kind']}, confidence {f['confidence']:.2f}){resolved}{note}"
         )
+    _echo_packages(rep["packages"])
     proj = rep["project"]
     click.echo(f"\nproject {proj['root']}: {proj['license'] or 'unknown'}")
     for e in proj["evidence"]:
         click.echo(f"  from {e['file']} ({e['kind']}): {e.get('license') or 'undecided'}")
     s = rep["stats"]
     click.echo(f"{len(rep['files'])} detection(s) in {s['files_read']} file(s) read in {s['seconds']:.2f}s")
+
+
+def _echo_packages(packages: list[dict[str, Any]]) -> None:
+    """The package table of `codeguard licenses`: root, name, version, license, and its source."""
+    if not packages:
+        return
+    rows = [
+        (
+            p["root"] + (" (vendored)" if p["vendored"] else ""),
+            p["name"] or "-",
+            p["version"] or "-",
+            p["license"] or "unknown",
+            p["license_from"] or "-",
+        )
+        for p in packages
+    ]
+    head = ("package root", "name", "version", "license", "from")
+    widths = [min(48, max(len(r[i]) for r in [head, *rows])) for i in range(4)]
+    click.echo(f"\n{len(rows)} package(s):")
+    for r in [head, *rows]:
+        click.echo("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+    for p in packages:
+        for problem in p["problems"]:
+            click.echo(f"  problem in {p['root']}: {problem}")
 
 
 @main.group()

@@ -49,6 +49,12 @@ class Provenance:
     chunk_kind: str = ""
     chunk_name: str = ""
     origin: str = ""
+    # Where the license came from (package root and metadata or license file, a header), a
+    # problem with it ("metadata says MIT, LICENSE says GPL-3.0-only"), and, when the origin is
+    # itself a vendored copy of another project, the vendored package's folder.
+    license_from: str = ""
+    license_note: str = ""
+    vendored: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +64,9 @@ class Provenance:
             "end_line": self.end_line,
             "commit": self.commit,
             "license": self.license,
+            "license_from": self.license_from,
+            "license_note": self.license_note,
+            "vendored": self.vendored,
             "chunk": {"kind": self.chunk_kind, "name": self.chunk_name},
             "origin": self.origin,
         }

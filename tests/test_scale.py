@@ -11,7 +11,7 @@ import pytest
 
 from codeguard.engine import scan as scan_mod
 from codeguard.index import store as store_mod
-from tests.conftest import LEVENSHTEIN, MERGE_INTERVALS, write_corpus
+from conftest import LEVENSHTEIN, MERGE_INTERVALS, write_corpus
 
 
 def _df_kept(db: Path) -> dict[int, tuple[int, int]]:

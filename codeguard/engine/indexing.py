@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 import sqlite3
 import time
@@ -15,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codeguard.discover import CODEGUARD_IGNORE, DEFAULT_MAX_BYTES, Candidate, iter_tree, path_filter
+from codeguard.discover import (
+    ALWAYS_SKIPPED_DIRS,
+    CODEGUARD_IGNORE,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_SKIPPED_DIRS,
+    Candidate,
+    iter_tree,
+    path_filter,
+)
 from codeguard.engine.analyze import Analyzed, analyze, cap_repeats, compress, parallel_map
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.errors import IndexUnavailable, SourceError, UsageError
@@ -29,7 +38,15 @@ from codeguard.index.store import (
     unpack_tokens,
 )
 from codeguard.index.vectors import MIN_EMBED_TOKENS, ChunkTexts, EmbeddingModelMismatch, encode_vectors
-from codeguard.licenses.project import directory_license, tree_license
+from codeguard.licenses.packages import (
+    Packages,
+    attribute,
+    directory_reader,
+    find_packages,
+    is_package_file,
+    package_paths,
+    vendored_at,
+)
 from codeguard.model import Skip
 from codeguard.parsing.chunker import BOILERPLATE
 from codeguard.parsing.languages import LANGUAGES, language_for_path
@@ -128,15 +145,17 @@ def _row(a: Analyzed) -> tuple[Any, ...]:
         chunks,
         a.hashes.tolist() + a.raw_hashes.tolist(),
         a.positions.tolist() + a.raw_positions.tolist(),
-        _file_license(a.source),
+        _file_notice(a.source),
     )
 
 
-def _file_license(source: bytes) -> str | None:
+def _file_notice(source: bytes) -> str | None:
+    """The license notice of a file's header as stored (JSON), resolved against the file's
+    package once all files are in (``_attribute``)."""
     from codeguard.licenses.project import header_license
 
     found = header_license(source)
-    return found.expression if found else None
+    return json.dumps(found.to_json(), sort_keys=True) if found else None
 
 
 def _dir_jobs(
@@ -245,17 +264,16 @@ def add_source(
         if not root.is_dir():
             raise UsageError(f"{source} is not a directory; index a directory or a git repository.")
         kind, commit = "dir", head_commit(root)
-        if not given and not _license_was_given(store, existing):
-            license = directory_license(root).expression
+        skip_dirs = ALWAYS_SKIPPED_DIRS | (set() if include_skipped_dirs else set(DEFAULT_SKIPPED_DIRS))
+        packages = _packages(package_paths(root, skip_dirs), directory_reader(root), store, existing, license)
         job_list, skips = _dir_jobs(root, known, max_bytes, exclude, include_skipped_dirs)
     else:
         kind = "git"
         # Blobs are read while the (possibly cloned) repository exists; jobs hold their bytes.
         with git_tree(arg.location, arg.revision, arg.is_url) as (commit, blobs):
             items = list(blobs)
-            if not given and not _license_was_given(store, existing):
-                top = {b.path: b for b in items if "/" not in b.path and not b.is_symlink}
-                license = tree_license(list(top), lambda n: top[n].read()).expression
+            meta = {b.path: b for b in items if not b.is_symlink and is_package_file(b.path)}
+            packages = _packages(list(meta), lambda n: meta[n].read(), store, existing, license)
             job_list, skips = _git_jobs(iter(items), known, max_bytes, exclude)
     summary = _apply(
         store,
@@ -264,7 +282,7 @@ def add_source(
         location,
         arg.revision,
         commit,
-        license,
+        packages.roots[""].license,
         boilerplate,
         existing,
         known,
@@ -274,9 +292,53 @@ def add_source(
         progress,
         license_given=given,
         encoder=encoder,
+        packages=packages,
     )
     _record_license(store, summary)
     return summary
+
+
+def _packages(
+    paths: list[str],
+    read: Any,
+    store: IndexStore,
+    existing: Any,
+    given: str | None,
+) -> Packages:
+    """The packages of a tree being added; its top takes a license given now or earlier."""
+    if given is None and _license_was_given(store, existing):
+        given = existing.license
+    return find_packages(paths, read, given=given)
+
+
+def _attribute(conn: sqlite3.Connection, source_id: int, packages: Packages) -> None:
+    """Each file's license from its package and its own notice, with where it came from. A file
+    of the tree's top package without a notice keeps NULL: it takes the source's license."""
+    top = packages.roots[""]
+    rows = conn.execute("SELECT id, path, notice FROM files WHERE source_id = ?", (source_id,)).fetchall()
+    updates = []
+    for file_id, path, notice in rows:
+        pkg = packages.of(path)
+        att = attribute(json.loads(notice) if notice else None, pkg)
+        lic = None if pkg is top and notice is None else att.license
+        vendored = vendored_at(path, pkg)
+        name = vendored.rsplit("/", 1)[-1] if vendored and not pkg.vendored else pkg.name
+        updates.append(
+            (
+                lic,
+                att.license_from,
+                att.note or None,
+                vendored or pkg.root,
+                name,
+                int(bool(vendored)),
+                file_id,
+            )
+        )
+    conn.executemany(
+        """UPDATE files SET license = ?, license_from = ?, license_note = ?, package = ?,
+           package_name = ?, vendored = ? WHERE id = ?""",
+        updates,
+    )
 
 
 def _record_license(store: IndexStore, summary: AddSummary) -> None:
@@ -311,6 +373,7 @@ def _apply(
     progress: Progress,
     license_given: bool = False,
     encoder: Encoder | None = None,
+    packages: Packages | None = None,
 ) -> AddSummary:
     summary = AddSummary(name=name, commit=commit)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -377,6 +440,8 @@ def _apply(
             if relpath not in seen:
                 _delete_file(conn, file_id)
                 summary.removed += 1
+        if packages is not None:
+            _attribute(conn, source_id, packages)
         conn.execute("DELETE FROM skips WHERE source_id = ?", (source_id,))
         conn.executemany("INSERT INTO skips VALUES (?,?,?)", [(source_id, s.path, s.reason) for s in skips])
         started = time.perf_counter()
@@ -565,11 +630,11 @@ def _insert_file(
     conn: sqlite3.Connection, source_id: int, relpath: str, row: tuple[Any, ...], boilerplate: bool
 ) -> None:
     """Insert an analysed file with its chunks and postings, counted into ``df`` and its source."""
-    sha, language, n_lines, n_tokens, content, tokens, chunks, hashes, positions, file_license = row
+    sha, language, n_lines, n_tokens, content, tokens, chunks, hashes, positions, notice = row
     cur = conn.execute(
-        """INSERT INTO files (source_id, path, sha256, language, n_lines, n_tokens, license,
+        """INSERT INTO files (source_id, path, sha256, language, n_lines, n_tokens, notice,
            content, tokens) VALUES (?,?,?,?,?,?,?,?,?)""",
-        (source_id, relpath, sha, language, n_lines, n_tokens, file_license, content, tokens),
+        (source_id, relpath, sha, language, n_lines, n_tokens, notice, content, tokens),
     )
     file_id = int(cur.lastrowid or 0)
     conn.executemany(

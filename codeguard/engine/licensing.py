@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codeguard.discover import Candidate, iter_tree, prepare_source
+from codeguard.discover import ALWAYS_SKIPPED_DIRS, Candidate, iter_tree, prepare_source
 from codeguard.errors import UsageError
+from codeguard.licenses.packages import Packages, attribute, directory_reader, find_packages, package_paths
 from codeguard.licenses.project import (
     LICENSE_FILE_RE,
     directory_license,
@@ -37,13 +38,19 @@ def _detect(text: str) -> list[Any]:
 
 
 def license_report(root: Path, exclude: tuple[str, ...] = (), own: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Detected licenses per file (whole license files, headers of other files) and the tree's.
+    """Detected licenses per file (whole license files, headers of other files), the packages
+    of the tree (node_modules and the like included) and the tree's own license.
 
     codeguard's own files are left out: those of ``OWN_FILES``, ``.codeguard/`` and ``own``
     (a baseline file under another name)."""
     if not root.exists():
         raise UsageError(f"No such file or directory: {root}")
     t0 = time.perf_counter()
+    packages = (
+        find_packages(package_paths(root, ALWAYS_SKIPPED_DIRS), directory_reader(root))
+        if root.is_dir()
+        else None
+    )
     items = (
         # No size limit here: only the head of each file is read (read_head).
         list(iter_tree(root, 1 << 62, exclude, all_files=True))
@@ -75,21 +82,16 @@ def license_report(root: Path, exclude: tuple[str, ...] = (), own: tuple[Path, .
         else:
             found = header_license(text)
             if found:
-                files.append(
-                    _row(
-                        item.relpath,
-                        found.expression,
-                        found.start_line,
-                        found.end_line,
-                        found.score,
-                        found.kind,
-                    )
+                row = _row(
+                    item.relpath, found.expression, found.start_line, found.end_line, found.score, found.kind
                 )
+                files.append({**row, **_resolved(packages, item.relpath, found.to_json())})
     proj = project_root(root)
     tree = directory_license(proj)
     return {
         "root": str(root),
         "project": {**tree.to_json(), "root": str(proj)},
+        "packages": [p.to_json() for p in packages.table()] if packages else [],
         "files": files,
         "skipped": skipped,
         "stats": {"files_read": n, "seconds": round(time.perf_counter() - t0, 3)},
@@ -105,3 +107,14 @@ def _row(path: str, spdx: str, start: int, end: int, score: float, kind: str) ->
         "confidence": round(score, 3),
         "kind": kind,
     }
+
+
+def _resolved(packages: Packages | None, relpath: str, notice: dict[str, Any]) -> dict[str, Any]:
+    """What a header notice means for its file, where its package changes it (a pointer to the
+    package's license file, a family name)."""
+    if packages is None:
+        return {}
+    att = attribute(notice, packages.of(relpath))
+    if att.license == notice["license"] and not att.note:
+        return {}
+    return {"resolved": att.license, "resolved_from": att.license_from, "note": att.note}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -748,16 +749,16 @@ def _select(cands: list[_Candidate]) -> list[Finding]:
         by_region[(c.group.q_region.start_tok, c.group.q_region.end_tok)].append(c)
     best: list[tuple[_Candidate, list[_Candidate]]] = []
     for group in by_region.values():
-        # The most probable origin; among equally probable ones the most verbatim (an identical
-        # upstream file before a sibling that is only similar).
-        group.sort(key=_strength)
+        group = _rank_origins(group)
         top = group[0]
-        seen = {top.family or str(top.ref.id)}
+        # One entry per content and corpus: an identical copy in another corpus (upstream and
+        # a vendored copy of it) is also where the code is.
+        seen = {(top.family or str(top.ref.id), top.source.id)}
         others = []
         for c in group[1:]:
-            fam = c.family or str(c.ref.id)
-            if fam not in seen and c.group.matched >= ALSO_IN_RATIO * top.group.matched:
-                seen.add(fam)
+            key = (c.family or str(c.ref.id), c.source.id)
+            if key not in seen and c.group.matched >= ALSO_IN_RATIO * top.group.matched:
+                seen.add(key)
                 others.append(c)
         best.append((top, others[:ALSO_IN_MAX]))
     best.sort(key=lambda t: _strength(t[0]))
@@ -780,6 +781,43 @@ def _select(cands: list[_Candidate]) -> list[Finding]:
             continue
         kept.append((c, others))
     return [_finding(c, others) for c, others in kept]
+
+
+# Origins whose P(copy) is within this of the best are equally good: the upstream one is named.
+EQUAL_PROBABILITY = 0.05
+
+
+def _rank_origins(group: list[_Candidate]) -> list[_Candidate]:
+    """Candidate origins of one scanned region, best first. The most probable; among about
+    equally probable ones upstream before a vendored copy (``_vendor/``, ``third_party/``, a
+    ``node_modules`` inside another package), a corpus named after the project before one that
+    only bundles it, then an identical copy before a similar one, then the most verbatim."""
+    group = sorted(group, key=_strength)  # most probable first
+    n_equal = sum(c.probability >= group[0].probability - EQUAL_PROBABILITY for c in group)
+    equal, rest = group[:n_equal], group[n_equal:]
+    equal.sort(key=lambda c: (c.ref.vendored, not _names_project(c), not _identical(c), _strength(c)))
+    return equal + rest
+
+
+def _identical(c: _Candidate) -> bool:
+    """Whether the scanned region and the origin region are the same raw tokens."""
+    q, r = c.group.q_region, c.group.r_region
+    return bool(
+        np.array_equal(
+            c.query.parsed.raw_tokens[q.start_tok : q.end_tok], c.ref.raw_tokens[r.start_tok : r.end_tok]
+        )
+    )
+
+
+def _project_key(name: str) -> str:
+    """A project name compared loosely: ``Foo_Bar-1.2`` and ``foo-bar`` are one project."""
+    return re.sub(r"[-_.]+", "-", re.sub(r"[-_.]v?\d[\w.]*$", "", name)).lower().removeprefix("@")
+
+
+def _names_project(c: _Candidate) -> bool:
+    """Whether the origin's corpus is the project its package names (tomli in a corpus tomli)."""
+    package = c.ref.package_name or c.ref.package.rsplit("/", 1)[-1]
+    return not package or _project_key(package.rsplit("/", 1)[-1]) == _project_key(c.source.name)
 
 
 def _region_pieces(c: _Candidate) -> list[tuple[int, int, int, int]]:
@@ -829,6 +867,9 @@ def _provenance(c: _Candidate) -> Provenance:
         chunk_kind=r.kind,
         chunk_name=r.name,
         origin=c.source.location,
+        license_from=c.ref.license_from,
+        license_note=c.ref.license_note,
+        vendored=c.ref.package if c.ref.vendored else "",
     )
 
 

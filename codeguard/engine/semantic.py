@@ -321,6 +321,9 @@ def _provenance(
         chunk_kind=row[2],
         chunk_name=row[3],
         origin=source.location,
+        license_from=ref.license_from,
+        license_note=ref.license_note,
+        vendored=ref.package if ref.vendored else "",
     )
 
 

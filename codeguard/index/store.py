@@ -38,7 +38,9 @@ from codeguard.fingerprint.winnow import HASH_SCHEME, K, W
 from codeguard.model import Chunk
 
 # 2: token blobs carry the raw channel and boilerplate flags; postings hold raw fingerprints.
-# 3: fingerprint document frequencies (``df``) and per-source counts kept at index time.
+# 3: fingerprint document frequencies (``df``) and per-source counts kept at index time;
+#    files record their header notice, where their license came from (package root, metadata
+#    or license file), problems with it, and whether their package is a vendored copy.
 FORMAT_VERSION = 3
 DB_NAME = "index.db"
 MANIFEST_NAME = "manifest.json"
@@ -70,6 +72,8 @@ CREATE TABLE files (
     id INTEGER PRIMARY KEY, source_id INTEGER NOT NULL REFERENCES sources(id),
     path TEXT NOT NULL, sha256 TEXT NOT NULL, language TEXT NOT NULL, n_lines INTEGER NOT NULL,
     n_tokens INTEGER NOT NULL, license TEXT, content BLOB NOT NULL, tokens BLOB NOT NULL,
+    notice TEXT, license_from TEXT, license_note TEXT, package TEXT, package_name TEXT,
+    vendored INTEGER NOT NULL DEFAULT 0,
     UNIQUE (source_id, path)
 );
 CREATE TABLE chunks (
@@ -155,6 +159,13 @@ class RefFile:
     store: IndexStore = field(repr=False, compare=False)
     raw: np.ndarray | None = None  # raw channel token ids (same positions as ``tokens``)
     flags: np.ndarray | None = None  # per-token flags (codeguard.parsing.chunker.BOILERPLATE)
+    # Where ``license`` came from, a problem with it, the file's package (root and name) and
+    # whether that package is a vendored copy (see codeguard.licenses.packages).
+    license_from: str = ""
+    license_note: str = ""
+    package: str = ""
+    package_name: str = ""
+    vendored: bool = False
 
     @property
     def raw_tokens(self) -> np.ndarray:
@@ -412,7 +423,8 @@ class IndexStore:
     @_guarded
     def load_file(self, file_id: int) -> RefFile:
         row = self.conn.execute(
-            "SELECT id, source_id, path, language, license, tokens FROM files WHERE id = ?",
+            """SELECT id, source_id, path, language, license, tokens, license_from, license_note,
+                      package, package_name, vendored FROM files WHERE id = ?""",
             (file_id,),
         ).fetchone()
         if row is None:
@@ -430,6 +442,11 @@ class IndexStore:
             store=self,
             raw=raw,
             flags=flags,
+            license_from=row[6] or "",
+            license_note=row[7] or "",
+            package=row[8] or "",
+            package_name=row[9] or "",
+            vendored=bool(row[10]),
         )
 
     @_guarded

@@ -28,6 +28,13 @@ _HINT_RE = re.compile(
     rb"licen[cs]|copyright|spdx|gpl|public domain|permission is hereby|redistribut|warrant", re.IGNORECASE
 )
 MAX_LICENSE_FILE_BYTES = 1_000_000
+# A notice that sends the reader to the package's license file ("BSD, see LICENSE", "See
+# LICENSE.txt", "see the LICENSE file in the root of this repository"): what it names is the
+# file's license, whatever words the notice uses for it. Upper-case file names only, so that
+# Apache's "See the License for the specific language" is not one, nor a URL's ".../LICENSE-2.0".
+POINTER_RE = re.compile(
+    r"(?<![/\w])(?:LICEN[CS]E|COPYING)(?:\.[A-Za-z]+)?\b(?![-/])|\b(?i:licen[cs]e\s+file)\b"
+)
 
 
 @dataclass
@@ -118,6 +125,10 @@ class FileLicense:
     end_line: int
     score: float
     kind: str
+    pointer: bool = False  # the notice points at a license file (see POINTER_RE)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"license": self.expression, "kind": self.kind, "pointer": self.pointer}
 
 
 def header_license(source: bytes) -> FileLicense | None:
@@ -140,12 +151,16 @@ def header_license(source: bytes) -> FileLicense | None:
         matches = tags
     expr = join_expressions([m.spdx for m in matches])
     assert expr is not None
+    start, end = min(m.start_line for m in matches), max(m.end_line for m in matches)
+    # The pointer may sit on the line after the matched words ("...BSD License.\n# See LICENSE").
+    lines = head.decode("utf-8", "replace").splitlines()[start - 1 : end + 1]
     return FileLicense(
         expression=expr,
-        start_line=min(m.start_line for m in matches),
-        end_line=max(m.end_line for m in matches),
+        start_line=start,
+        end_line=end,
         score=min(m.score for m in matches),
         kind=matches[0].kind,
+        pointer=any(POINTER_RE.search(line) for line in lines),
     )
 
 

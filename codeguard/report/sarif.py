@@ -221,6 +221,10 @@ def finding_message(f: Finding) -> str:
         f"{what[:1].upper() + what[1:]} (lines {f.start_line}-{f.end_line}) is {copy} of "
         f"{origin_text(f)}, license {o.license or 'unknown'}"
     )
+    if o.license_note:
+        text += f" ({o.license_note})"
+    if o.vendored:
+        text += f"; the origin is itself a vendored copy ({o.vendored})"
     if o.commit:
         text += f", commit {o.commit}"
     if f.probability is not None:
@@ -270,6 +274,9 @@ def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> d
                 "start_line": o.start_line,
                 "end_line": o.end_line,
                 "license": o.license,
+                "license_from": o.license_from,
+                "license_note": o.license_note,
+                "vendored": o.vendored,
                 "commit": o.commit,
                 "chunk": {"kind": o.chunk_kind, "name": o.chunk_name},
                 "location": o.origin,

@@ -22,6 +22,10 @@ def _origin(f: Finding) -> str:
     if o.commit:
         parts.append(f"@ {o.commit[:12]}")
     parts.append(f"license {o.license or 'unknown'}")
+    if o.license_note:
+        parts.append(f"({o.license_note})")
+    if o.vendored:
+        parts.append(f"[the origin is itself a vendored copy: {o.vendored}]")
     return " ".join(parts)
 
 

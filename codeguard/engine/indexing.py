@@ -15,8 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from codeguard.discover import CODEGUARD_IGNORE, DEFAULT_MAX_BYTES, Candidate, iter_tree, path_filter
-from codeguard.engine.analyze import Analyzed, analyze, compress, parallel_map
+from codeguard.discover import (
+    CODEGUARD_IGNORE,
+    DEFAULT_MAX_BYTES,
+    HASH_ONLY_MAX_BYTES,
+    Candidate,
+    iter_tree,
+    oversize_reason,
+    path_filter,
+)
+from codeguard.engine.analyze import Analyzed, analyze_file, compress, parallel_map
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.errors import IndexUnavailable, SourceError, UsageError
 from codeguard.fingerprint.winnow import channel_fingerprints, family_seed
@@ -52,6 +60,8 @@ class AddSummary:
     unchanged: int = 0
     removed: int = 0
     chunks: int = 0
+    # Files not chunked (generated, minified, without code) whose whole-file identity is recorded.
+    hashed_only: int = 0
     skipped: list[Skip] = field(default_factory=list)
     # Files indexed with a remark (transcoded from another encoding, syntax errors).
     notes: list[tuple[str, str]] = field(default_factory=list)
@@ -77,6 +87,7 @@ class AddSummary:
             "unchanged": self.unchanged,
             "removed": self.removed,
             "chunks": self.chunks,
+            "hashed_only": self.hashed_only,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "notes": [{"path": p, "note": n} for p, n in self.notes],
             "embedded": self.embedded,
@@ -94,25 +105,30 @@ class AddSummary:
         return not self.license_given and bool(self.unknown_licenses) and self.files_without_license > 0
 
 
-# A job: (relpath, path on disk or bytes, language, sha256 already indexed or "")
-Job = tuple[str, "Path | bytes", str, str]
+# A job: (relpath, path on disk or bytes, language, sha256 already indexed or "", and why it is
+# only hashed, not chunked: over the size limit; "" for the others)
+Job = tuple[str, "Path | bytes", str, str, str]
 
 
 def _index_job(job: Job) -> tuple[Any, ...]:
-    relpath, where, language, known = job
+    relpath, where, language, known, hash_only = job
     if isinstance(where, bytes):
         raw = where
     else:
         try:
             raw = where.read_bytes()
         except OSError as exc:
-            return ("skip", relpath, f"unreadable: {exc.strerror or exc}")
+            return ("skip", relpath, f"unreadable: {exc.strerror or exc}", None)
     if known and hashlib.sha256(raw).hexdigest() == known:
         return ("same", relpath)
-    res = analyze(relpath, raw, language)
+    res, whole = analyze_file(relpath, raw, language, hash_only)
     if isinstance(res, Skip):
-        return ("skip", relpath, res.reason)
-    return ("ok", relpath, _row(res), res.note)
+        # Not chunked, yet its whole-file identity is recorded (with its license, and its text
+        # unless it is over the size limit).
+        text = None if hash_only else compress(raw)
+        hashed = None if whole is None else (whole, _file_license(raw), text)
+        return ("skip", relpath, res.reason, hashed)
+    return ("ok", relpath, _row(res), res.note, whole)
 
 
 def _row(a: Analyzed) -> tuple[Any, ...]:
@@ -153,7 +169,8 @@ def _dir_jobs(
             skips.append(item)
         else:
             assert isinstance(item, Candidate)
-            jobs.append((item.relpath, item.path, item.language, known.get(item.relpath, (0, ""))[1]))
+            known_sha = known.get(item.relpath, (0, ""))[1]
+            jobs.append((item.relpath, item.path, item.language, known_sha, item.hash_only))
     return jobs, skips
 
 
@@ -177,10 +194,11 @@ def _git_jobs(
             continue
         if blob.is_symlink:
             skips.append(Skip(blob.path, "symlink in git tree (not followed)"))
-        elif blob.size > max_bytes:
-            skips.append(Skip(blob.path, f"larger than the {max_bytes:,}-byte limit ({blob.size:,} bytes)"))
+        elif blob.size > max(max_bytes, HASH_ONLY_MAX_BYTES):
+            skips.append(Skip(blob.path, oversize_reason(blob.size, max_bytes)))
         else:
-            jobs.append((blob.path, blob.read(), spec.name, known.get(blob.path, (0, ""))[1]))
+            hash_only = oversize_reason(blob.size, max_bytes) if blob.size > max_bytes else ""
+            jobs.append((blob.path, blob.read(), spec.name, known.get(blob.path, (0, ""))[1], hash_only))
     return jobs, skips
 
 
@@ -347,15 +365,22 @@ def _apply(
         if license_given:
             conn.execute("UPDATE sources SET license_given = 1 WHERE id = ?", (source_id,))
         seen: set[str] = set()
+        stale_whole = store.whole_paths(source_id) if existing is not None else set()
         for res in parallel_map(_index_job, job_list, jobs):
             progress.advance()
             status, relpath = res[0], res[1]
             if status == "same":
                 seen.add(relpath)
+                stale_whole.discard(relpath)
                 summary.unchanged += 1
                 continue
             if status == "skip":
                 skips.append(Skip(relpath, res[2]))
+                if res[3] is not None:
+                    whole, file_license, content = res[3]
+                    store.put_whole_file(conn, source_id, relpath, None, whole, file_license, content)
+                    stale_whole.discard(relpath)
+                    summary.hashed_only += 1
                 continue
             seen.add(relpath)
             row, note = res[2], res[3]
@@ -367,11 +392,14 @@ def _apply(
             else:
                 summary.added += 1
             summary.chunks += len(row[6])
-            _insert_file(conn, source_id, relpath, row)
+            file_id = _insert_file(conn, source_id, relpath, row)
+            store.put_whole_file(conn, source_id, relpath, file_id, res[4], row[9], None)
+            stale_whole.discard(relpath)
         for relpath, (file_id, _) in known.items():
             if relpath not in seen:
                 _delete_file(conn, file_id)
                 summary.removed += 1
+        store.delete_whole_files(conn, source_id, stale_whole)
         conn.execute("DELETE FROM skips WHERE source_id = ?", (source_id,))
         conn.executemany("INSERT INTO skips VALUES (?,?,?)", [(source_id, s.path, s.reason) for s in skips])
         store.refresh_common_hashes(conn)
@@ -553,7 +581,7 @@ def embed_index(
     )
 
 
-def _insert_file(conn: sqlite3.Connection, source_id: int, relpath: str, row: tuple[Any, ...]) -> None:
+def _insert_file(conn: sqlite3.Connection, source_id: int, relpath: str, row: tuple[Any, ...]) -> int:
     sha, language, n_lines, n_tokens, content, tokens, chunks, hashes, positions, file_license = row
     cur = conn.execute(
         """INSERT INTO files (source_id, path, sha256, language, n_lines, n_tokens, license,
@@ -570,6 +598,7 @@ def _insert_file(conn: sqlite3.Connection, source_id: int, relpath: str, row: tu
         "INSERT OR IGNORE INTO postings VALUES (?,?,?)",
         zip(hashes, [file_id] * len(hashes), positions),
     )
+    return int(file_id or 0)
 
 
 def _delete_file(conn: sqlite3.Connection, file_id: int) -> None:
@@ -608,6 +637,7 @@ def remove_source(store: IndexStore, name: str) -> int:
         for file_id in ids:
             _delete_file(conn, file_id)
         conn.execute("DELETE FROM skips WHERE source_id = ?", (src.id,))
+        store.delete_whole_files(conn, src.id)
         conn.execute("DELETE FROM sources WHERE id = ?", (src.id,))
         store.refresh_common_hashes(conn)
         if ids:

@@ -19,14 +19,17 @@ from codeguard.baseline.inline import Allow, allow_for, allow_in
 from codeguard.discover import (
     CODEGUARD_IGNORE,
     DEFAULT_MAX_BYTES,
+    HASH_ONLY_MAX_BYTES,
     Candidate,
     check_size,
     iter_tree,
+    oversize_reason,
     path_filter,
 )
 from codeguard.engine.analyze import (
     Analyzed,
     analyze,
+    analyze_file,
     analyze_path,
     cap_repeats,
     parallel_map,
@@ -35,8 +38,10 @@ from codeguard.engine.analyze import (
 )
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.engine.semantic import load_semantic, semantic_findings
+from codeguard.engine.wholefile import whole_file_findings
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
+from codeguard.fingerprint.wholefile import WholeFile
 from codeguard.fingerprint.winnow import K_RAW, W_RAW, K, W, dense_fingerprints, family_seed
 from codeguard.gitio import ChangedFile, ignored_in
 from codeguard.index.store import IndexStore, RefFile, SourceRow
@@ -142,9 +147,18 @@ class ScoredPair:
 
 
 def _analyze_job(c: Candidate) -> Analyzed | Skip:
+    if c.hash_only:
+        return Skip(c.relpath, c.hash_only)
     if c.data is not None:
         return analyze(c.relpath, c.data, c.language)
-    return analyze_path(c.relpath, c.path, c.language)
+    return analyze_path(c.relpath, c.path, c.language)[0]
+
+
+def _analyze_whole_job(c: Candidate) -> tuple[Analyzed | Skip, WholeFile | None]:
+    """``_analyze_job`` with the file's whole-file identity (also of files not chunked)."""
+    if c.data is not None:
+        return analyze_file(c.relpath, c.data, c.language, c.hash_only)
+    return analyze_path(c.relpath, c.path, c.language, c.hash_only)
 
 
 def change_candidates(
@@ -166,12 +180,11 @@ def change_candidates(
         spec = language_for_path(c.path)
         if spec is None or excluded(c.path):
             continue
-        if len(c.data) > options.max_bytes:
-            skips.append(
-                Skip(c.path, f"larger than the {options.max_bytes:,}-byte limit ({len(c.data):,} bytes)")
-            )
+        if len(c.data) > max(options.max_bytes, HASH_ONLY_MAX_BYTES):
+            skips.append(Skip(c.path, oversize_reason(len(c.data), options.max_bytes)))
             continue
-        cands.append(Candidate(c.path, root / c.path, spec.name, c.data))
+        hash_only = oversize_reason(len(c.data), options.max_bytes) if len(c.data) > options.max_bytes else ""
+        cands.append(Candidate(c.path, root / c.path, spec.name, c.data, hash_only))
     return cands, skips
 
 
@@ -256,8 +269,11 @@ def scan(
     progress.start(len(cands), "parsing")
     analyzed: list[Analyzed] = []
     notes: list[dict[str, str]] = []
-    for res in parallel_map(_analyze_job, cands, options.jobs):
+    wholes: list[tuple[str, WholeFile]] = []
+    for cand, (res, whole) in zip(cands, parallel_map(_analyze_whole_job, cands, options.jobs)):
         progress.advance()
+        if whole is not None:
+            wholes.append((cand.relpath, whole))
         if isinstance(res, Skip):
             skips.append(res)
         else:
@@ -277,7 +293,13 @@ def scan(
         ref_cache: dict[int, RefFile] = {}
         sources = store.source_map()
         verdict = load_verdict(options.verdict)
-        findings = match_files(store, analyzed, options, progress, near_misses, ref_cache, sources, verdict)
+        # A file identical to an indexed one is one finding; its chunks are not matched again.
+        n_tokens = {a.relpath: len(a.parsed.tokens) for a in analyzed}
+        findings = whole_file_findings(store, wholes, sources, options.min_probability, n_tokens)
+        done = {f.path for f in findings}
+        rest = [a for a in analyzed if a.relpath not in done]
+        findings += match_files(store, rest, options, progress, near_misses, ref_cache, sources, verdict)
+        findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
         if sem is not None:
             covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
             for f in findings:
@@ -285,7 +307,7 @@ def scan(
             findings += semantic_findings(
                 sem,
                 store,
-                analyzed,
+                rest,
                 covered,
                 near_misses,
                 sources,

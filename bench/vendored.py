@@ -89,8 +89,9 @@ def label(path: Path) -> str:
 
 
 def run(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
+    """Run ``cmd`` outside any checkout (``python -m`` would import the one in the cwd)."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd="/")
     if proc.returncode not in ok:
         sys.stderr.write(proc.stderr[-4000:])
         sys.exit(f"command failed (exit {proc.returncode}): {' '.join(cmd)}")

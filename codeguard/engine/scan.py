@@ -364,7 +364,7 @@ def scan(
             for r in policy.rule_catalog()
         ],
         read_origin=store.file_content if store is not None else None,
-        read_scanned=_reader(analyzed, _paths(findings, license_findings, suppressed)),
+        read_scanned=_reader(analyzed, _paths(findings, license_findings, suppressed), cands),
         project={**project.to_json(), "root": str(proj_root), "policy": policy.path},
         base=str(base),
     )
@@ -374,9 +374,24 @@ def _paths(*groups: list[Any]) -> set[str]:
     return {f.path for g in groups for f in g}
 
 
-def _reader(analyzed: list[Analyzed], paths: set[str]) -> Callable[[str], bytes | None]:
-    """The scanned content of the files that reports show (staged content, not the work tree)."""
-    return {a.relpath: a.source for a in analyzed if a.relpath in paths}.get
+def _reader(
+    analyzed: list[Analyzed], paths: set[str], cands: list[Candidate]
+) -> Callable[[str], bytes | None]:
+    """The scanned content of the files that reports show (staged content, not the work tree);
+    files found by whole-file identity without being chunked are read again when shown."""
+    parsed = {a.relpath: a.source for a in analyzed if a.relpath in paths}
+    unparsed = {c.relpath: c for c in cands if c.relpath in paths and c.relpath not in parsed}
+
+    def read(path: str) -> bytes | None:
+        if path in parsed or path not in unparsed:
+            return parsed.get(path)
+        c = unparsed[path]
+        try:
+            return c.data if c.data is not None else c.path.read_bytes()
+        except OSError:
+            return None
+
+    return read
 
 
 def _project_license(proj_root: Path, options: ScanOptions) -> TreeLicense:

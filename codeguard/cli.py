@@ -310,7 +310,12 @@ def index_add(
 
         reasons = Counter(s.reason.split(" (")[0].split(":")[0] for s in summary.skipped)
         listed = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
-        click.echo(f"  skipped: {listed} (--json lists every file and reason)", err=True)
+        hashed = (
+            f"; {summary.hashed_only} of them not chunked, but hashed to find whole-file copies"
+            if summary.hashed_only
+            else ""
+        )
+        click.echo(f"  skipped: {listed}{hashed} (--json lists every file and reason)", err=True)
 
 
 def _warn_unknown_license(source: str, summary: Any) -> None:

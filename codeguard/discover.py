@@ -27,6 +27,9 @@ from codeguard.model import Skip
 from codeguard.parsing.languages import LanguageSpec, language_for_path
 
 DEFAULT_MAX_BYTES = 2_000_000
+# Files over the size limit but under this are still read once for their whole-file identity
+# (hashes, linear in the file); bigger ones are skipped unread.
+HASH_ONLY_MAX_BYTES = 16_000_000
 CODEGUARD_IGNORE = ".codeguardignore"
 IGNORE_FILES = (".gitignore", CODEGUARD_IGNORE)
 # Never walked, never listed: version control internals and bytecode caches hold no source.
@@ -66,6 +69,8 @@ class Candidate:
     path: Path
     language: str
     data: bytes | None = None  # content already in memory (a staged blob), else read from path
+    # Why it is not chunked (over the size limit): only its whole-file identity is taken.
+    hash_only: str = ""
 
 
 def iter_tree(
@@ -293,9 +298,18 @@ def check_size(rel: str, path: Path, spec: LanguageSpec | None, max_bytes: int) 
         return
     size = st.st_size
     if size > max_bytes:
-        yield Skip(rel, f"larger than the {max_bytes:,}-byte limit ({size:,} bytes)")
+        reason = oversize_reason(size, max_bytes)
+        if spec is not None and size <= max(HASH_ONLY_MAX_BYTES, max_bytes):
+            yield Candidate(rel, path, spec.name, hash_only=reason)
+        else:
+            yield Skip(rel, reason)
         return
     yield Candidate(rel, path, spec.name if spec else "")
+
+
+def oversize_reason(size: int, max_bytes: int) -> str:
+    """The skip reason of a file over the size limit."""
+    return f"larger than the {max_bytes:,}-byte limit ({size:,} bytes)"
 
 
 def prepare_source(raw: bytes) -> tuple[bytes | None, str]:

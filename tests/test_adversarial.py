@@ -512,10 +512,17 @@ def test_copied_data_table_is_found_with_bounded_cost(tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "uts46data.py").write_text(data_table(1))
+    # Half of the table (its first 45 segments): not the same file, so matched chunk by chunk.
+    (tree / "part.py").write_text(data_table(1, segments=45))
     run = sane(codeguard("scan", tree, "--index", index, "--format", "json", "--no-ml"), 1)
     findings = run.json()["findings"]
-    assert len(findings) == 85 and {f["match_type"] for f in findings} == {"exact"}
-    assert {f["origin"]["path"] for f in findings} == {"uts46data.py"}
+    # The identical copy is one whole-file finding, not one per segment.
+    [whole] = [f for f in findings if f["path"] == "uts46data.py"]
+    assert (whole["match_type"], whole["chunk"]["kind"], whole["start_line"]) == ("exact", "file", 1)
+    assert whole["end_line"] == data_table(1).count("\n") and whole["origin"]["path"] == "uts46data.py"
+    part = [f for f in findings if f["path"] == "part.py"]
+    assert len(part) == 45 and {f["match_type"] for f in part} == {"exact"}
+    assert {f["origin"]["path"] for f in part} == {"uts46data.py"}
 
 
 # -- the fuzz-style suite: everything at once, with random bytes and a concurrent writer ------------

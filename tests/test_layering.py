@@ -10,10 +10,12 @@ import pytest
 PURE = [
     "codeguard.fingerprint.winnow",
     "codeguard.fingerprint.align",
+    "codeguard.fingerprint.wholefile",
     "codeguard.model",
     "codeguard.report",
     "codeguard.verdict.classifier",
     "codeguard.verdict.features",
+    "codeguard.verdict.wholefile",
 ]
 HEAVY = ["torch", "faiss", "tree_sitter", "transformers", "sklearn"]
 

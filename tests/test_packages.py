@@ -122,7 +122,9 @@ def _origins(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _project(root: Path, files: dict[str, str]) -> Path:
-    return _write(root, {"LICENSE": MIT, **files})
+    """A project holding the copied functions inside files of its own (an identical file would
+    be one whole-file finding instead of one finding per function)."""
+    return _write(root, {"LICENSE": MIT, **{k: "import os\n\n\n" + v for k, v in files.items()}})
 
 
 def _node_modules(root: Path) -> Path:
@@ -320,6 +322,13 @@ def test_bad_metadata_is_recorded_and_shown_never_resolved_silently(
     assert "Frobnicate-License-9" in origins["topo_sort"]["license_note"]
     _, text, _ = run_cli("scan", project, "--index", index)
     assert "license MIT AND GPL-3.0-only (metadata says MIT, LICENSE says GPL-3.0-only)" in text
+    # A whole-file copy carries the same provenance.
+    whole = _write(tmp_path / "whole", {"LICENSE": MIT, "lev.py": LEVENSHTEIN})
+    _, report, _ = scan_json(whole, index)
+    [finding] = report["findings"]
+    assert finding["chunk"]["name"] == "identical file"
+    assert finding["origin"]["license"] == "MIT AND GPL-3.0-only"
+    assert finding["origin"]["license_note"] == "metadata says MIT, LICENSE says GPL-3.0-only"
 
 
 def test_upstream_is_named_before_a_vendored_copy(tmp_path: Path, add_json: Any, scan_json: Any) -> None:

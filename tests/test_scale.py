@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import LEVENSHTEIN, MERGE_INTERVALS, write_corpus
 
 from codeguard.engine import scan as scan_mod
 from codeguard.index import store as store_mod
-from conftest import LEVENSHTEIN, MERGE_INTERVALS, write_corpus
 
 
 def _df_kept(db: Path) -> dict[int, tuple[int, int]]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from codeguard.discover import generated_marker, prepare_source
+from codeguard.fingerprint.wholefile import WholeFile, whole_file
 from codeguard.fingerprint.winnow import channel_fingerprints, family_seed
 from codeguard.model import Skip
 from codeguard.parsing.chunker import BOILERPLATE, ParsedFile, parse_file
@@ -151,13 +152,39 @@ def analyze(relpath: str, raw: bytes, language: str) -> Analyzed | Skip:
     )
 
 
-def analyze_path(relpath: str, path: Path, language: str) -> Analyzed | Skip:
-    """``analyze`` for a file on disk; unreadable files become skips."""
+# Skips of files that are text of their language but are not chunked: their whole-file identity
+# is still recorded and compared (a generated table copied verbatim is still a copy). Binary,
+# empty and undecodable files have none.
+WHOLE_FILE_SKIPS = ("generated", "minified", "no code")
+_NO_CODE = "no code"
+
+
+def analyze_file(
+    relpath: str, raw: bytes, language: str, hash_only: str = ""
+) -> tuple[Analyzed | Skip, WholeFile | None]:
+    """``analyze`` and the file's whole-file identity (also for files skipped from chunking as
+    generated, minified or without code; None for binary, empty or undecodable ones). With
+    ``hash_only`` (the reason: over the size limit) the file is not chunked, only hashed."""
+    if hash_only:
+        binary = b"\x00" in raw[:8192] and not raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+        return Skip(relpath, hash_only), None if binary else whole_file(raw)
+    res = analyze(relpath, raw, language)
+    if isinstance(res, Analyzed):
+        return res, whole_file(raw)
+    if res.reason.startswith(WHOLE_FILE_SKIPS):
+        return res, whole_file(raw, code=not res.reason.startswith(_NO_CODE))
+    return res, None
+
+
+def analyze_path(
+    relpath: str, path: Path, language: str, hash_only: str = ""
+) -> tuple[Analyzed | Skip, WholeFile | None]:
+    """``analyze_file`` for a file on disk; unreadable files become skips."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return Skip(relpath, f"unreadable: {exc.strerror or exc}")
-    return analyze(relpath, raw, language)
+        return Skip(relpath, f"unreadable: {exc.strerror or exc}"), None
+    return analyze_file(relpath, raw, language, hash_only)
 
 
 def compress(data: bytes) -> bytes:

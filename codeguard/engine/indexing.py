@@ -21,11 +21,13 @@ from codeguard.discover import (
     CODEGUARD_IGNORE,
     DEFAULT_MAX_BYTES,
     DEFAULT_SKIPPED_DIRS,
+    HASH_ONLY_MAX_BYTES,
     Candidate,
     iter_tree,
+    oversize_reason,
     path_filter,
 )
-from codeguard.engine.analyze import Analyzed, analyze, cap_repeats, compress, parallel_map
+from codeguard.engine.analyze import Analyzed, analyze_file, cap_repeats, compress, parallel_map
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.errors import IndexUnavailable, SourceError, UsageError
 from codeguard.fingerprint.winnow import channel_fingerprints, family_seed
@@ -69,6 +71,8 @@ class AddSummary:
     unchanged: int = 0
     removed: int = 0
     chunks: int = 0
+    # Files not chunked (generated, minified, without code) whose whole-file identity is recorded.
+    hashed_only: int = 0
     skipped: list[Skip] = field(default_factory=list)
     # Files indexed with a remark (transcoded from another encoding, syntax errors).
     notes: list[tuple[str, str]] = field(default_factory=list)
@@ -94,6 +98,7 @@ class AddSummary:
             "unchanged": self.unchanged,
             "removed": self.removed,
             "chunks": self.chunks,
+            "hashed_only": self.hashed_only,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "notes": [{"path": p, "note": n} for p, n in self.notes],
             "embedded": self.embedded,
@@ -111,25 +116,30 @@ class AddSummary:
         return not self.license_given and bool(self.unknown_licenses) and self.files_without_license > 0
 
 
-# A job: (relpath, path on disk or bytes, language, sha256 already indexed or "")
-Job = tuple[str, "Path | bytes", str, str]
+# A job: (relpath, path on disk or bytes, language, sha256 already indexed or "", and why it is
+# only hashed, not chunked: over the size limit; "" for the others)
+Job = tuple[str, "Path | bytes", str, str, str]
 
 
 def _index_job(job: Job) -> tuple[Any, ...]:
-    relpath, where, language, known = job
+    relpath, where, language, known, hash_only = job
     if isinstance(where, bytes):
         raw = where
     else:
         try:
             raw = where.read_bytes()
         except OSError as exc:
-            return ("skip", relpath, f"unreadable: {exc.strerror or exc}")
+            return ("skip", relpath, f"unreadable: {exc.strerror or exc}", None)
     if known and hashlib.sha256(raw).hexdigest() == known:
         return ("same", relpath)
-    res = analyze(relpath, raw, language)
+    res, whole = analyze_file(relpath, raw, language, hash_only)
     if isinstance(res, Skip):
-        return ("skip", relpath, res.reason)
-    return ("ok", relpath, _row(res), res.note)
+        # Not chunked, yet its whole-file identity is recorded (with its license, and its text
+        # unless it is over the size limit).
+        text = None if hash_only else compress(raw)
+        hashed = None if whole is None else (whole, _file_notice(raw), text)
+        return ("skip", relpath, res.reason, hashed)
+    return ("ok", relpath, _row(res), res.note, whole)
 
 
 def _row(a: Analyzed) -> tuple[Any, ...]:
@@ -172,7 +182,8 @@ def _dir_jobs(
             skips.append(item)
         else:
             assert isinstance(item, Candidate)
-            jobs.append((item.relpath, item.path, item.language, known.get(item.relpath, (0, ""))[1]))
+            known_sha = known.get(item.relpath, (0, ""))[1]
+            jobs.append((item.relpath, item.path, item.language, known_sha, item.hash_only))
     return jobs, skips
 
 
@@ -196,10 +207,11 @@ def _git_jobs(
             continue
         if blob.is_symlink:
             skips.append(Skip(blob.path, "symlink in git tree (not followed)"))
-        elif blob.size > max_bytes:
-            skips.append(Skip(blob.path, f"larger than the {max_bytes:,}-byte limit ({blob.size:,} bytes)"))
+        elif blob.size > max(max_bytes, HASH_ONLY_MAX_BYTES):
+            skips.append(Skip(blob.path, oversize_reason(blob.size, max_bytes)))
         else:
-            jobs.append((blob.path, blob.read(), spec.name, known.get(blob.path, (0, ""))[1]))
+            hash_only = oversize_reason(blob.size, max_bytes) if blob.size > max_bytes else ""
+            jobs.append((blob.path, blob.read(), spec.name, known.get(blob.path, (0, ""))[1], hash_only))
     return jobs, skips
 
 
@@ -312,33 +324,37 @@ def _packages(
 
 
 def _attribute(conn: sqlite3.Connection, source_id: int, packages: Packages) -> None:
-    """Each file's license from its package and its own notice, with where it came from. A file
-    of the tree's top package without a notice keeps NULL: it takes the source's license."""
+    """Each file's license from its package and its own notice, with where it came from, for the
+    chunked files and the whole-file identities of every file (those not chunked too). A file of
+    the tree's top package without a notice keeps NULL: it takes the source's license."""
     top = packages.roots[""]
-    rows = conn.execute("SELECT id, path, notice FROM files WHERE source_id = ?", (source_id,)).fetchall()
-    updates = []
-    for file_id, path, notice in rows:
-        pkg = packages.of(path)
-        att = attribute(json.loads(notice) if notice else None, pkg)
-        lic = None if pkg is top and notice is None else att.license
-        vendored = vendored_at(path, pkg)
-        name = vendored.rsplit("/", 1)[-1] if vendored and not pkg.vendored else pkg.name
-        updates.append(
-            (
-                lic,
-                att.license_from,
-                att.note or None,
-                vendored or pkg.root,
-                name,
-                int(bool(vendored)),
-                file_id,
+    for table in ("files", "whole_files"):
+        rows = conn.execute(
+            f"SELECT id, path, notice FROM {table} WHERE source_id = ?", (source_id,)
+        ).fetchall()
+        updates = []
+        for row_id, path, notice in rows:
+            pkg = packages.of(path)
+            att = attribute(json.loads(notice) if notice else None, pkg)
+            lic = None if pkg is top and notice is None else att.license
+            vendored = vendored_at(path, pkg)
+            name = vendored.rsplit("/", 1)[-1] if vendored and not pkg.vendored else pkg.name
+            updates.append(
+                (
+                    lic,
+                    att.license_from,
+                    att.note or None,
+                    vendored or pkg.root,
+                    name,
+                    int(bool(vendored)),
+                    row_id,
+                )
             )
+        conn.executemany(
+            f"""UPDATE {table} SET license = ?, license_from = ?, license_note = ?, package = ?,
+               package_name = ?, vendored = ? WHERE id = ?""",
+            updates,
         )
-    conn.executemany(
-        """UPDATE files SET license = ?, license_from = ?, license_note = ?, package = ?,
-           package_name = ?, vendored = ? WHERE id = ?""",
-        updates,
-    )
 
 
 def _record_license(store: IndexStore, summary: AddSummary) -> None:
@@ -415,15 +431,22 @@ def _apply(
             conn.execute("SELECT boilerplate FROM sources WHERE id = ?", (source_id,)).fetchone()[0]
         )
         seen: set[str] = set()
+        stale_whole = store.whole_paths(source_id) if existing is not None else set()
         for res in parallel_map(_index_job, job_list, jobs):
             progress.advance()
             status, relpath = res[0], res[1]
             if status == "same":
                 seen.add(relpath)
+                stale_whole.discard(relpath)
                 summary.unchanged += 1
                 continue
             if status == "skip":
                 skips.append(Skip(relpath, res[2]))
+                if res[3] is not None:
+                    whole, notice, content = res[3]
+                    store.put_whole_file(conn, source_id, relpath, None, whole, notice, content)
+                    stale_whole.discard(relpath)
+                    summary.hashed_only += 1
                 continue
             seen.add(relpath)
             row, note = res[2], res[3]
@@ -435,11 +458,14 @@ def _apply(
             else:
                 summary.added += 1
             summary.chunks += len(row[6])
-            _insert_file(conn, source_id, relpath, row, is_boilerplate)
+            file_id = _insert_file(conn, source_id, relpath, row, is_boilerplate)
+            store.put_whole_file(conn, source_id, relpath, file_id, res[4], row[9], None)
+            stale_whole.discard(relpath)
         for relpath, (file_id, _) in known.items():
             if relpath not in seen:
                 _delete_file(conn, file_id)
                 summary.removed += 1
+        store.delete_whole_files(conn, source_id, stale_whole)
         if packages is not None:
             _attribute(conn, source_id, packages)
         conn.execute("DELETE FROM skips WHERE source_id = ?", (source_id,))
@@ -628,7 +654,7 @@ def embed_index(
 
 def _insert_file(
     conn: sqlite3.Connection, source_id: int, relpath: str, row: tuple[Any, ...], boilerplate: bool
-) -> None:
+) -> int:
     """Insert an analysed file with its chunks and postings, counted into ``df`` and its source."""
     sha, language, n_lines, n_tokens, content, tokens, chunks, hashes, positions, notice = row
     cur = conn.execute(
@@ -648,6 +674,7 @@ def _insert_file(
     )
     IndexStore.count_file(conn, file_id, hashes, boilerplate, +1)
     IndexStore.count_source(conn, source_id, 1, len(chunks), max(cur.rowcount, 0))
+    return int(file_id or 0)
 
 
 def _stored_fingerprints(conn: sqlite3.Connection, file_id: int) -> tuple[list[int], list[int]]:
@@ -707,6 +734,7 @@ def remove_source(store: IndexStore, name: str) -> int:
         for file_id in ids:
             _delete_file(conn, file_id)
         conn.execute("DELETE FROM skips WHERE source_id = ?", (src.id,))
+        store.delete_whole_files(conn, src.id)
         conn.execute("DELETE FROM sources WHERE id = ?", (src.id,))
         if ids:
             store.bump_vectors_generation(conn)

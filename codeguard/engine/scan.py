@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -20,14 +19,17 @@ from codeguard.baseline.inline import Allow, allow_for, allow_in
 from codeguard.discover import (
     CODEGUARD_IGNORE,
     DEFAULT_MAX_BYTES,
+    HASH_ONLY_MAX_BYTES,
     Candidate,
     check_size,
     iter_tree,
+    oversize_reason,
     path_filter,
 )
 from codeguard.engine.analyze import (
     Analyzed,
     analyze,
+    analyze_file,
     analyze_path,
     cap_repeats,
     parallel_map,
@@ -36,11 +38,14 @@ from codeguard.engine.analyze import (
 )
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.engine.semantic import load_semantic, semantic_findings
+from codeguard.engine.wholefile import whole_file_findings
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
+from codeguard.fingerprint.wholefile import WholeFile
 from codeguard.fingerprint.winnow import K_RAW, W_RAW, K, W, dense_fingerprints, family_seed
 from codeguard.gitio import ChangedFile, ignored_in
 from codeguard.index.store import IndexStore, RefFile, SourceRow
+from codeguard.licenses.packages import names_project
 from codeguard.licenses.policy import Policy, load_policy
 from codeguard.licenses.project import (
     TreeLicense,
@@ -143,9 +148,18 @@ class ScoredPair:
 
 
 def _analyze_job(c: Candidate) -> Analyzed | Skip:
+    if c.hash_only:
+        return Skip(c.relpath, c.hash_only)
     if c.data is not None:
         return analyze(c.relpath, c.data, c.language)
-    return analyze_path(c.relpath, c.path, c.language)
+    return analyze_path(c.relpath, c.path, c.language)[0]
+
+
+def _analyze_whole_job(c: Candidate) -> tuple[Analyzed | Skip, WholeFile | None]:
+    """``_analyze_job`` with the file's whole-file identity (also of files not chunked)."""
+    if c.data is not None:
+        return analyze_file(c.relpath, c.data, c.language, c.hash_only)
+    return analyze_path(c.relpath, c.path, c.language, c.hash_only)
 
 
 def change_candidates(
@@ -167,12 +181,11 @@ def change_candidates(
         spec = language_for_path(c.path)
         if spec is None or excluded(c.path):
             continue
-        if len(c.data) > options.max_bytes:
-            skips.append(
-                Skip(c.path, f"larger than the {options.max_bytes:,}-byte limit ({len(c.data):,} bytes)")
-            )
+        if len(c.data) > max(options.max_bytes, HASH_ONLY_MAX_BYTES):
+            skips.append(Skip(c.path, oversize_reason(len(c.data), options.max_bytes)))
             continue
-        cands.append(Candidate(c.path, root / c.path, spec.name, c.data))
+        hash_only = oversize_reason(len(c.data), options.max_bytes) if len(c.data) > options.max_bytes else ""
+        cands.append(Candidate(c.path, root / c.path, spec.name, c.data, hash_only))
     return cands, skips
 
 
@@ -257,8 +270,11 @@ def scan(
     progress.start(len(cands), "parsing")
     analyzed: list[Analyzed] = []
     notes: list[dict[str, str]] = []
-    for res in parallel_map(_analyze_job, cands, options.jobs):
+    wholes: list[tuple[str, WholeFile]] = []
+    for cand, (res, whole) in zip(cands, parallel_map(_analyze_whole_job, cands, options.jobs)):
         progress.advance()
+        if whole is not None:
+            wholes.append((cand.relpath, whole))
         if isinstance(res, Skip):
             skips.append(res)
         else:
@@ -278,7 +294,13 @@ def scan(
         ref_cache: dict[int, RefFile] = {}
         sources = store.source_map()
         verdict = load_verdict(options.verdict)
-        findings = match_files(store, analyzed, options, progress, near_misses, ref_cache, sources, verdict)
+        # A file identical to an indexed one is one finding; its chunks are not matched again.
+        n_tokens = {a.relpath: len(a.parsed.tokens) for a in analyzed}
+        findings = whole_file_findings(store, wholes, sources, options.min_probability, n_tokens)
+        done = {f.path for f in findings}
+        rest = [a for a in analyzed if a.relpath not in done]
+        findings += match_files(store, rest, options, progress, near_misses, ref_cache, sources, verdict)
+        findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
         if sem is not None:
             covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
             for f in findings:
@@ -286,7 +308,7 @@ def scan(
             findings += semantic_findings(
                 sem,
                 store,
-                analyzed,
+                rest,
                 covered,
                 near_misses,
                 sources,
@@ -343,7 +365,7 @@ def scan(
             for r in policy.rule_catalog()
         ],
         read_origin=store.file_content if store is not None else None,
-        read_scanned=_reader(analyzed, _paths(findings, license_findings, suppressed)),
+        read_scanned=_reader(analyzed, _paths(findings, license_findings, suppressed), cands),
         project={**project.to_json(), "root": str(proj_root), "policy": policy.path},
         base=str(base),
     )
@@ -353,9 +375,24 @@ def _paths(*groups: list[Any]) -> set[str]:
     return {f.path for g in groups for f in g}
 
 
-def _reader(analyzed: list[Analyzed], paths: set[str]) -> Callable[[str], bytes | None]:
-    """The scanned content of the files that reports show (staged content, not the work tree)."""
-    return {a.relpath: a.source for a in analyzed if a.relpath in paths}.get
+def _reader(
+    analyzed: list[Analyzed], paths: set[str], cands: list[Candidate]
+) -> Callable[[str], bytes | None]:
+    """The scanned content of the files that reports show (staged content, not the work tree);
+    files found by whole-file identity without being chunked are read again when shown."""
+    parsed = {a.relpath: a.source for a in analyzed if a.relpath in paths}
+    unparsed = {c.relpath: c for c in cands if c.relpath in paths and c.relpath not in parsed}
+
+    def read(path: str) -> bytes | None:
+        if path in parsed or path not in unparsed:
+            return parsed.get(path)
+        c = unparsed[path]
+        try:
+            return c.data if c.data is not None else c.path.read_bytes()
+        except OSError:
+            return None
+
+    return read
 
 
 def _project_license(proj_root: Path, options: ScanOptions) -> TreeLicense:
@@ -809,15 +846,9 @@ def _identical(c: _Candidate) -> bool:
     )
 
 
-def _project_key(name: str) -> str:
-    """A project name compared loosely: ``Foo_Bar-1.2`` and ``foo-bar`` are one project."""
-    return re.sub(r"[-_.]+", "-", re.sub(r"[-_.]v?\d[\w.]*$", "", name)).lower().removeprefix("@")
-
-
 def _names_project(c: _Candidate) -> bool:
     """Whether the origin's corpus is the project its package names (tomli in a corpus tomli)."""
-    package = c.ref.package_name or c.ref.package.rsplit("/", 1)[-1]
-    return not package or _project_key(package.rsplit("/", 1)[-1]) == _project_key(c.source.name)
+    return names_project(c.ref.package_name, c.ref.package, c.source.name)
 
 
 def _region_pieces(c: _Candidate) -> list[tuple[int, int, int, int]]:

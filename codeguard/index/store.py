@@ -34,6 +34,7 @@ import numpy as np
 
 from codeguard import __version__
 from codeguard.errors import IndexUnavailable, UsageError
+from codeguard.fingerprint.wholefile import WholeFile, pack_lines, unpack_lines
 from codeguard.fingerprint.winnow import HASH_SCHEME, K, W
 from codeguard.model import Chunk
 
@@ -41,6 +42,8 @@ from codeguard.model import Chunk
 # 3: fingerprint document frequencies (``df``) and per-source counts kept at index time;
 #    files record their header notice, where their license came from (package root, metadata
 #    or license file), problems with it, and whether their package is a vendored copy.
+#    whole_files (content and whitespace-free hashes of every file, chunked or not) and
+#    line_sketch (bottom-k line hashes for files identical up to a few lines).
 FORMAT_VERSION = 3
 DB_NAME = "index.db"
 MANIFEST_NAME = "manifest.json"
@@ -91,13 +94,27 @@ CREATE TABLE df (
     hash INTEGER PRIMARY KEY, n INTEGER NOT NULL, nb INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE skips (source_id INTEGER NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE whole_files (
+    id INTEGER PRIMARY KEY, source_id INTEGER NOT NULL REFERENCES sources(id), path TEXT NOT NULL,
+    file_id INTEGER, sha256 TEXT NOT NULL, norm_sha256 TEXT NOT NULL, n_lines INTEGER NOT NULL,
+    chars INTEGER NOT NULL, code INTEGER NOT NULL, license TEXT, content BLOB, lines BLOB,
+    notice TEXT, license_from TEXT, license_note TEXT, package TEXT, package_name TEXT,
+    vendored INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (source_id, path)
+);
+CREATE INDEX whole_files_sha ON whole_files (sha256);
+CREATE INDEX whole_files_norm ON whole_files (norm_sha256);
+CREATE TABLE line_sketch (hash INTEGER NOT NULL, whole_id INTEGER NOT NULL, PRIMARY KEY (hash, whole_id))
+    WITHOUT ROWID;
 {EMBEDDINGS_DDL};
 """
 
 # Tables every index has (``embeddings`` may be absent in an index older than embeddings).
 # ``df``: per fingerprint, the file families (distinct contents) holding it (``n``) and the
 # files of boilerplate sources holding it (``nb``), kept by every insert and delete of a file.
-_TABLES = frozenset({"meta", "sources", "files", "chunks", "postings", "df", "skips"})
+_TABLES = frozenset(
+    {"meta", "sources", "files", "chunks", "postings", "df", "skips", "whole_files", "line_sketch"}
+)
 
 # Meta keys of the embeddings: the model's id and dimension, and a counter bumped by every
 # transaction that changes embeddings or removes chunks (the FAISS cache records the value
@@ -178,6 +195,31 @@ class RefFile:
     @cached_property
     def content(self) -> bytes:
         return self.store.file_bytes(self.id)
+
+
+@dataclass(frozen=True)
+class WholeRow:
+    """An indexed file's whole-file identity as stored (chunked or not: ``file_id`` None)."""
+
+    id: int
+    source_id: int
+    path: str
+    file_id: int | None
+    sha256: str
+    norm_sha256: str
+    n_lines: int
+    license: str | None
+    license_from: str | None = None
+    license_note: str | None = None
+    package: str | None = None
+    package_name: str | None = None
+    vendored: int = 0
+
+
+_WHOLE_COLUMNS = (
+    "id, source_id, path, file_id, sha256, norm_sha256, n_lines, license, license_from, license_note, "
+    "package, package_name, vendored"
+)
 
 
 def pack_tokens(
@@ -471,12 +513,19 @@ class IndexStore:
 
     @_guarded
     def file_content(self, source: str, path: str) -> bytes | None:
-        """The stored content of a reference file, or None when the index does not hold it."""
+        """The stored content of a reference file (chunked or only hashed), or None when the
+        index does not hold it."""
         row = self.conn.execute(
             "SELECT f.content FROM files f JOIN sources s ON f.source_id = s.id "
             "WHERE s.name = ? AND f.path = ?",
             (source, path),
         ).fetchone()
+        if row is None:
+            row = self.conn.execute(
+                "SELECT w.content FROM whole_files w JOIN sources s ON w.source_id = s.id "
+                "WHERE s.name = ? AND w.path = ? AND w.content IS NOT NULL",
+                (source, path),
+            ).fetchone()
         return zlib.decompress(row[0]) if row else None
 
     @_guarded
@@ -492,6 +541,117 @@ class IndexStore:
                 "SELECT COUNT(*) FROM df WHERE n > ? OR nb > 0", (self.max_df(),)
             ).fetchone()[0]
         return out
+
+    # -- whole files ----------------------------------------------------------------------
+    @staticmethod
+    def put_whole_file(
+        conn: sqlite3.Connection,
+        source_id: int,
+        path: str,
+        file_id: int | None,
+        whole: WholeFile,
+        notice: str | None,
+        content: bytes | None,
+    ) -> None:
+        """Record (or replace) a file's whole-file identity, with its line sketch; ``content``
+        (compressed) for files that are not chunked (a chunked file's content is in ``files``).
+        ``notice`` is the file's header notice as stored (JSON); its license is attributed with
+        the chunked files' (``engine.indexing._attribute``)."""
+        IndexStore.delete_whole_files(conn, source_id, [path])
+        sketch = whole.sketch()
+        cur = conn.execute(
+            """INSERT INTO whole_files (source_id, path, file_id, sha256, norm_sha256, n_lines,
+               chars, code, notice, content, lines) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            (
+                source_id,
+                path,
+                file_id,
+                whole.sha256,
+                whole.norm_sha256,
+                whole.n_lines,
+                whole.chars,
+                int(whole.code),
+                notice,
+                content,
+                zlib.compress(pack_lines(whole.line_hashes, whole.line_numbers), 1) if len(sketch) else None,
+            ),
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO line_sketch VALUES (?, ?)", [(int(h), cur.lastrowid) for h in sketch]
+        )
+
+    @staticmethod
+    def delete_whole_files(
+        conn: sqlite3.Connection, source_id: int, paths: Iterable[str] | None = None
+    ) -> None:
+        """Forget the whole-file identities of a source's files (all of them when ``paths`` is None)."""
+        if paths is None:
+            ids = [r[0] for r in conn.execute("SELECT id FROM whole_files WHERE source_id = ?", (source_id,))]
+        else:
+            ids = []
+            for p in paths:
+                row = conn.execute(
+                    "SELECT id FROM whole_files WHERE source_id = ? AND path = ?", (source_id, p)
+                ).fetchone()
+                if row:
+                    ids.append(row[0])
+        conn.executemany("DELETE FROM line_sketch WHERE whole_id = ?", [(i,) for i in ids])
+        conn.executemany("DELETE FROM whole_files WHERE id = ?", [(i,) for i in ids])
+
+    @_guarded
+    def whole_paths(self, source_id: int) -> set[str]:
+        """Paths of a source's files that have a whole-file identity."""
+        rows = self.conn.execute("SELECT path FROM whole_files WHERE source_id = ?", (source_id,))
+        return {r[0] for r in rows}
+
+    @_guarded
+    def whole_matches(self, hashes: Iterable[str], batch: int = 450) -> list[WholeRow]:
+        """Every indexed file whose content hash or whitespace-free hash is one of ``hashes``."""
+        uniq = sorted(set(hashes))
+        out: dict[int, WholeRow] = {}
+        for lo in range(0, len(uniq), batch):
+            part = uniq[lo : lo + batch]
+            marks = ",".join("?" * len(part))
+            for row in self.conn.execute(
+                f"SELECT {_WHOLE_COLUMNS} FROM whole_files "
+                f"WHERE sha256 IN ({marks}) OR norm_sha256 IN ({marks})",
+                part + part,
+            ):
+                out[int(row[0])] = WholeRow(*row)
+        return [out[i] for i in sorted(out)]
+
+    @_guarded
+    def sketch_candidates(self, sketch: Iterable[int], min_shared: int) -> dict[int, int]:
+        """whole-file id -> how many of ``sketch``'s line hashes its sketch holds (at least
+        ``min_shared``)."""
+        part = sorted({int(h) for h in sketch})
+        if not part:
+            return {}
+        marks = ",".join("?" * len(part))
+        rows = self.conn.execute(
+            f"""SELECT whole_id, COUNT(*) FROM line_sketch WHERE hash IN ({marks})
+                GROUP BY whole_id HAVING COUNT(*) >= ?""",
+            [*part, min_shared],
+        )
+        return {int(i): int(n) for i, n in rows}
+
+    @_guarded
+    def whole_rows(self, ids: Iterable[int]) -> list[WholeRow]:
+        """The whole-file rows of the given ids, in id order."""
+        part = sorted(set(ids))
+        if not part:
+            return []
+        marks = ",".join("?" * len(part))
+        rows = self.conn.execute(f"SELECT {_WHOLE_COLUMNS} FROM whole_files WHERE id IN ({marks})", part)
+        return sorted((WholeRow(*r) for r in rows), key=lambda w: w.id)
+
+    @_guarded
+    def whole_lines(self, whole_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(line hashes, line numbers) of an indexed file that has a line sketch."""
+        row = self.conn.execute("SELECT lines FROM whole_files WHERE id = ?", (whole_id,)).fetchone()
+        if row is None or row[0] is None:
+            raise IndexUnavailable(f"The index at {self.path} lost the lines of file {whole_id}; rebuild it.")
+        return unpack_lines(zlib.decompress(row[0]))
 
     # -- embeddings -----------------------------------------------------------------------
     @contextmanager

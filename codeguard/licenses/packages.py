@@ -428,3 +428,15 @@ def directory_reader(root: Path) -> Callable[[str], bytes | None]:
             return None
 
     return read
+
+
+def project_key(name: str) -> str:
+    """A project name compared loosely: ``Foo_Bar-1.2`` and ``foo-bar`` are one project."""
+    return re.sub(r"[-_.]+", "-", re.sub(r"[-_.]v?\d[\w.]*$", "", name)).lower().removeprefix("@")
+
+
+def names_project(package_name: str | None, package: str | None, corpus: str) -> bool:
+    """Whether a corpus is the project a file's package names (tomli in a corpus named tomli);
+    true when the file has no package name at all."""
+    name = package_name or (package or "").rsplit("/", 1)[-1]
+    return not name or project_key(name.rsplit("/", 1)[-1]) == project_key(corpus)

@@ -299,7 +299,7 @@ def load_categories(path: str | None = None) -> dict[str, str]:
 
 
 _GRANTS = ("linking", "runtime", "output", "font", "other")
-_EXCEPTION_KEYS = {"name", "grants", "reason", "covers_copy"}
+_EXCEPTION_KEYS = {"name", "grants", "reason", "covers_copy", "aliases"}
 
 
 @cache
@@ -319,7 +319,13 @@ def load_exceptions(path: str | None = None) -> dict[str, LicenseException]:
         if not isinstance(vnode, yaml.MappingNode):
             errors.append(f"{where}: expected a mapping with {', '.join(sorted(_EXCEPTION_KEYS))}")
             continue
-        entry = {k: str(v.value) for k, (_, v) in _mapping(vnode).items()}
+        fields = _mapping(vnode)
+        aliases = (
+            _str_list(file, f"exception {eid}: aliases", fields.pop("aliases")[1], errors)
+            if "aliases" in fields
+            else ()
+        )
+        entry = {k: str(v.value) for k, (_, v) in fields.items()}
         errors += [f"{where}: unknown key {k!r}" for k in entry if k not in _EXCEPTION_KEYS]
         errors += [f"{where}: missing {k!r}" for k in ("name", "grants", "reason") if not entry.get(k)]
         grants = entry.get("grants", "")
@@ -329,9 +335,10 @@ def load_exceptions(path: str | None = None) -> dict[str, LicenseException]:
         if covers not in ("true", "false"):
             errors.append(f"{where}: covers_copy must be true or false")
         if not errors:
-            out[eid] = LicenseException(
+            exc = LicenseException(
                 eid, entry["name"], grants, entry["reason"], covers == "true", phrases.get(grants, "")
             )
+            out.update(dict.fromkeys((eid, *aliases), exc))
     if errors:
         raise ConfigError("invalid license exceptions:\n  " + "\n  ".join(errors))
     return out

@@ -171,6 +171,24 @@ def test_mit_license_file() -> None:
     assert text[0].rule.endswith((".LICENSE", ".RULE"))
 
 
+@pytest.mark.parametrize(
+    ("line", "spdx"),
+    [
+        # Debian copyright files (tar, gmp): ScanCode's rules know "GPL-3+" and the Bison
+        # exception, not the pair on one line; the exception must not be lost
+        ("License: GPL-3+ with Bison exception", "GPL-3.0-or-later WITH Bison-exception-2.2"),
+        # a GPLv3 section-7 exception cannot modify GPL-2.0: the GCC exception is the 2.0 one
+        ("License: GPL-2+ with GCC exception", "GPL-2.0-or-later WITH GCC-exception-2.0"),
+        ("License: GPL-3+ with GCC exception", "GPL-3.0-or-later WITH GCC-exception-3.1"),
+        ("License: GPL-2 with Font exception", "GPL-2.0-only WITH Font-exception-2.0"),
+        # an exception no database names stays the license alone
+        ("License: LGPL-2.1+ with Frobnitz exception", "LGPL-2.1-or-later"),
+    ],
+)
+def test_license_named_with_its_exception_on_one_line(line: str, spdx: str) -> None:
+    assert [m.spdx for m in detect_licenses(f"Files: *\nCopyright: 2020 A\n{line}\n")] == [spdx]
+
+
 def test_apache_header_in_java_comment() -> None:
     matches = detect_licenses(APACHE_JAVA)
     assert keys(matches) == ["apache-2.0"]

@@ -182,3 +182,126 @@ def test_licenses_command_leaves_out_codeguards_own_files(
     # ...and left out once the configuration names it as the baseline
     (project / ".codeguard.toml").write_text('baseline = "ci/accepted.json"\n')
     assert listed() == {"LICENSE": "MIT", "vendored.py": "GPL-3.0-or-later"}
+
+
+# Real headers: libstdc++ (GCC runtime library exception), a Bison 3.8 output (Bison exception),
+# OpenJDK (Classpath exception).
+LIBSTDCXX_HEADER = """\
+// Core algorithmic facilities -*- C++ -*-
+
+// Copyright (C) 2001-2022 Free Software Foundation, Inc.
+//
+// This file is part of the GNU ISO C++ Library.  This library is free
+// software; you can redistribute it and/or modify it under the
+// terms of the GNU General Public License as published by the
+// Free Software Foundation; either version 3, or (at your option)
+// any later version.
+
+// This library is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+
+// Under Section 7 of GPL version 3, you are granted additional
+// permissions described in the GCC Runtime Library Exception, version
+// 3.1, as published by the Free Software Foundation.
+
+// You should have received a copy of the GNU General Public License and
+// a copy of the GCC Runtime Library Exception along with this program;
+// see the files COPYING3 and COPYING.RUNTIME respectively.  If not, see
+// <http://www.gnu.org/licenses/>.
+
+"""
+BISON_OUTPUT_HEADER = """\
+/* A Bison parser, made by GNU Bison 3.8.2.  */
+
+/* Bison implementation for Yacc-like parsers in C
+
+   Copyright (C) 1984, 1989-1990, 2000-2015, 2018-2021 Free Software Foundation,
+   Inc.
+
+   This program is free software: you can redistribute it and/or modify
+   it under the terms of the GNU General Public License as published by
+   the Free Software Foundation, either version 3 of the License, or
+   (at your option) any later version.
+
+   This program is distributed in the hope that it will be useful,
+   but WITHOUT ANY WARRANTY; without even the implied warranty of
+   MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+   GNU General Public License for more details.
+
+   You should have received a copy of the GNU General Public License
+   along with this program.  If not, see <https://www.gnu.org/licenses/>.  */
+
+/* As a special exception, you may create a larger work that contains
+   part or all of the Bison parser skeleton and distribute that work
+   under terms of your choice, so long as that work isn't itself a
+   parser generator using the skeleton or a modified version thereof
+   as a parser skeleton.  Alternatively, if you modify or redistribute
+   the parser skeleton itself, you may (at your option) remove this
+   special exception, which will cause the skeleton and the resulting
+   Bison output files to be licensed under the GNU General Public
+   License without this special exception.
+
+   This special exception was added by the Free Software Foundation in
+   version 2.2 of Bison.  */
+
+"""
+OPENJDK_HEADER = """\
+/*
+ * Copyright (c) 1997, 2023, Oracle and/or its affiliates. All rights reserved.
+ * DO NOT ALTER OR REMOVE COPYRIGHT NOTICES OR THIS FILE HEADER.
+ *
+ * This code is free software; you can redistribute it and/or modify it
+ * under the terms of the GNU General Public License version 2 only, as
+ * published by the Free Software Foundation.  Oracle designates this
+ * particular file as subject to the "Classpath" exception as provided
+ * by Oracle in the LICENSE file that accompanied this code.
+ *
+ * This code is distributed in the hope that it will be useful, but WITHOUT
+ * ANY WARRANTY; without even the implied warranty of MERCHANTABILITY or
+ * FITNESS FOR A PARTICULAR PURPOSE.  See the GNU General Public License
+ * version 2 for more details (a copy is included in the LICENSE file that
+ * accompanied this code).
+ *
+ * You should have received a copy of the GNU General Public License version
+ * 2 along with this work; if not, write to the Free Software Foundation,
+ * Inc., 51 Franklin St, Fifth Floor, Boston, MA 02110-1301 USA.
+ *
+ * Please contact Oracle, 500 Oracle Parkway, Redwood Shores, CA 94065 USA
+ * or visit www.oracle.com if you need additional information or have any
+ * questions.
+ */
+"""
+
+
+def test_vendored_files_under_exceptions_are_judged_by_what_the_exception_grants(
+    tmp_path: Path, run_cli: Any
+) -> None:
+    project = _project(tmp_path / "proj")
+    (project / "algobase.h").write_text(LIBSTDCXX_HEADER + "\nint min_of(int a, int b);\n")
+    (project / "parse.tab.c").write_text(BISON_OUTPUT_HEADER + "\nint yyparse (void);\n")
+    (project / "Ranges.java").write_text(OPENJDK_HEADER + "\npackage app;\n\nclass Ranges {}\n")
+    (project / "odd.c").write_text(
+        "// SPDX-License-Identifier: GPL-2.0-only WITH LicenseRef-acme-linking-exception\nint y;\n"
+    )
+    code, out, err = run_cli("scan", project, "--no-index", "--format", "json")
+    assert code == 1, err
+    found = {
+        f["path"]: (f["license"], f["level"], f["policy"]["reason"])
+        for f in json.loads(out)["license_findings"]
+    }
+    # the Bison exception covers the skeleton in a generated parser: no conflict
+    assert set(found) == {"algobase.h", "Ranges.java", "odd.c"}
+    assert found["algobase.h"][:2] == ("GPL-3.0-or-later WITH GCC-exception-3.1", "error")
+    assert (
+        "the GCC runtime library exception covers the compiled runtime, not copied source"
+        in found["algobase.h"][2]
+    )
+    assert found["Ranges.java"][:2] == ("GPL-2.0-only WITH Classpath-exception-2.0", "error")
+    assert "the Classpath exception covers linking, not copied source" in found["Ranges.java"][2]
+    # an exception no table knows: judged by GPL-2.0-only, and the reason says so
+    assert found["odd.c"][1] == "error" and "unknown license exception" in found["odd.c"][2]
+    assert "judged as GPL-2.0-only alone" in found["odd.c"][2]
+    code, out, _ = run_cli("licenses", project)
+    assert code == 0 and "parse.tab.c:1-32  GPL-3.0-or-later WITH Bison-exception-2.2" in out

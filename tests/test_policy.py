@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from codeguard.errors import ConfigError
-from codeguard.licenses.policy import load_policy
+from codeguard.licenses.policy import load_exceptions, load_policy
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "policy_cases.yaml").read_text())
 
@@ -102,3 +103,90 @@ def test_custom_policy_changes_the_verdict(tmp_path: Path) -> None:
     )
     v = load_policy(p).decide("LGPL-2.1-only", "MIT")
     assert (v.level, v.rule_id, v.reason) == ("error", "ORG-1", "LGPL-2.1-only is banned here")
+
+
+SPDX_EXCEPTIONS = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "spdx-license-list" / "exceptions.json"
+)
+
+
+def test_every_spdx_exception_says_what_it_grants() -> None:
+    if not SPDX_EXCEPTIONS.is_file():
+        pytest.skip(f"the SPDX license list is not at {SPDX_EXCEPTIONS} (shared data not checked out)")
+    listed = {e["licenseExceptionId"] for e in json.loads(SPDX_EXCEPTIONS.read_text())["exceptions"]}
+    table = load_exceptions()
+    assert {e.id for e in table.values()} == listed
+    # ScanCode's own ids for the same exceptions are judged the same way
+    assert table["LicenseRef-scancode-oracle-openjdk-exception-2.0"].id == "Classpath-exception-2.0"
+    assert all(
+        e.grants in ("linking", "runtime", "output", "font", "other") and e.reason for e in table.values()
+    )
+    # the ones that cover a copy of the file itself are few, and each says why
+    assert {e.id for e in table.values() if e.covers_copy} == {
+        "Autoconf-exception-generic",
+        "Autoconf-exception-generic-3.0",
+        "Bison-exception-1.24",
+        "Bison-exception-2.2",
+        "GNOME-examples-exception",
+        "Libtool-exception",
+    }
+
+
+@pytest.mark.parametrize(
+    ("origin", "says"),
+    [
+        (
+            "GPL-2.0-only WITH Classpath-exception-2.0",
+            "the Classpath exception covers linking, not copied source (judged as GPL-2.0-only)",
+        ),
+        (
+            "GPL-3.0-or-later WITH GCC-exception-3.1",
+            "the GCC runtime library exception covers the compiled runtime, not copied source",
+        ),
+        ("GPL-3.0-or-later WITH Autoconf-exception-3.0", "the Autoconf exception covers generated output"),
+        ("GPL-2.0-or-later WITH Font-exception-2.0", "the Font exception covers fonts embedded in documents"),
+        (
+            "GPL-3.0-or-later WITH Bison-exception-2.2",
+            "the Bison exception covers this copy: a work containing",
+        ),
+        (
+            "GPL-2.0-or-later WITH GPL-CC-1.0",
+            "the GPL Cooperation Commitment does not cover copied source (adds",
+        ),
+        (
+            "GPL-2.0-only WITH LicenseRef-made-up-exception",
+            "unknown license exception LicenseRef-made-up-exception: judged as GPL-2.0-only alone",
+        ),
+    ],
+)
+def test_the_reason_says_what_the_exception_covers(origin: str, says: str) -> None:
+    assert says in load_policy().decide(origin, "MIT").reason
+
+
+def test_a_category_given_for_an_exception_key_overrides_the_table(tmp_path: Path) -> None:
+    cats = tmp_path / "categories.yaml"
+    cats.write_text("categories:\n  permissive: ['GPL-2.0-only WITH Classpath-exception-2.0']\n")
+    v = load_policy(categories=str(cats)).decide("GPL-2.0-only WITH Classpath-exception-2.0", "MIT")
+    assert (v.level, v.rule_id) == ("note", "CG-LIC-008") and "covers" not in v.reason
+
+
+def test_invalid_exceptions_file_names_every_problem(tmp_path: Path) -> None:
+    p = tmp_path / "exceptions.yaml"
+    p.write_text(
+        "grants: {linking: linking, runtime: r, output: o, font: f}\n"
+        "exceptions:\n"
+        "  A-exception: {name: A, grants: copying, reason: x}\n"
+        "  B-exception: {name: B, grants: linking, covers_copy: maybe, colour: red}\n"
+        "  C-exception: [1]\n"
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_exceptions(str(p))
+    msg = str(exc.value)
+    assert "grant 'other' is not described under 'grants'" in msg
+    assert f"{p}:3: exception A-exception: grants 'copying' is not one of" in msg
+    assert f"{p}:4: exception B-exception: unknown key 'colour'" in msg
+    assert "B-exception: missing 'reason'" in msg and "B-exception: covers_copy must be true or false" in msg
+    assert f"{p}:5: exception C-exception: expected a mapping" in msg
+    p.write_text("exceptions: []\n")
+    with pytest.raises(ConfigError, match="expected 'grants' and 'exceptions' mappings"):
+        load_exceptions(str(p))

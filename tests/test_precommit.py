@@ -138,6 +138,81 @@ def test_pre_commit_all_files_checks_committed_files_and_honours_the_baseline(
     assert run.returncode == 1 and "pkg/graph.py:1-" in run.stdout
 
 
+# An OpenJDK source file: its header puts it under GPL-2.0-only WITH Classpath-exception-2.0.
+OPENJDK_HEADER = """\
+/*
+ * Copyright (c) 1997, 2023, Oracle and/or its affiliates. All rights reserved.
+ * DO NOT ALTER OR REMOVE COPYRIGHT NOTICES OR THIS FILE HEADER.
+ *
+ * This code is free software; you can redistribute it and/or modify it
+ * under the terms of the GNU General Public License version 2 only, as
+ * published by the Free Software Foundation.  Oracle designates this
+ * particular file as subject to the "Classpath" exception as provided
+ * by Oracle in the LICENSE file that accompanied this code.
+ *
+ * This code is distributed in the hope that it will be useful, but WITHOUT
+ * ANY WARRANTY; without even the implied warranty of MERCHANTABILITY or
+ * FITNESS FOR A PARTICULAR PURPOSE.  See the GNU General Public License
+ * version 2 for more details (a copy is included in the LICENSE file that
+ * accompanied this code).
+ *
+ * You should have received a copy of the GNU General Public License version
+ * 2 along with this work; if not, write to the Free Software Foundation,
+ * Inc., 51 Franklin St, Fifth Floor, Boston, MA 02110-1301 USA.
+ */
+"""
+OPENJDK_METHOD = """\
+    static int binarySearchRange(long[] a, int fromIndex, int toIndex, long key) {
+        if (fromIndex > toIndex) {
+            throw new IllegalArgumentException("fromIndex(" + fromIndex + ") > toIndex(" + toIndex + ")");
+        }
+        int low = fromIndex;
+        int high = toIndex - 1;
+        while (low <= high) {
+            int mid = (low + high) >>> 1;
+            long midVal = a[mid];
+            if (midVal < key) {
+                low = mid + 1;
+            } else if (midVal > key) {
+                high = mid - 1;
+            } else {
+                return mid;
+            }
+        }
+        return -(low + 1);
+    }
+"""
+
+
+@pytest.mark.skipif(
+    PRE_COMMIT is None, reason="the pre-commit tool is not installed (pip install -e '.[dev]')"
+)
+def test_pre_commit_blocks_openjdk_source_despite_the_classpath_exception(
+    project: tuple[Path, dict[str, str]], add_json: Any, tmp_path: Path
+) -> None:
+    """The Classpath exception lets code link to the JDK; a copy of its source is GPL-2.0-only code."""
+    root, env = project
+    jdk = write_corpus(
+        tmp_path / "jdk",
+        {
+            "src/java.base/share/classes/java/util/Ranges.java": OPENJDK_HEADER
+            + "\npackage java.util;\n\nclass Ranges {\n"
+            + OPENJDK_METHOD
+            + "}\n"
+        },
+    )
+    add_json(jdk.root, tmp_path / "jdk-index", "--name", "openjdk")
+    (root / "Search.java").write_text("package app;\n\nfinal class Search {\n" + OPENJDK_METHOD + "}\n")
+    git(root, "add", "Search.java")
+    run = pre_commit(root, {**env, "CODEGUARD_INDEX": str(tmp_path / "jdk-index")})
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert (
+        "error CG-LIC-001 GPL-2.0-only WITH Classpath-exception-2.0 code copied into this MIT project"
+        in run.stdout
+    )
+    assert "the Classpath exception covers linking, not copied source" in run.stdout
+
+
 def test_plain_git_hook_blocks_the_commit(project: tuple[Path, dict[str, str]], run_cli: Any) -> None:
     root, env = project
     code, out, err = run_cli("hook", "install", root)

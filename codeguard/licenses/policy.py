@@ -4,7 +4,9 @@ A verdict is decided per pair (origin license, project license) by the first mat
 SPDX expressions are parsed and normalized with the license-expression library: an OR on the
 origin side is a violation only if every alternative violates (the mildest verdict wins), an
 AND if any part does (the strictest wins); each of a dual-licensed project's licenses must
-accept the code (the strictest wins). ``X WITH exception`` is its own key.
+accept the code (the strictest wins). ``X WITH exception`` is judged by what the exception grants
+(rules/exceptions.yaml): copied source by the base license ``X`` unless the exception covers the
+copy itself, and the verdict's reason says which.
 """
 
 from __future__ import annotations
@@ -97,6 +99,26 @@ class Rule:
     exceptions: tuple[Condition, ...] = ()  # pairs the rule does not apply to
 
 
+@dataclass(frozen=True)
+class LicenseException:
+    """One license exception: what it grants and whether that covers copying the file itself."""
+
+    id: str
+    name: str
+    grants: str  # linking | runtime | output | font | other
+    reason: str
+    covers_copy: bool = False
+    phrase: str = ""  # how a message names the grant ("linking")
+
+    def note(self, base: str) -> str:
+        """What the exception means for a copy of code under ``base WITH`` it."""
+        if self.covers_copy:
+            return f"the {self.name} covers this copy: {self.reason}"
+        if self.phrase:
+            return f"the {self.name} covers {self.phrase}, not copied source (judged as {base})"
+        return f"the {self.name} does not cover copied source ({self.reason}; judged as {base})"
+
+
 @dataclass
 class Policy:
     """Rules plus the allow-list, loaded from YAML."""
@@ -106,6 +128,7 @@ class Policy:
     allow_sources: tuple[str, ...] = ()
     path: str = "<default>"
     categories: dict[str, str] = field(default_factory=dict)
+    exceptions: dict[str, LicenseException] = field(default_factory=dict)
 
     def rule_catalog(self) -> list[Rule]:
         """One entry per rule id (for SARIF rule lists and docs)."""
@@ -146,8 +169,21 @@ class Policy:
             if any(e.matches(origin, project, oc, pc) for e in r.exceptions):
                 continue
             values = {"origin": origin, "project": project, "origin_category": oc, "project_category": pc}
-            return Verdict(r.level, r.id, r.name, _fmt(r.message, values), _fmt(r.help, values))
+            reason, note = _fmt(r.message, values), self.exception_note(origin)
+            reason = f"{reason}; {note}" if note else reason
+            return Verdict(r.level, r.id, r.name, reason, _fmt(r.help, values))
         return COMPATIBLE
+
+    def exception_note(self, key: str) -> str:
+        """What the exception of an ``X WITH E`` key means for copied code ("" for other keys,
+        and for keys whose category rules/categories.yaml gives explicitly)."""
+        if " WITH " not in key or key in self.categories:
+            return ""
+        base, exc = key.split(" WITH ", 1)
+        entry = self.exceptions.get(exc)
+        if entry is None:
+            return f"unknown license exception {exc}: judged as {base} alone (check what it grants)"
+        return entry.note(base)
 
     def unknown_licenses(self, expression: str | None) -> list[str]:
         """The license keys of ``expression`` that this policy cannot judge (``["unknown"]``
@@ -164,8 +200,10 @@ class Policy:
         for pattern, cat in self.categories.items():
             if pattern.endswith("*") and fnmatch.fnmatchcase(key, pattern):
                 return cat
-        if " WITH " in key:  # an unlisted exception: judge by the license it modifies
-            return self.category(key.split(" WITH ")[0])
+        if " WITH " in key:  # copied source is judged by the license the exception modifies
+            base, exc = key.split(" WITH ", 1)
+            entry = self.exceptions.get(exc)
+            return "permissive" if entry is not None and entry.covers_copy else self.category(base)
         return _database_category(key)
 
 
@@ -260,6 +298,52 @@ def load_categories(path: str | None = None) -> dict[str, str]:
     return out
 
 
+_GRANTS = ("linking", "runtime", "output", "font", "other")
+_EXCEPTION_KEYS = {"name", "grants", "reason", "covers_copy", "aliases"}
+
+
+@cache
+def load_exceptions(path: str | None = None) -> dict[str, LicenseException]:
+    """Exception id -> what it grants, from an exceptions file (default: rules/exceptions.yaml)."""
+    file = Path(path) if path else _default_file("exceptions.yaml")
+    root = _compose(file)
+    top = _mapping(root) if isinstance(root, yaml.MappingNode) else {}
+    gnode, enode = top.get("grants", (None, None))[1], top.get("exceptions", (None, None))[1]
+    if not isinstance(gnode, yaml.MappingNode) or not isinstance(enode, yaml.MappingNode):
+        raise ConfigError(f"{file}:{_line(root)}: expected 'grants' and 'exceptions' mappings")
+    phrases = {k: str(v.value) for k, (_, v) in _mapping(gnode).items()}
+    errors = [f"{file}: grant {g!r} is not described under 'grants'" for g in _GRANTS if g not in phrases]
+    out: dict[str, LicenseException] = {}
+    for eid, (knode, vnode) in _mapping(enode).items():
+        where = f"{file}:{_line(knode)}: exception {eid}"
+        if not isinstance(vnode, yaml.MappingNode):
+            errors.append(f"{where}: expected a mapping with {', '.join(sorted(_EXCEPTION_KEYS))}")
+            continue
+        fields = _mapping(vnode)
+        aliases = (
+            _str_list(file, f"exception {eid}: aliases", fields.pop("aliases")[1], errors)
+            if "aliases" in fields
+            else ()
+        )
+        entry = {k: str(v.value) for k, (_, v) in fields.items()}
+        errors += [f"{where}: unknown key {k!r}" for k in entry if k not in _EXCEPTION_KEYS]
+        errors += [f"{where}: missing {k!r}" for k in ("name", "grants", "reason") if not entry.get(k)]
+        grants = entry.get("grants", "")
+        if grants and grants not in _GRANTS:
+            errors.append(f"{where}: grants {grants!r} is not one of {', '.join(_GRANTS)}")
+        covers = entry.get("covers_copy", "false").lower()
+        if covers not in ("true", "false"):
+            errors.append(f"{where}: covers_copy must be true or false")
+        if not errors:
+            exc = LicenseException(
+                eid, entry["name"], grants, entry["reason"], covers == "true", phrases.get(grants, "")
+            )
+            out.update(dict.fromkeys((eid, *aliases), exc))
+    if errors:
+        raise ConfigError("invalid license exceptions:\n  " + "\n  ".join(errors))
+    return out
+
+
 def load_policy(path: Path | None = None, categories: str | None = None) -> Policy:
     """Load and validate a policy file; every problem names the file, key and line."""
     file = path or _default_file("policy.yaml")
@@ -306,7 +390,7 @@ def load_policy(path: Path | None = None, categories: str | None = None) -> Poli
                     allow_s = values
     if errors:
         raise ConfigError("invalid policy:\n  " + "\n  ".join(errors))
-    return Policy(rules, allow_l, allow_s, str(file), load_categories(categories))
+    return Policy(rules, allow_l, allow_s, str(file), load_categories(categories), load_exceptions())
 
 
 def _rule(file: Path, node: Any, errors: list[str]) -> Rule | None:

@@ -161,9 +161,9 @@ def index() -> None:
 
 
 def _open_index(index_dir: Path | None, create: bool = False) -> Any:
-    from codeguard.index.store import IndexStore
+    from codeguard.index.shards import open_index
 
-    return IndexStore.open(index_dir or default_index(), create=create)
+    return open_index(index_dir or default_index(), create=create)
 
 
 model_option = click.option(
@@ -211,6 +211,30 @@ def _load_encoder(model_dir: Path | None, required: bool) -> Any:
 @max_size_option
 @model_option
 @click.option("--no-ml", is_flag=True, help="Fingerprints only: do not embed the chunks.")
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Index on a Ray cluster (the cluster at ADDRESS, else a local one) into a sharded index; "
+    "an interrupted run resumes. Needs the ray extra: pip install 'codeguard[ray]'.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="With --ray: shards built at once (and CPUs of a local cluster).",
+)
+@click.option(
+    "--shard-files",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="With --ray: files per shard.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @index_option
 @jobs_option
@@ -226,6 +250,9 @@ def index_add(
     max_file_size: int | None,
     model_dir: Path | None,
     no_ml: bool,
+    ray_address: str | None,
+    workers: int,
+    shard_files: int,
     as_json: bool,
     index_dir: Path | None,
     jobs: int,
@@ -234,7 +261,8 @@ def index_add(
     """Add a directory or git repository (PATH_OR_URL[@REV]) to the reference index.
 
     The chunks of its files are fingerprinted and, with a semantic model (--model, else the
-    shipped one), embedded for nearest-neighbour search."""
+    shipped one), embedded for nearest-neighbour search. With --ray the work runs on a Ray
+    cluster and the index is sharded (a scan reads it as one index)."""
     from codeguard.discover import DEFAULT_MAX_BYTES
     from codeguard.engine.indexing import add_source
     from codeguard.gitio import parse_source_arg
@@ -244,6 +272,25 @@ def index_add(
         raise UsageError("--model and --no-ml exclude each other: embed with a model, or not at all.")
     encoder = None if no_ml else _load_encoder(model_dir, required=False)
     target = index_dir or default_index()
+    if ray_address is not None:
+        _index_add_ray(
+            source,
+            target,
+            ray_address or None,
+            workers,
+            shard_files,
+            encoder,
+            model_dir,
+            as_json,
+            quiet,
+            name=name,
+            license=license_,
+            boilerplate=boilerplate,
+            max_bytes=max_file_size or DEFAULT_MAX_BYTES,
+            exclude=exclude,
+            include_skipped_dirs=include_skipped_dirs,
+        )
+        return
     store = _open_index(target, create=True)
     created = store.created
     if encoder is None and not no_ml and not quiet:
@@ -311,6 +358,51 @@ def index_add(
         reasons = Counter(s.reason.split(" (")[0].split(":")[0] for s in summary.skipped)
         listed = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
         click.echo(f"  skipped: {listed} (--json lists every file and reason)", err=True)
+
+
+def _index_add_ray(
+    source: str,
+    target: Path,
+    address: str | None,
+    workers: int,
+    shard_files: int,
+    encoder: Any,
+    model_dir: Path | None,
+    as_json: bool,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """``index add --ray``: the distributed add into a sharded index, and its summary."""
+    from codeguard.engine.distributed import add_distributed
+    from codeguard.ml.card import default_model_dir
+
+    progress = RichProgress(not quiet)
+    try:
+        result = add_distributed(
+            target,
+            source,
+            address=address,
+            workers=workers,
+            shard_files=shard_files,
+            model_dir=None if encoder is None else (model_dir or default_model_dir()),
+            model_id=None if encoder is None else encoder.card.model_id,
+            progress=progress,
+            **options,
+        )
+    finally:
+        progress.stop()
+    summary = result.add
+    if as_json:
+        click.echo(json.dumps(result.to_json() | {"index": str(target)}, indent=2, sort_keys=True))
+    else:
+        embedded = f", {summary.embedded} chunk(s) embedded" if encoder is not None else ""
+        click.echo(
+            f"{summary.name}: {summary.added} added, {summary.unchanged} unchanged, "
+            f"{len(summary.skipped)} skipped{embedded}; {len(result.shards)} shard(s) "
+            f"({len(result.built)} built, {len(result.kept)} kept); sharded index {target}"
+        )
+    if summary.license_unknown:
+        _warn_unknown_license(source, summary)
 
 
 def _warn_unknown_license(source: str, summary: Any) -> None:

@@ -240,23 +240,12 @@ def add_source(
     existing = store.source_by_name(name)
     known = store.file_hashes(existing.id) if existing else {}
     location = arg.location if arg.is_url else str(Path(arg.location).resolve())
-    if arg.revision is None and not arg.is_url:
-        root = Path(arg.location)
-        if not root.is_dir():
-            raise UsageError(f"{source} is not a directory; index a directory or a git repository.")
-        kind, commit = "dir", head_commit(root)
-        if not given and not _license_was_given(store, existing):
-            license = directory_license(root).expression
-        job_list, skips = _dir_jobs(root, known, max_bytes, exclude, include_skipped_dirs)
-    else:
-        kind = "git"
-        # Blobs are read while the (possibly cloned) repository exists; jobs hold their bytes.
-        with git_tree(arg.location, arg.revision, arg.is_url) as (commit, blobs):
-            items = list(blobs)
-            if not given and not _license_was_given(store, existing):
-                top = {b.path: b for b in items if "/" not in b.path and not b.is_symlink}
-                license = tree_license(list(top), lambda n: top[n].read()).expression
-            job_list, skips = _git_jobs(iter(items), known, max_bytes, exclude)
+    detect = not given and not _license_was_given(store, existing)
+    kind, commit, detected, job_list, skips = discover_source(
+        arg, known, max_bytes, exclude, include_skipped_dirs, detect
+    )
+    if detect:
+        license = detected
     summary = _apply(
         store,
         name,
@@ -277,6 +266,37 @@ def add_source(
     )
     _record_license(store, summary)
     return summary
+
+
+def discover_source(
+    arg: Any,
+    known: dict[str, tuple[int, str]],
+    max_bytes: int,
+    exclude: tuple[str, ...],
+    include_skipped_dirs: bool,
+    detect_license: bool,
+) -> tuple[str, str | None, str | None, list[Job], list[Skip]]:
+    """(kind, commit, detected license, jobs, skips) of a parsed source argument (a directory
+    or a git repository at a revision); the license is detected only when asked."""
+    license = None
+    if arg.revision is None and not arg.is_url:
+        root = Path(arg.location)
+        if not root.is_dir():
+            raise UsageError(f"{arg.location} is not a directory; index a directory or a git repository.")
+        kind, commit = "dir", head_commit(root)
+        if detect_license:
+            license = directory_license(root).expression
+        job_list, skips = _dir_jobs(root, known, max_bytes, exclude, include_skipped_dirs)
+    else:
+        kind = "git"
+        # Blobs are read while the (possibly cloned) repository exists; jobs hold their bytes.
+        with git_tree(arg.location, arg.revision, arg.is_url) as (commit, blobs):
+            items = list(blobs)
+            if detect_license:
+                top = {b.path: b for b in items if "/" not in b.path and not b.is_symlink}
+                license = tree_license(list(top), lambda n: top[n].read()).expression
+            job_list, skips = _git_jobs(iter(items), known, max_bytes, exclude)
+    return kind, commit, license, job_list, skips
 
 
 def _record_license(store: IndexStore, summary: AddSummary) -> None:

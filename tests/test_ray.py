@@ -1,0 +1,280 @@
+"""Distributed indexing on a real local Ray cluster and scans of the sharded index it writes.
+
+One Ray start-up for the module (``ray_cluster``, 2 CPUs): the CLI joins the running cluster.
+The corpus is real standard-library code plus 28 small files sharing one helper: the helper is
+in more files than the index's document-frequency cap only when all shards are counted together,
+so a sharded scan that judged rarity per shard would report it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'codeguard[ray]')")
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+STD_FILES = [
+    "bisect.py", "colorsys.py", "fnmatch.py", "genericpath.py", "heapq.py", "keyword.py",
+    "linecache.py", "numbers.py", "opcode.py", "operator.py", "queue.py", "reprlib.py",
+    "sched.py", "shlex.py", "stat.py", "textwrap.py", "this.py", "token.py", "tty.py",
+    "weakref.py", "abc.py", "glob.py", "copy.py", "graphlib.py",
+]  # fmt: skip
+SHARED_HELPER = '''
+def normalise_record(record, defaults, required):
+    """Fill in defaults, check required keys and strip string values of a record."""
+    out = dict(defaults)
+    for key, value in record.items():
+        if isinstance(value, str):
+            value = value.strip()
+        out[key] = value
+    missing = [key for key in required if key not in out or out[key] in (None, "")]
+    if missing:
+        raise KeyError("missing keys: " + ", ".join(sorted(missing)))
+    return out
+'''
+
+
+def _unique(i: int) -> str:
+    return f'''
+def table_{i}(rows, width={i + 3}):
+    """Render rows as a fixed-width table of {i + 3} columns."""
+    lines = []
+    for row in rows:
+        cells = [str(cell).ljust(width) for cell in row[: {i % 5 + 2}]]
+        lines.append(" | ".join(cells) + " # {i}")
+    return "\\n".join(lines)
+'''
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ray-corpus")
+    for name in STD_FILES:
+        (root / "a_std").mkdir(exist_ok=True)
+        shutil.copy(STDLIB / name, root / "a_std" / name)
+    (root / "b_gen").mkdir()
+    for i in range(28):
+        (root / "b_gen" / f"mod_{i:02d}.py").write_text(
+            f'"""Generated module {i}."""\n{SHARED_HELPER}{_unique(i)}'
+        )
+    # A fork of one module with an edit: a second family for the same code (also_in).
+    (root / "c_fork").mkdir()
+    text = (STDLIB / "textwrap.py").read_text()
+    (root / "c_fork" / "textwrap.py").write_text(text.replace("# Hardcode the recognized whitespace", "# ws"))
+    (root / "LICENSE").write_text(
+        "MIT License\n\nPermission is hereby granted, free of charge, to any person"
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ray-project")
+    for name in ["textwrap.py", "heapq.py", "shlex.py"]:
+        shutil.copy(STDLIB / name, root / name)
+    renamed = (STDLIB / "bisect.py").read_text().replace("insort_right", "put_sorted").replace("lo", "low")
+    (root / "sorted_insert.py").write_text(renamed)
+    (root / "records.py").write_text(f'"""Records."""\n{SHARED_HELPER}')
+    return root
+
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+def _add_ray(run_cli: Run, corpus: Path, index: Path, *extra: str) -> dict[str, Any]:
+    code, out, err = run_cli(
+        "index", "add", corpus, "--name", "corpus", "--index", index, "--no-ml", "--ray", "--json", "--quiet",
+        "--shard-files", "20", *extra,
+    )  # fmt: skip
+    assert code == 0, err
+    return dict(json.loads(out))
+
+
+def _findings(scan_json: Callable[..., Any], project: Path, index: Path) -> list[dict[str, Any]]:
+    _, report, _ = scan_json(project, index, "--no-ml", "--no-baseline")
+    return list(report["findings"])
+
+
+@pytest.fixture(scope="module")
+def single(
+    tmp_path_factory: pytest.TempPathFactory, corpus: Path, run_cli: Run, add_json: Callable[..., Any]
+) -> Path:
+    index = tmp_path_factory.mktemp("single") / "index"
+    add_json(corpus, index, "--name", "corpus", "--no-ml")
+    return index
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory: pytest.TempPathFactory, corpus: Path, run_cli: Run, ray_cluster: None) -> Path:
+    index = tmp_path_factory.mktemp("sharded") / "index"
+    summary = _add_ray(run_cli, corpus, index)
+    assert len(summary["shards"]) == 3 and summary["built"] == summary["shards"]
+    return index
+
+
+def test_sharded_scan_finds_exactly_what_one_index_finds(
+    single: Path, sharded: Path, project: Path, scan_json: Callable[..., Any]
+) -> None:
+    one = _findings(scan_json, project, single)
+    many = _findings(scan_json, project, sharded)
+    assert len(one) >= 4
+    assert any(f["also_in"] for f in one), "the corpus fork gives a second origin"
+    # The shared helper is in 28 files: above the index's document-frequency cap (25) only
+    # when all three shards are counted together; one index ignores it, so must the shards.
+    assert not any(f["path"] == "records.py" for f in one)
+    assert many == one  # same findings, order, also_in, P(copy)
+
+
+def test_sharded_index_lists_what_one_index_holds(sharded: Path, single: Path, run_cli: Run) -> None:
+    listed = {}
+    for name, index in [("single", single), ("sharded", sharded)]:
+        code, out, _ = run_cli("index", "list", "--index", index, "--json")
+        assert code == 0
+        listed[name] = json.loads(out)
+    one, many = listed["single"], listed["sharded"]
+    assert many["stats"].pop("shards") == 3
+    assert many["stats"] == one["stats"]  # files, chunks, fingerprints, common fingerprints
+    keys = ["name", "kind", "license", "files", "chunks", "commit"]
+    assert [{k: s[k] for k in keys} for s in many["sources"]] == [
+        {k: s[k] for k in keys} for s in one["sources"]
+    ]
+
+
+def _copy(index: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "copy"
+    shutil.copytree(index, dest)
+    return dest
+
+
+def _manifest(index: Path) -> dict[str, Any]:
+    return dict(json.loads((index / "shards.json").read_text()))
+
+
+def test_interrupted_add_resumes_keeping_complete_shards(
+    sharded: Path,
+    single: Path,
+    corpus: Path,
+    project: Path,
+    tmp_path: Path,
+    run_cli: Run,
+    scan_json: Callable[..., Any],
+) -> None:
+    # The state a crash after two of three shards leaves: the source pending, two shards recorded.
+    index = _copy(sharded, tmp_path)
+    doc = _manifest(index)
+    source = doc["sources"].pop()
+    names = source["shards"]
+    doc["pending"] = {"corpus": {k: v for k, v in source.items() if k not in ("complete", "skipped")}}
+    del doc["shards"][names[2]]
+    shutil.rmtree(index / "shards" / names[2])
+    (index / "shards.json").write_text(json.dumps(doc))
+    for p in index.glob("common-*.db"):
+        p.unlink()
+    code, _, err = run_cli("scan", project, "--index", index, "--no-ml", "--format", "json")
+    assert code == 4 and "no complete source" in err and "resume" in err  # nothing half-written trusted
+    summary = _add_ray(run_cli, corpus, index)
+    assert summary["kept"] == names[:2] and summary["built"] == [names[2]]
+    assert _findings(scan_json, project, index) == _findings(scan_json, project, single)
+
+
+def test_readding_an_unchanged_source_rebuilds_nothing(
+    sharded: Path, corpus: Path, tmp_path: Path, run_cli: Run
+) -> None:
+    index = _copy(sharded, tmp_path)
+    summary = _add_ray(run_cli, corpus, index)
+    assert summary["built"] == [] and len(summary["kept"]) == 3
+    assert summary["unchanged"] == _manifest(sharded)["common"]["files"]
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "other-params", "swapped"])
+def test_damaged_shard_is_named_exit_4(
+    damage: str, sharded: Path, project: Path, tmp_path: Path, run_cli: Run
+) -> None:
+    index = _copy(sharded, tmp_path)
+    names = _manifest(index)["shards"]
+    victim = sorted(names)[1]
+    db = index / "shards" / victim / "index.db"
+    if damage == "missing":
+        shutil.rmtree(db.parent)
+    elif damage == "truncated":
+        db.write_bytes(db.read_bytes()[:4096])
+    elif damage == "garbage":
+        db.write_bytes(b"\x17" * db.stat().st_size)
+    elif damage == "other-params":
+        conn = sqlite3.connect(db)
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'k'")
+        conn.commit()
+        conn.close()
+        doc = _manifest(index)
+        doc["shards"][victim]["bytes"] = db.stat().st_size
+        (index / "shards.json").write_text(json.dumps(doc))
+    else:  # another shard's database in its place
+        other = sorted(names)[0]
+        shutil.copy(index / "shards" / other / "index.db", db)
+        doc = _manifest(index)
+        doc["shards"][victim]["bytes"] = db.stat().st_size
+        (index / "shards.json").write_text(json.dumps(doc))
+    code, _, err = run_cli("scan", project, "--index", index, "--no-ml")
+    assert code == 4, err
+    assert victim in err and "Traceback" not in err
+    if damage == "other-params":
+        assert "other parameters" in err
+
+
+def test_manifest_of_other_parameters_is_refused(
+    sharded: Path, project: Path, tmp_path: Path, run_cli: Run
+) -> None:
+    index = _copy(sharded, tmp_path)
+    doc = _manifest(index)
+    doc["params"]["k"] = 99
+    (index / "shards.json").write_text(json.dumps(doc))
+    code, _, err = run_cli("scan", project, "--index", index, "--no-ml")
+    assert code == 4 and "other parameters" in err
+
+
+def test_ray_on_a_single_index_is_a_usage_error(
+    single: Path, corpus: Path, tmp_path: Path, run_cli: Run
+) -> None:
+    index = _copy(single, tmp_path)
+    code, _, err = run_cli("index", "add", corpus, "--index", index, "--no-ml", "--ray")
+    assert code == 2 and "unsharded" in err
+
+
+def test_without_ray_installed_ray_is_a_usage_error_naming_the_extra(corpus: Path, tmp_path: Path) -> None:
+    code = "import sys; sys.modules['ray'] = None; from codeguard.cli import main; main()"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "index",
+            "add",
+            str(corpus),
+            "--index",
+            str(tmp_path / "i"),
+            "--no-ml",
+            "--ray",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "codeguard[ray]" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "i").exists()

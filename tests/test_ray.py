@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from codeguard.model import Skip
+
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'codeguard[ray]')")
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -278,3 +280,24 @@ def test_without_ray_installed_ray_is_a_usage_error_naming_the_extra(corpus: Pat
     assert out.returncode == 2, out.stderr
     assert "codeguard[ray]" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "i").exists()
+
+
+def test_sharded_lookup_ignores_what_one_index_ignores(single: Path, sharded: Path, project: Path) -> None:
+    """Rarity is global: the helper's fingerprints (28 files, 20 at most per shard) are common."""
+    from codeguard.engine.analyze import analyze
+    from codeguard.index.shards import open_index
+
+    hashes: set[int] = set()
+    for f in sorted(project.iterdir()):
+        a = analyze(f.name, f.read_bytes(), "python")
+        assert not isinstance(a, Skip)
+        hashes |= {int(h) for h in a.hashes.tolist() + a.raw_hashes.tolist()}
+    helper = analyze("h.py", SHARED_HELPER.encode(), "python")
+    assert not isinstance(helper, Skip)
+    got = {}
+    for name, path in [("single", single), ("sharded", sharded)]:
+        store = open_index(path)
+        got[name] = [(h, store.load_file(f).path, p) for h, f, p in store.lookup(hashes)]
+        assert store.common_among(helper.hashes.tolist())
+        store.close()
+    assert got["sharded"] == got["single"]

@@ -9,11 +9,14 @@ so a sharded scan that judged rarity per shard would report it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from codeguard.model import Skip
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'codeguard[ray]')")
 
+RAY_DAEMONS = {"gcs_server", "raylet"}
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 STD_FILES = [
     "bisect.py", "colorsys.py", "fnmatch.py", "genericpath.py", "heapq.py", "keyword.py",
@@ -100,11 +104,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 Run = Callable[..., tuple[int, str, str]]
 
 
-def _add_ray(run_cli: Run, corpus: Path, index: Path, *extra: str) -> dict[str, Any]:
-    code, out, err = run_cli(
+def _add_args(corpus: Path, index: Path, shard_files: int) -> list[str | Path]:
+    return [
         "index", "add", corpus, "--name", "corpus", "--index", index, "--no-ml", "--ray", "--json", "--quiet",
-        "--shard-files", "20", *extra,
-    )  # fmt: skip
+        "--shard-files", str(shard_files),
+    ]  # fmt: skip
+
+
+def _add_ray(run_cli: Run, corpus: Path, index: Path, shard_files: int = 20) -> dict[str, Any]:
+    code, out, err = run_cli(*_add_args(corpus, index, shard_files))
     assert code == 0, err
     return dict(json.loads(out))
 
@@ -301,3 +309,55 @@ def test_sharded_lookup_ignores_what_one_index_ignores(single: Path, sharded: Pa
         assert store.common_among(helper.hashes.tolist())
         store.close()
     assert got["sharded"] == got["single"]
+
+
+def _descendants(pid: int) -> list[int]:
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        for child in Path(f"/proc/{pid}/task/{tid}/children").read_text().split():
+            out += [int(child), *_descendants(int(child))]
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the Ray processes through /proc")
+def test_cluster_going_away_mid_run_names_the_shard_and_the_rerun_resumes(
+    corpus: Path,
+    single: Path,
+    project: Path,
+    tmp_path: Path,
+    run_cli: Run,
+    scan_json: Callable[..., Any],
+    ray_cluster: None,
+) -> None:
+    index = tmp_path / "index"
+    # A CLI of its own starts its own local cluster (the second Ray start-up of this module);
+    # Ray gives up on a lost cluster after 5 s instead of 60.
+    env = {**os.environ, "RAY_gcs_rpc_server_reconnect_timeout_s": "5"}
+    args = [sys.executable, "-m", "codeguard", *map(str, _add_args(corpus, index, 4))]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            manifest = index / "shards.json"
+            if manifest.is_file() and json.loads(manifest.read_text() or "{}").get("shards"):
+                break
+            time.sleep(0.2)
+        gone = [
+            p for p in _descendants(proc.pid) if Path(f"/proc/{p}/comm").read_text().strip() in RAY_DAEMONS
+        ]
+        assert len(gone) == 2, "the cluster's GCS and raylet run under the CLI"
+        for p in gone:
+            os.kill(p, signal.SIGKILL)
+        _, err = proc.communicate(timeout=240)
+    finally:
+        proc.kill()
+    assert proc.returncode == 4, err
+    doc = _manifest(index)
+    built = set(doc["shards"])
+    unbuilt = [n for n in doc["pending"]["corpus"]["shards"] if n not in built]
+    assert built and unbuilt
+    assert f"went away while building shard {unbuilt[0]}" in err and "resume" in err
+    assert "Traceback" not in err
+    summary = _add_ray(run_cli, corpus, index, shard_files=4)
+    assert set(summary["kept"]) == built and set(summary["built"]) == set(unbuilt)
+    assert _findings(scan_json, project, index) == _findings(scan_json, project, single)

@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import shutil
 import tempfile
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from codeguard.discover import DEFAULT_MAX_BYTES
+from codeguard.engine.analyze import die_with_parent
 from codeguard.engine.indexing import AddSummary, Job, _apply, checked_license, default_name, discover_source
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.errors import CodeguardError, IndexUnavailable, UsageError
@@ -68,6 +72,10 @@ class DistributedSummary:
 
     def to_json(self) -> dict[str, Any]:
         return self.add.to_json() | {"shards": self.shards, "built": self.built, "kept": self.kept}
+
+
+# What a shard's record keeps of the add that built it.
+_SUMMARY_KEYS = ("added", "embedded", "embed_seconds", "skipped", "notes")
 
 
 def _build_shard(name: str, meta: dict[str, Any], jobs: list[Job], model_dir: str | None) -> dict[str, Any]:
@@ -121,6 +129,7 @@ def _build_shard(name: str, meta: dict[str, Any], jobs: list[Job], model_dir: st
             "first": min(paths, default=""),
             "last": max(paths, default=""),
             "without_license": int(no_license),
+            "summary": {k: v for k, v in summary.to_json().items() if k in _SUMMARY_KEYS},
         },
     }
 
@@ -248,16 +257,11 @@ def add_distributed(
     todo = [(n, part) for n, part in batches if n not in doc["shards"] or not _intact(root, n, doc)]
     kept = [n for n in names if n not in {t for t, _ in todo}]
     summary = AddSummary(name=name, commit=commit)
-    started = _connect(ray, address, workers)
-    try:
-        progress.start(len(todo), f"indexing {name} on Ray ({len(todo)} of {len(names)} shards)")
-        model = None if model_dir is None else str(model_dir)
-        results = _run(ray, root, doc, todo, meta, model, workers, progress)
-    finally:
-        if started:
-            ray.shutdown()
-    for r in results:
-        s = r["summary"]
+    progress.start(len(todo), f"indexing {name} on Ray ({len(todo)} of {len(names)} shards)")
+    model = None if model_dir is None else str(model_dir)
+    doc = _run_isolated(ray, root, todo, meta, model, workers, address, progress)
+    for n, _ in todo:
+        s = doc["shards"][n]["summary"]
         summary.added += s["added"]
         summary.embedded += s["embedded"]
         summary.embed_seconds += s["embed_seconds"]
@@ -284,6 +288,91 @@ def _intact(root: Path, name: str, doc: dict[str, Any]) -> bool:
     return db.is_file() and db.stat().st_size == rec["bytes"] and file_sha256(db) == rec["sha256"]
 
 
+def _run_isolated(
+    ray: Any,
+    root: Path,
+    todo: list[tuple[str, list[Job]]],
+    meta: dict[str, Any],
+    model_dir: str | None,
+    workers: int,
+    address: str | None,
+    progress: Progress,
+) -> dict[str, Any]:
+    """Build the shards of ``todo`` from a child process that is the Ray driver, and return the
+    manifest it left. Ray ends its driver process when the cluster goes away (no exception
+    reaches Python); here that is an unavailable-index error naming the shard left unbuilt."""
+    if not todo:
+        return read_manifest(root)
+    if address is None and ray.is_initialized():
+        address = ray.get_runtime_context().gcs_address  # the child joins this process's cluster
+    ctx = multiprocessing.get_context("spawn")
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(
+        target=_drive,
+        args=(send, os.getpid(), str(root), todo, meta, model_dir, workers, address),
+        daemon=True,
+    )
+    child.start()
+    send.close()
+    outcome: tuple[Any, ...] | None = None
+    while True:
+        try:
+            msg = recv.recv()
+        except EOFError:
+            break
+        if msg[0] == "shard":
+            progress.advance()
+        else:
+            outcome = msg
+    child.join()
+    if outcome is not None and outcome[0] == "error":
+        error = IndexUnavailable(outcome[2])
+        error.exit_code = outcome[1]
+        raise error
+    if outcome is not None and outcome[0] == "bug":
+        raise RuntimeError(f"the Ray driver failed:\n{outcome[1]}")
+    doc = read_manifest(root)
+    left = [n for n, _ in todo if n not in doc["shards"]]
+    if outcome is None or left:
+        where = f"at {address}" if address else "(local)"
+        raise IndexUnavailable(
+            f"The Ray cluster {where} went away while building shard {left[0] if left else '?'} of "
+            f"source {meta['name']} (the driver ended with exit status {child.exitcode}). "
+            f"{len(todo) - len(left)} of {len(todo)} shard(s) to build are complete and kept; run the same "
+            "command again to resume."
+        )
+    return doc
+
+
+def _drive(
+    out: Any,
+    parent: int,
+    root: str,
+    todo: list[tuple[str, list[Job]]],
+    meta: dict[str, Any],
+    model_dir: str | None,
+    workers: int,
+    address: str | None,
+) -> None:
+    """The Ray driver (a child process): build the shards, say each one done, then "ok" or the
+    codeguard error that stopped it."""
+    die_with_parent(parent)
+    ray = import_ray()
+    try:
+        _connect(ray, address, workers)
+        try:
+            _run(ray, Path(root), read_manifest(Path(root)), todo, meta, model_dir, workers, out)
+        finally:
+            ray.shutdown()
+    except CodeguardError as exc:
+        out.send(("error", exc.exit_code, str(exc)))
+        return
+    except Exception:  # a bug: its traceback goes to the parent, which fails with it
+        out.send(("bug", traceback.format_exc()))
+        return
+    out.send(("ok",))
+
+
 def _run(
     ray: Any,
     root: Path,
@@ -292,14 +381,13 @@ def _run(
     meta: dict[str, Any],
     model_dir: str | None,
     workers: int,
-    progress: Progress,
-) -> list[dict[str, Any]]:
+    out: Any,
+) -> None:
     """Build the shards of ``todo``, at most ``workers`` at once, recording each one as it
-    completes; a cluster that goes away is an unavailable-index error naming the shard."""
+    completes; a failure of the cluster is an unavailable-index error naming the shard."""
     task = ray.remote(num_cpus=1)(_build_shard)
     waiting = list(todo)
     running: dict[Any, str] = {}
-    results: list[dict[str, Any]] = []
     while waiting or running:
         while waiting and len(running) < workers:
             n, part = waiting.pop(0)
@@ -322,9 +410,7 @@ def _run(
                 "kept; run the same command again to resume."
             ) from None
         _record(root, doc, result)
-        results.append(result)
-        progress.advance()
-    return results
+        out.send(("shard", shard))
 
 
 def _record(root: Path, doc: dict[str, Any], result: dict[str, Any]) -> None:

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
+import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -305,26 +308,35 @@ def _run_isolated(
         return read_manifest(root)
     if address is None and ray.is_initialized():
         address = ray.get_runtime_context().gcs_address  # the child joins this process's cluster
-    ctx = multiprocessing.get_context("spawn")
-    recv, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(
-        target=_drive,
-        args=(send, os.getpid(), str(root), todo, meta, model_dir, workers, address),
-        daemon=True,
+    # A fresh interpreter (not multiprocessing's spawn, which re-runs the caller's __main__):
+    # arguments on its stdin, one JSON line per event on a pipe of its own.
+    read_end, write_end = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-c", f"from {__name__} import _drive; _drive({write_end})"],
+        stdin=subprocess.PIPE,
+        pass_fds=(write_end,),
     )
-    child.start()
-    send.close()
-    outcome: tuple[Any, ...] | None = None
-    while True:
-        try:
-            msg = recv.recv()
-        except EOFError:
-            break
-        if msg[0] == "shard":
-            progress.advance()
-        else:
-            outcome = msg
-    child.join()
+    os.close(write_end)
+    assert child.stdin is not None
+    try:
+        with child.stdin:
+            pickle.dump((os.getpid(), str(root), todo, meta, model_dir, workers, address), child.stdin)
+    except BrokenPipeError:
+        pass  # the child died at start: said below
+    outcome: list[Any] | None = None
+    try:
+        with os.fdopen(read_end, "r", encoding="utf-8") as events:
+            for line in events:
+                msg = json.loads(line)
+                if msg[0] == "shard":
+                    progress.advance()
+                else:
+                    outcome = msg
+    except BaseException:  # Ctrl-C: the shards recorded so far stay for a rerun
+        child.kill()
+        raise
+    finally:
+        child.wait()
     if outcome is not None and outcome[0] == "error":
         error = IndexUnavailable(outcome[2])
         error.exit_code = outcome[1]
@@ -337,40 +349,37 @@ def _run_isolated(
         where = f"at {address}" if address else "(local)"
         raise IndexUnavailable(
             f"The Ray cluster {where} went away while building shard {left[0] if left else '?'} of "
-            f"source {meta['name']} (the driver ended with exit status {child.exitcode}). "
+            f"source {meta['name']} (the driver ended with exit status {child.returncode}). "
             f"{len(todo) - len(left)} of {len(todo)} shard(s) to build are complete and kept; run the same "
             "command again to resume."
         )
     return doc
 
 
-def _drive(
-    out: Any,
-    parent: int,
-    root: str,
-    todo: list[tuple[str, list[Job]]],
-    meta: dict[str, Any],
-    model_dir: str | None,
-    workers: int,
-    address: str | None,
-) -> None:
-    """The Ray driver (a child process): build the shards, say each one done, then "ok" or the
-    codeguard error that stopped it."""
+def _drive(fd: int) -> None:
+    """The Ray driver (a child process, arguments pickled on stdin by ``_run_isolated``): build
+    the shards, say each one done on ``fd``, then "ok" or the error that stopped it."""
+    parent, root, todo, meta, model_dir, workers, address = pickle.load(sys.stdin.buffer)
     die_with_parent(parent)
-    ray = import_ray()
-    try:
-        _connect(ray, address, workers)
+    with os.fdopen(fd, "w", encoding="utf-8", buffering=1) as out:
+
+        def send(*msg: Any) -> None:
+            out.write(json.dumps(msg) + "\n")
+
+        ray = import_ray()
         try:
-            _run(ray, Path(root), read_manifest(Path(root)), todo, meta, model_dir, workers, out)
-        finally:
-            ray.shutdown()
-    except CodeguardError as exc:
-        out.send(("error", exc.exit_code, str(exc)))
-        return
-    except Exception:  # a bug: its traceback goes to the parent, which fails with it
-        out.send(("bug", traceback.format_exc()))
-        return
-    out.send(("ok",))
+            _connect(ray, address, workers)
+            try:
+                _run(ray, Path(root), read_manifest(Path(root)), todo, meta, model_dir, workers, send)
+            finally:
+                ray.shutdown()
+        except CodeguardError as exc:
+            send("error", exc.exit_code, str(exc))
+            return
+        except Exception:  # a bug: its traceback goes to the parent, which fails with it
+            send("bug", traceback.format_exc())
+            return
+        send("ok")
 
 
 def _run(
@@ -381,7 +390,7 @@ def _run(
     meta: dict[str, Any],
     model_dir: str | None,
     workers: int,
-    out: Any,
+    send: Callable[..., None],
 ) -> None:
     """Build the shards of ``todo``, at most ``workers`` at once, recording each one as it
     completes; a failure of the cluster is an unavailable-index error naming the shard."""
@@ -410,7 +419,7 @@ def _run(
                 "kept; run the same command again to resume."
             ) from None
         _record(root, doc, result)
-        out.send(("shard", shard))
+        send("shard", shard)
 
 
 def _record(root: Path, doc: dict[str, Any], result: dict[str, Any]) -> None:

@@ -150,6 +150,8 @@ def test_sharded_scan_finds_exactly_what_one_index_finds(
     # when all three shards are counted together; one index ignores it, so must the shards.
     assert not any(f["path"] == "records.py" for f in one)
     assert many == one  # same findings, order, also_in, P(copy)
+    _, report, _ = scan_json(project, sharded, "--no-baseline")
+    assert report["findings"] == one and "sharded" in report["stats"]["semantic"]["status"]
 
 
 def test_sharded_index_lists_what_one_index_holds(sharded: Path, single: Path, run_cli: Run) -> None:

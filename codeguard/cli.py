@@ -194,6 +194,12 @@ def _load_encoder(model_dir: Path | None, required: bool) -> Any:
     return Encoder.load(path)
 
 
+def _ray_count(flag: str, default: int, help: str) -> Callable[[F], F]:
+    """A positive count that only ``index add --ray`` reads."""
+    kind = click.IntRange(min=1)
+    return click.option(flag, type=kind, default=default, show_default=True, help=f"With --ray: {help}")
+
+
 @index.command("add")
 @click.argument("source")
 @click.option(
@@ -221,20 +227,8 @@ def _load_encoder(model_dir: Path | None, required: bool) -> Any:
     help="Index on a Ray cluster (the cluster at ADDRESS, else a local one) into a sharded index; "
     "an interrupted run resumes. Needs the ray extra: pip install 'codeguard[ray]'.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="With --ray: shards built at once (and CPUs of a local cluster).",
-)
-@click.option(
-    "--shard-files",
-    type=click.IntRange(min=1),
-    default=200,
-    show_default=True,
-    help="With --ray: files per shard.",
-)
+@_ray_count("--workers", 2, "shards built at once (and CPUs of a local cluster).")
+@_ray_count("--shard-files", 200, "files per shard.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @index_option
 @jobs_option
@@ -272,6 +266,15 @@ def index_add(
         raise UsageError("--model and --no-ml exclude each other: embed with a model, or not at all.")
     encoder = None if no_ml else _load_encoder(model_dir, required=False)
     target = index_dir or default_index()
+    # What names and selects the source, the same for a local and a distributed add.
+    chosen: dict[str, Any] = {
+        "name": name,
+        "license": license_,
+        "boilerplate": boilerplate,
+        "max_bytes": max_file_size or DEFAULT_MAX_BYTES,
+        "exclude": exclude,
+        "include_skipped_dirs": include_skipped_dirs,
+    }
     if ray_address is not None:
         _index_add_ray(
             source,
@@ -283,12 +286,7 @@ def index_add(
             model_dir,
             as_json,
             quiet,
-            name=name,
-            license=license_,
-            boilerplate=boilerplate,
-            max_bytes=max_file_size or DEFAULT_MAX_BYTES,
-            exclude=exclude,
-            include_skipped_dirs=include_skipped_dirs,
+            **chosen,
         )
         return
     store = _open_index(target, create=True)
@@ -309,19 +307,7 @@ def index_add(
             )
     progress = RichProgress(not quiet)
     try:
-        summary = add_source(
-            store,
-            source,
-            name=name,
-            license=license_,
-            boilerplate=boilerplate,
-            jobs=jobs,
-            max_bytes=max_file_size or DEFAULT_MAX_BYTES,
-            exclude=exclude,
-            progress=progress,
-            encoder=encoder,
-            include_skipped_dirs=include_skipped_dirs,
-        )
+        summary = add_source(store, source, jobs=jobs, progress=progress, encoder=encoder, **chosen)
     except CodeguardError as exc:
         # Do not leave an empty index behind a failed first add, unless another process is
         # using it (the index is busy: a concurrent add of the same new index).
@@ -333,19 +319,18 @@ def index_add(
     finally:
         progress.stop()
     if as_json:
-        click.echo(json.dumps(summary.to_json() | {"index": str(store.path)}, indent=2, sort_keys=True))
-        if summary.license_unknown:
-            _warn_unknown_license(source, summary)
+        payload = summary.to_json() | {"index": str(store.path)}
+        _echo_add(source, summary, json.dumps(payload, indent=2, sort_keys=True))
         return
     commit = f" at {summary.commit[:12]}" if summary.commit else ""
     embedded = f", {summary.embedded} chunk(s) embedded" if encoder is not None else ""
-    click.echo(
+    _echo_add(
+        source,
+        summary,
         f"{summary.name}{commit}: {summary.added} added, {summary.updated} updated, "
         f"{summary.unchanged} unchanged, "
-        f"{summary.removed} removed, {len(summary.skipped)} skipped{embedded}; index {store.path}"
+        f"{summary.removed} removed, {len(summary.skipped)} skipped{embedded}; index {store.path}",
     )
-    if summary.license_unknown:
-        _warn_unknown_license(source, summary)
     if summary.notes and not quiet:
         click.echo(
             f"  {len(summary.notes)} file(s) indexed with notes "
@@ -392,15 +377,21 @@ def _index_add_ray(
     finally:
         progress.stop()
     summary = result.add
-    if as_json:
-        click.echo(json.dumps(result.to_json() | {"index": str(target)}, indent=2, sort_keys=True))
-    else:
-        embedded = f", {summary.embedded} chunk(s) embedded" if encoder is not None else ""
-        click.echo(
-            f"{summary.name}: {summary.added} added, {summary.unchanged} unchanged, "
-            f"{len(summary.skipped)} skipped{embedded}; {len(result.shards)} shard(s) "
-            f"({len(result.built)} built, {len(result.kept)} kept); sharded index {target}"
-        )
+    embedded = f", {summary.embedded} chunk(s) embedded" if encoder is not None else ""
+    _echo_add(
+        source,
+        summary,
+        json.dumps(result.to_json() | {"index": str(target)}, indent=2, sort_keys=True)
+        if as_json
+        else f"{summary.name}: {summary.added} added, {summary.unchanged} unchanged, "
+        f"{len(summary.skipped)} skipped{embedded}; {len(result.shards)} shard(s) "
+        f"({len(result.built)} built, {len(result.kept)} kept); sharded index {target}",
+    )
+
+
+def _echo_add(source: str, summary: Any, text: str) -> None:
+    """The summary of an add (JSON or a line), then what the policy will make of its license."""
+    click.echo(text)
     if summary.license_unknown:
         _warn_unknown_license(source, summary)
 

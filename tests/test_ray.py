@@ -25,8 +25,6 @@ import pytest
 
 from codeguard.model import Skip
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'codeguard[ray]')")
-
 RAY_DAEMONS = {"gcs_server", "raylet"}
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 STD_FILES = [
@@ -64,6 +62,8 @@ def table_{i}(rows, width={i + 3}):
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[None]:
+    """The module's local cluster; the tests that need it skip where the ray extra is missing."""
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'codeguard[ray]')")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
@@ -264,6 +264,7 @@ def test_manifest_of_other_parameters_is_refused(
 def test_ray_on_a_single_index_is_a_usage_error(
     single: Path, corpus: Path, tmp_path: Path, run_cli: Run
 ) -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'codeguard[ray]')")
     index = _copy(single, tmp_path)
     code, _, err = run_cli("index", "add", corpus, "--index", index, "--no-ml", "--ray")
     assert code == 2 and "unsharded" in err

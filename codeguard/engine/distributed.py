@@ -327,7 +327,10 @@ def _run_isolated(
     try:
         with os.fdopen(read_end, "r", encoding="utf-8") as events:
             for line in events:
-                msg = json.loads(line)
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue  # a line cut short by a driver that Ray ended
                 if msg[0] == "shard":
                     progress.advance()
                 else:
@@ -372,7 +375,10 @@ def _drive(fd: int) -> None:
             try:
                 _run(ray, Path(root), read_manifest(Path(root)), todo, meta, model_dir, workers, send)
             finally:
-                ray.shutdown()
+                try:
+                    ray.shutdown()
+                except Exception:  # a cluster that went away: the error above says so
+                    pass
         except CodeguardError as exc:
             send("error", exc.exit_code, str(exc))
             return
@@ -401,17 +407,17 @@ def _run(
         while waiting and len(running) < workers:
             n, part = waiting.pop(0)
             running[task.remote(n, meta, part, model_dir)] = n
-        done, _ = ray.wait(list(running), num_returns=1)
-        ref = done[0]
-        shard = running.pop(ref)
+        shard = next(iter(running.values()))
         try:
-            result = ray.get(ref)
+            done, _ = ray.wait(list(running), num_returns=1)
+            shard = running.pop(done[0])
+            result = ray.get(done[0])
         except ray.exceptions.RayTaskError as exc:
             cause = getattr(exc, "cause", None)
             if isinstance(cause, CodeguardError):
                 raise cause from None
-            raise
-        except ray.exceptions.RayError as exc:
+            raise  # a bug in the task: its traceback
+        except Exception as exc:  # RayError, or a connection error of a cluster that went away
             complete = sum(1 for n, _ in todo if n in doc["shards"])
             raise IndexUnavailable(
                 f"The Ray cluster went away while building shard {shard} of source {meta['name']} "

@@ -23,9 +23,10 @@ $(VENV)/.installed-runtime: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-# Plus the test tools and what the training/export tests need (torch CPU wheel, transformers).
+# Plus the test tools, what the training/export tests need (torch CPU wheel, transformers) and
+# Ray (the distributed add, tests/test_ray.py against a local 2-CPU cluster).
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,mltest]'
+	$(BIN)/pip install -q -e '.[dev,mltest,ray]'
 	touch $@ $(VENV)/.installed-runtime
 
 # Index the Python standard library installed with the interpreter and a GPL snippet corpus,

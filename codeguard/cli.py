@@ -161,9 +161,9 @@ def index() -> None:
 
 
 def _open_index(index_dir: Path | None, create: bool = False) -> Any:
-    from codeguard.index.store import IndexStore
+    from codeguard.index.shards import open_index
 
-    return IndexStore.open(index_dir or default_index(), create=create)
+    return open_index(index_dir or default_index(), create=create)
 
 
 model_option = click.option(
@@ -194,6 +194,12 @@ def _load_encoder(model_dir: Path | None, required: bool) -> Any:
     return Encoder.load(path)
 
 
+def _ray_count(flag: str, default: int, help: str) -> Callable[[F], F]:
+    """A positive count that only ``index add --ray`` reads."""
+    kind = click.IntRange(min=1)
+    return click.option(flag, type=kind, default=default, show_default=True, help=f"With --ray: {help}")
+
+
 @index.command("add")
 @click.argument("source")
 @click.option(
@@ -211,6 +217,18 @@ def _load_encoder(model_dir: Path | None, required: bool) -> Any:
 @max_size_option
 @model_option
 @click.option("--no-ml", is_flag=True, help="Fingerprints only: do not embed the chunks.")
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Index on a Ray cluster (the cluster at ADDRESS, else a local one) into a sharded index; "
+    "an interrupted run resumes. Needs the ray extra: pip install 'codeguard[ray]'.",
+)
+@_ray_count("--workers", 2, "shards built at once (and CPUs of a local cluster).")
+@_ray_count("--shard-files", 200, "files per shard.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @index_option
 @jobs_option
@@ -226,6 +244,9 @@ def index_add(
     max_file_size: int | None,
     model_dir: Path | None,
     no_ml: bool,
+    ray_address: str | None,
+    workers: int,
+    shard_files: int,
     as_json: bool,
     index_dir: Path | None,
     jobs: int,
@@ -234,7 +255,8 @@ def index_add(
     """Add a directory or git repository (PATH_OR_URL[@REV]) to the reference index.
 
     The chunks of its files are fingerprinted and, with a semantic model (--model, else the
-    shipped one), embedded for nearest-neighbour search."""
+    shipped one), embedded for nearest-neighbour search. With --ray the work runs on a Ray
+    cluster and the index is sharded (a scan reads it as one index)."""
     from codeguard.discover import DEFAULT_MAX_BYTES
     from codeguard.engine.indexing import add_source
     from codeguard.gitio import parse_source_arg
@@ -244,6 +266,29 @@ def index_add(
         raise UsageError("--model and --no-ml exclude each other: embed with a model, or not at all.")
     encoder = None if no_ml else _load_encoder(model_dir, required=False)
     target = index_dir or default_index()
+    # What names and selects the source, the same for a local and a distributed add.
+    chosen: dict[str, Any] = {
+        "name": name,
+        "license": license_,
+        "boilerplate": boilerplate,
+        "max_bytes": max_file_size or DEFAULT_MAX_BYTES,
+        "exclude": exclude,
+        "include_skipped_dirs": include_skipped_dirs,
+    }
+    if ray_address is not None:
+        _index_add_ray(
+            source,
+            target,
+            ray_address or None,
+            workers,
+            shard_files,
+            encoder,
+            model_dir,
+            as_json,
+            quiet,
+            **chosen,
+        )
+        return
     store = _open_index(target, create=True)
     created = store.created
     if encoder is None and not no_ml and not quiet:
@@ -262,19 +307,7 @@ def index_add(
             )
     progress = RichProgress(not quiet)
     try:
-        summary = add_source(
-            store,
-            source,
-            name=name,
-            license=license_,
-            boilerplate=boilerplate,
-            jobs=jobs,
-            max_bytes=max_file_size or DEFAULT_MAX_BYTES,
-            exclude=exclude,
-            progress=progress,
-            encoder=encoder,
-            include_skipped_dirs=include_skipped_dirs,
-        )
+        summary = add_source(store, source, jobs=jobs, progress=progress, encoder=encoder, **chosen)
     except CodeguardError as exc:
         # Do not leave an empty index behind a failed first add, unless another process is
         # using it (the index is busy: a concurrent add of the same new index).
@@ -286,19 +319,18 @@ def index_add(
     finally:
         progress.stop()
     if as_json:
-        click.echo(json.dumps(summary.to_json() | {"index": str(store.path)}, indent=2, sort_keys=True))
-        if summary.license_unknown:
-            _warn_unknown_license(source, summary)
+        payload = summary.to_json() | {"index": str(store.path)}
+        _echo_add(source, summary, json.dumps(payload, indent=2, sort_keys=True))
         return
     commit = f" at {summary.commit[:12]}" if summary.commit else ""
     embedded = f", {summary.embedded} chunk(s) embedded" if encoder is not None else ""
-    click.echo(
+    _echo_add(
+        source,
+        summary,
         f"{summary.name}{commit}: {summary.added} added, {summary.updated} updated, "
         f"{summary.unchanged} unchanged, "
-        f"{summary.removed} removed, {len(summary.skipped)} skipped{embedded}; index {store.path}"
+        f"{summary.removed} removed, {len(summary.skipped)} skipped{embedded}; index {store.path}",
     )
-    if summary.license_unknown:
-        _warn_unknown_license(source, summary)
     if summary.notes and not quiet:
         click.echo(
             f"  {len(summary.notes)} file(s) indexed with notes "
@@ -316,6 +348,57 @@ def index_add(
             else ""
         )
         click.echo(f"  skipped: {listed}{hashed} (--json lists every file and reason)", err=True)
+
+
+def _index_add_ray(
+    source: str,
+    target: Path,
+    address: str | None,
+    workers: int,
+    shard_files: int,
+    encoder: Any,
+    model_dir: Path | None,
+    as_json: bool,
+    quiet: bool,
+    **options: Any,
+) -> None:
+    """``index add --ray``: the distributed add into a sharded index, and its summary."""
+    from codeguard.engine.distributed import add_distributed
+    from codeguard.ml.card import default_model_dir
+
+    progress = RichProgress(not quiet)
+    try:
+        result = add_distributed(
+            target,
+            source,
+            address=address,
+            workers=workers,
+            shard_files=shard_files,
+            model_dir=None if encoder is None else (model_dir or default_model_dir()),
+            model_id=None if encoder is None else encoder.card.model_id,
+            progress=progress,
+            **options,
+        )
+    finally:
+        progress.stop()
+    summary = result.add
+    embedded = f", {summary.embedded} chunk(s) embedded" if encoder is not None else ""
+    _echo_add(
+        source,
+        summary,
+        json.dumps(result.to_json() | {"index": str(target)}, indent=2, sort_keys=True)
+        if as_json
+        else f"{summary.name}: {summary.added} added, {summary.unchanged} unchanged, "
+        f"{len(summary.skipped)} skipped{embedded}; {len(result.shards)} shard(s) "
+        f"({len(result.built)} built, {len(result.kept)} kept); sharded index {target}",
+    )
+
+
+def _echo_add(source: str, summary: Any, text: str) -> None:
+    """The summary of an add (JSON or a line), then what the policy will make of its license."""
+    click.echo(text)
+    if summary.license_unknown:
+        _warn_unknown_license(source, summary)
 
 
 def _warn_unknown_license(source: str, summary: Any) -> None:

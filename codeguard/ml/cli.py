@@ -49,8 +49,27 @@ from codeguard.ml import DATA_KINDS
     "--precision",
     default="auto",
     show_default=True,
-    type=click.Choice(["auto", "bf16", "fp32"]),
-    help="auto: bf16 autocast where the CPU/GPU has it.",
+    type=click.Choice(["auto", "bf16", "fp16", "fp32"]),
+    help="auto: bf16 autocast where the CPU/GPU has it (fp16 with loss scaling on a GPU without bf16).",
+)
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the training state is saved (default: .OUT.checkpoints beside --out); removed when "
+    "the model is written.",
+)
+@click.option(
+    "--checkpoint-every",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Encoder steps between checkpoints (an interruption loses at most these).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the interrupted run from its checkpoint (same options as that run).",
 )
 @click.option("--eval-every", default=0, show_default=True, type=click.IntRange(0), help="0: once per epoch.")
 @click.option(
@@ -86,6 +105,9 @@ def train_command(
     limit: int,
     seed: int,
     precision: str,
+    checkpoint_dir: Path | None,
+    checkpoint_every: int,
+    resume: bool,
     eval_every: int,
     head_inputs: str,
     head_only: bool,
@@ -117,6 +139,9 @@ def train_command(
             model_id=model_id,
             data_specs=list(data_specs),
             head_inputs=head_inputs,
+            checkpoint_dir=str(checkpoint_dir or out_dir.parent / f".{out_dir.name}.checkpoints"),
+            checkpoint_every=checkpoint_every,
+            resume=resume,
         )
         if head_only:
             from codeguard.ml.train import refit_head

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import gzip
+import hashlib
 import json
 import random
 import re
@@ -106,6 +107,50 @@ def parse_data_specs(specs: Iterable[str]) -> list[tuple[str, Path, int]]:
     if problems:
         raise UsageError("; ".join(problems))
     return out
+
+
+def describe_data_spec(spec: str) -> str:
+    """``KIND:NAME[:N]`` for a ``KIND:PATH[:N]`` spec: the source by name and version, not its path.
+
+    The running interpreter's standard library is ``cpython-stdlib@3.11.7``, a tree with a
+    package.json ``NAME@VERSION``, a git work tree ``NAME@COMMIT``; any other file or directory
+    is named by itself with the SHA-256 of the files read (``poj104@sha256:1a2b3c4d5e6f``).
+    """
+    ((kind, path, limit),) = parse_data_specs([spec])
+    return f"{kind}:{describe_source(path)}" + (f":{limit}" if limit else "")
+
+
+def describe_source(path: Path) -> str:
+    """A data source by name and version (see :func:`describe_data_spec`)."""
+    import platform
+    import sysconfig
+
+    path = Path(path).resolve()
+    if path == Path(sysconfig.get_paths()["stdlib"]).resolve():
+        return f"cpython-stdlib@{platform.python_version()}"
+    manifest = path / "package.json"
+    if manifest.is_file():
+        try:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+            return f"{meta['name']}@{meta['version']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    if (path / ".git").exists():
+        import subprocess
+
+        head = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True
+        )
+        if head.returncode == 0:
+            return f"{path.name}@{head.stdout.strip()}"
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        digest.update(f.relative_to(path.parent).as_posix().encode() + b"\0")
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return f"{path.name}@sha256:{digest.hexdigest()[:12]}"
 
 
 def load_data(specs: list[str] | tuple[str, ...], limit: int = 0, seed: int = 0) -> TrainingData:

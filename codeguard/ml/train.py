@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from codeguard.errors import UsageError
-from codeguard.ml.card import HeadInfo, ModelCard
-from codeguard.ml.data import Pair, TrainingData, evidence
+from codeguard.ml.card import HeadInfo, ModelCard, ModelUnavailable, describe_base
+from codeguard.ml.data import Pair, TrainingData, describe_data_spec, evidence
 from codeguard.ml.head import EXTRA_FEATURES, PairHead, pair_features
 
 TRAIN_EXTRA_HINT = "pip install 'codeguard[train]'"
@@ -58,7 +58,7 @@ class TrainConfig:
     val_limit: int = 1000  # validation pairs the encoder is scored on (both sides encoded)
     eval_every: int = 0  # encoder validation every N steps (0: once per epoch)
     data_specs: list[str] = field(default_factory=list)  # the --data arguments, for the card
-    precision: str = "auto"  # "auto" (bf16 autocast where the hardware has it), "bf16", "fp32"
+    precision: str = "auto"  # "auto" (bf16 autocast where the hardware has it), "bf16", "fp16", "fp32"
     head_inputs: str = "scalar"  # "scalar": cosine + fingerprint evidence; "full": + |a-b|, a*b
     balance_sources: bool = True  # every data source weighs the same in the head's loss
     lora_r: int = 8
@@ -67,6 +67,14 @@ class TrainConfig:
     model_id: str = ""
     device: str = ""  # "" picks cuda when available
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    checkpoint_dir: str = ""  # "" : no checkpoints
+    checkpoint_every: int = 50  # encoder steps between checkpoints
+    resume: bool = False  # continue from the checkpoint in checkpoint_dir
+
+
+# Fields of the recipe that may differ between a run and its resumption (the rest must match).
+RESUMABLE_CHANGES = ("resume", "checkpoint_dir", "checkpoint_every", "threads", "device")
+CHECKPOINT_FILE = "checkpoint.pt"
 
 
 @dataclass
@@ -214,14 +222,28 @@ def train(
             ),
         )
         eval_every = config.eval_every or steps_per_epoch
-        row = {"step": 0} | validate()
-        history.append(row)
-        log(json.dumps(row, sort_keys=True))
-        best = row["cosine_auc"]
-        best_state = _cpu_state(model)
-        ce = torch.nn.functional.cross_entropy
+        # fp16 (CUDA without bf16) needs loss scaling; bf16 and fp32 do not.
+        scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
         losses: list[float] = []
-        for step in range(1, total + 1):
+        resumed = load_checkpoint(config) if config.resume else None
+        if resumed is None:
+            row = {"step": 0} | validate()
+            history.append(row)
+            log(json.dumps(row, sort_keys=True))
+            best, best_state, first = row["cosine_auc"], _cpu_state(model), 1
+        else:
+            model.load_state_dict(resumed["model"])
+            optimizer.load_state_dict(resumed["optimizer"])
+            scheduler.load_state_dict(resumed["scheduler"])
+            scaler.load_state_dict(resumed["scaler"])
+            rng.setstate(_tuples(resumed["rng"]))
+            torch.set_rng_state(resumed["torch_rng"])
+            history, losses = resumed["history"], resumed["losses"]
+            best, best_state, first = resumed["best"], resumed["best_state"], resumed["step"] + 1
+            log(f"resumed from step {resumed['step']} of {total} ({_checkpoint_path(config)})")
+        ce = torch.nn.functional.cross_entropy
+        model.train()  # validate() leaves it so; a resumed run has not validated yet (dropout on)
+        for step in range(first, total + 1):
             batch = _draw_positives(sources, config.batch_size, rng)
             qa, qb = encode([x for x, _, _ in batch]), encode([y for _, y, _ in batch])
             logits = qa @ qb.T / config.temperature
@@ -234,9 +256,11 @@ def train(
             target = torch.arange(len(batch), device=device)
             loss = (ce(logits, target) + ce(logits.T, target)) / 2
             optimizer.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
+            scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             losses.append(loss.item())
             if step == 1 or step % 25 == 0:
@@ -248,6 +272,24 @@ def train(
                 log(json.dumps(row, sort_keys=True))
                 if row["cosine_auc"] > best:
                     best, best_state = row["cosine_auc"], _cpu_state(model)
+            if config.checkpoint_dir and (step % config.checkpoint_every == 0 or step == total):
+                save_checkpoint(
+                    config,
+                    {
+                        "step": step,
+                        "recipe": _resume_key(config),
+                        "model": _cpu_state(model),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "scaler": scaler.state_dict(),
+                        "rng": rng.getstate(),
+                        "torch_rng": torch.get_rng_state(),
+                        "history": history,
+                        "losses": losses,
+                        "best": best,
+                        "best_state": best_state,
+                    },
+                )
         model.load_state_dict(best_state)
     if config.lora:
         model = model.merge_and_unload()
@@ -257,7 +299,7 @@ def train(
     model_id = config.model_id or _model_id(config)
     card = ModelCard(
         model_id=model_id,
-        base=config.base,
+        base=describe_base(config.base),
         dim=dim,
         max_length=config.max_length,
         pooling=config.pooling,
@@ -275,7 +317,7 @@ def train(
     # Stage 2: the head, on what scanning computes (the int8 ONNX encoder), one embedding per text.
     with torch.no_grad():
         ref = encode([p.a for p in enc_val]).numpy()
-    card.recipe = asdict(config) | {
+    card.recipe = recipe_of(config) | {
         "data": data.summary(),
         "train_pairs": len(train_pairs),
         "val_pairs": len(val),
@@ -294,6 +336,9 @@ def train(
     fit_head_stage(out_dir, card, train_pairs, val, config, log, reference=(enc_val, ref))
     card.recipe["seconds"] = round(time.time() - started, 1)
     card.save(out_dir)
+    if config.checkpoint_dir:
+        # The model is complete: its training state is no longer needed.
+        _checkpoint_path(config).unlink(missing_ok=True)
     return TrainResult(out_dir=Path(out_dir), card=card, history=history)
 
 
@@ -375,6 +420,14 @@ def fit_head_stage(
     card.save(out_dir)
 
 
+def recipe_of(config: TrainConfig) -> dict[str, Any]:
+    """The recipe as the card records it: base and data sources by name and version, not path."""
+    return asdict(config) | {
+        "base": describe_base(config.base),
+        "data_specs": [describe_data_spec(spec) for spec in config.data_specs],
+    }
+
+
 def refit_head(
     model_dir: Path, out_dir: Path, data: TrainingData, config: TrainConfig, log: Callable[[str], None]
 ) -> ModelCard:
@@ -393,7 +446,7 @@ def refit_head(
     rng.shuffle(labelled)
     n_val = max(2, int(len(labelled) * config.val_fraction))
     val, train_pairs = labelled[:n_val], labelled[n_val:]
-    card.recipe = dict(card.recipe) | {"head_refit": asdict(config) | {"data": data.summary()}}
+    card.recipe = dict(card.recipe) | {"head_refit": recipe_of(config) | {"data": data.summary()}}
     fit_head_stage(Path(out_dir), card, train_pairs, val, config, log)
     return card
 
@@ -418,12 +471,75 @@ def _embed_head(head: PairHead, keep: np.ndarray, n_in: int) -> PairHead:
     return PairHead(w2=full, b2=head.b2)
 
 
+def _checkpoint_path(config: TrainConfig) -> Path:
+    return Path(config.checkpoint_dir) / CHECKPOINT_FILE
+
+
+def _resume_key(config: TrainConfig) -> dict[str, Any]:
+    """What a resumed run must share with the run that wrote the checkpoint."""
+    return {k: v for k, v in asdict(config).items() if k not in RESUMABLE_CHANGES}
+
+
+def save_checkpoint(config: TrainConfig, state: dict[str, Any]) -> None:
+    """Write the training state atomically: an interruption leaves the previous checkpoint whole."""
+    import torch
+
+    path = _checkpoint_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(config: TrainConfig) -> dict[str, Any]:
+    """The state saved by :func:`save_checkpoint`; a missing one is a usage error (exit 2), a
+    corrupt one or one of another recipe :class:`ModelUnavailable` (exit 4)."""
+    import torch
+
+    if not config.checkpoint_dir:
+        raise UsageError("--resume needs the checkpoint directory of the interrupted run (--checkpoint-dir)")
+    path = _checkpoint_path(config)
+    if not path.is_file():
+        raise UsageError(f"--resume: no checkpoint at {path}; train without --resume to start afresh")
+    try:
+        # weights_only: tensors and plain containers, never arbitrary pickled objects.
+        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+        step, recipe = int(state["step"]), state["recipe"]
+        missing = {"model", "optimizer", "scheduler", "scaler", "rng", "torch_rng", "best_state"} - set(state)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged file
+        raise ModelUnavailable(
+            f"checkpoint {path} is corrupt ({type(exc).__name__}: {str(exc)[:200]}); delete it and "
+            "train without --resume (the steps since the run started are lost)"
+        ) from None
+    if missing:
+        raise ModelUnavailable(f"checkpoint {path} is corrupt: it lacks {', '.join(sorted(missing))}")
+    current = _resume_key(config)
+    if recipe != current:
+        changed = sorted(k for k in set(recipe) | set(current) if recipe.get(k) != current.get(k))
+        raise UsageError(
+            f"checkpoint {path} (step {step}) was written by another recipe (differs in: "
+            f"{', '.join(changed)}); resume with the options of the interrupted run, or train "
+            "without --resume"
+        )
+    return state
+
+
+def _tuples(value: Any) -> Any:
+    """random.Random state back from a checkpoint (lists where tuples were)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
 def _autocast_dtype(precision: str, device: Any, torch: Any) -> Any:
-    """bf16 autocast where the hardware has it (measured 1.9x faster on an AVX512-BF16 CPU)."""
+    """bf16 autocast where the hardware has it (measured 1.9x faster on an AVX512-BF16 CPU);
+    fp16 (with loss scaling) on a CUDA GPU without bf16, or when asked for."""
     if precision == "fp32":
         return None
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+        if precision == "fp16":
+            return torch.float16
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "fp16":
+        raise UsageError("--precision fp16 needs a CUDA GPU (on a CPU use bf16 or fp32)")
     if precision == "bf16":
         return torch.bfloat16
     try:
@@ -581,5 +697,6 @@ def _cpu_state(module: Any) -> dict[str, Any]:
 
 
 def _model_id(config: TrainConfig) -> str:
-    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode()).hexdigest()[:10]
+    recipe = {k: v for k, v in recipe_of(config).items() if k not in RESUMABLE_CHANGES}
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:10]
     return f"codeguard-{Path(config.base.rstrip('/')).name}-{digest}"

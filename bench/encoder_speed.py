@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Index-time embedding: speed and origin recall of the ways to embed a corpus, side by side.
+
+Speed: chunks/s over real index chunks of the standard library (the chunks `codeguard index add`
+embeds, MIN_EMBED_TOKENS and up), wall clock and per CPU-second (the machine is shared: CPU
+time is the steadier number), and the standard library's embedding time projected from it.
+Recall: disguised copies (identifiers renamed, then statements reordered / inserted /
+reformatted) of functions of the standard library (Python), npm's dependencies (JavaScript) and
+OpenJDK's java.base (Java), each looked up among all functions of its language and split; a
+query's origin must rank first (@1) or among the first ten (@10). Files are split in two by a
+hash of their path: ``dev`` for choosing, ``test`` for reporting (never tuned on).
+
+Variants: the shipped encoder as it ran before (whole text tokenized, then truncated), as it
+runs now (only a prefix long enough for max_length tokens is tokenized: the same vectors), at
+a shorter max_length, and a static token-vector first stage (each vocabulary token embedded
+alone by the same encoder, a text = mean of its token vectors) alone and with the encoder
+re-ranking its top 50. No assertions; prints markdown tables, writes .bench/results/encoder_speed.json.
+
+Usage:  python bench/encoder_speed.py [--model DIR] [--split test] [--queries 150] [--chunks 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sysconfig
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+JS_ROOT = Path("/usr/lib/node_modules/npm/node_modules")
+JAVA_ZIPS = sorted(Path("/usr/lib/jvm").glob("*/lib/src.zip"))
+JAVA_DIRS = ("java.base/java/util/", "java.base/java/io/", "java.base/java/text/", "java.base/java/time/")
+GALLERY = 1500  # functions per language and split
+RERANK = 50
+
+
+def split_of(path: str) -> str:
+    return "dev" if hashlib.sha1(path.encode()).digest()[0] % 2 == 0 else "test"
+
+
+def corpus_functions(split: str, java_dir: Path) -> dict[str, list[str]]:
+    """Functions (code) per language of the ``split`` half of each corpus, in a stable order."""
+    from codeguard.ml.data import functions_from_tree
+
+    roots = {
+        "python": sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")),
+        "javascript": sorted(p for p in JS_ROOT.rglob("*.js") if ".min." not in p.name),
+        "java": sorted(java_dir.rglob("*.java")),
+    }
+    out: dict[str, list[str]] = {}
+    for lang, files in roots.items():
+        funcs = [
+            code
+            for f in files
+            if split_of(f.name if lang == "java" else str(f)) == split
+            for code, _ in functions_from_tree(f)
+        ]
+        funcs = sorted(set(funcs))
+        random.Random(f"gallery:{lang}").shuffle(funcs)
+        out[lang] = funcs[:GALLERY]
+    return out
+
+
+def disguise(code: str, language: str, rng: random.Random) -> str:
+    """Renamed, then restructured: reordered, a statement inserted, reformatted."""
+    from codeguard.ml.data import insert_statement, reformat, rename_identifiers, reorder_statements
+
+    out = rename_identifiers(code, language, rng)
+    for step in (reorder_statements, insert_statement, reformat):
+        changed = step(out, language, rng)
+        if language == "python":
+            try:
+                compile(changed, "<copy>", "exec")
+            except (SyntaxError, ValueError):
+                continue
+        out = changed
+    return out
+
+
+def index_chunks(n: int) -> tuple[list[str], int]:
+    """``n`` random eligible chunks of the standard library and how many it has in all."""
+    from codeguard.index.vectors import MIN_EMBED_TOKENS, ChunkTexts
+    from codeguard.parsing.chunker import parse_file
+
+    texts = []
+    for f in sorted(Path(sysconfig.get_paths()["stdlib"]).rglob("*.py")):
+        if "site-packages" in f.parts:
+            continue
+        src = f.read_bytes()
+        try:
+            parsed = parse_file(src, "python")
+        except Exception:  # noqa: BLE001 - what the indexer skips, this skips
+            continue
+        ct = ChunkTexts(src)
+        texts += [ct.text(c.start_line, c.end_line) for c in parsed.chunks if c.n_tokens >= MIN_EMBED_TOKENS]
+    return random.Random(0).sample(texts, min(n, len(texts))), len(texts)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w, time.process_time() - c
+
+
+class Static:
+    """Token vectors from the encoder itself: token t's vector is the encoder's output for
+    ``[CLS] t [SEP]`` at t's position; a text's vector is the mean over its tokens."""
+
+    def __init__(self, enc: Any):
+        vocab = enc.tokenizer.get_vocab_size()
+        cls_id, sep_id = enc.tokenizer.token_to_id("[CLS]"), enc.tokenizer.token_to_id("[SEP]")
+        table = np.zeros((vocab, enc.dim), np.float32)
+        for lo in range(0, vocab, 1024):
+            ids = np.arange(lo, min(vocab, lo + 1024))
+            feeds = {
+                "input_ids": np.stack([np.full_like(ids, cls_id), ids, np.full_like(ids, sep_id)], 1),
+                "attention_mask": np.ones((len(ids), 3), np.int64),
+            }
+            if "token_type_ids" in enc._input_names:
+                feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])
+            table[ids] = enc.session.run(None, feeds)[0][:, 1]
+        table -= table.mean(0)
+        self.table = table
+        self.tokenizer = enc.tokenizer
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        encs = self.tokenizer.encode_batch(texts)
+        vec = np.stack([self.table[e.ids[1:-1] or [0]].mean(0) for e in encs])
+        out: np.ndarray = vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def recall(queries: np.ndarray, gallery: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    sims = queries @ gallery.T
+    rank = (sims > sims[np.arange(len(truth)), truth][:, None]).sum(1)
+    return float(np.mean(rank < 1)), float(np.mean(rank < 10))
+
+
+def reranked(
+    sq: np.ndarray, sg: np.ndarray, tq: np.ndarray, tg: np.ndarray, truth: np.ndarray
+) -> tuple[float, float]:
+    """Static top-RERANK, ordered by the transformer's cosine."""
+    top = np.argsort(-(sq @ sg.T), axis=1)[:, :RERANK]
+    r1 = r10 = 0
+    for i, cand in enumerate(top):
+        order = cand[np.argsort(-(tg[cand] @ tq[i]))]
+        r1 += int(order[0] == truth[i])
+        r10 += int(truth[i] in order[:10])
+    return r1 / len(truth), r10 / len(truth)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, default=REPO / "codeguard" / "_model")
+    ap.add_argument("--split", choices=["dev", "test"], default="test")
+    ap.add_argument("--queries", type=int, default=150, help="disguised copies per language")
+    ap.add_argument("--chunks", type=int, default=600, help="stdlib index chunks timed")
+    ap.add_argument("--lengths", default="256,128", help="max_length values to measure")
+    args = ap.parse_args()
+
+    from codeguard.ml.encoder import Encoder
+
+    enc = Encoder.load(args.model)
+    lengths = [int(x) for x in args.lengths.split(",")]
+    results: dict[str, Any] = {"model": enc.card.model_id, "split": args.split}
+
+    # -- speed on real index chunks ------------------------------------------------------------
+    chunks, n_stdlib = index_chunks(args.chunks)
+    enc.embed(chunks[:16])
+    variants: dict[str, Callable[[list[str]], np.ndarray]] = {
+        "before: whole text tokenized, 256": lambda t: enc.embed(t, prefix=False),
+    }
+    for n in lengths:
+        variants[f"encoder, prefix tokenized, {n}"] = lambda t, n=n: enc.embed(t, max_length=n)
+    static = Static(enc)
+    variants["static token vectors"] = static.embed
+    speed_rows = []
+    for name, fn in variants.items():
+        _, wall, cpu = timed(lambda fn=fn: fn(chunks))
+        rate = len(chunks) / wall
+        speed_rows.append([name, f"{rate:.0f}", f"{len(chunks) / cpu:.0f}", f"{n_stdlib / rate:.0f}"])
+        results.setdefault("speed", {})[name] = {"chunks_per_s": rate, "chunks_per_cpu_s": len(chunks) / cpu}
+    print(f"\n{len(chunks)} stdlib index chunks (of {n_stdlib:,}), model {enc.card.model_id}\n")
+    print("| variant | chunks/s (wall) | chunks per CPU-s | stdlib embedding, s (projected) |")
+    print("| --- | --- | --- | --- |")
+    for row in speed_rows:
+        print("| " + " | ".join(row) + " |")
+
+    # -- origin recall for disguised copies ----------------------------------------------------
+    with tempfile.TemporaryDirectory() as tmp:
+        java_dir = Path(tmp) / "java"
+        if JAVA_ZIPS:
+            with zipfile.ZipFile(JAVA_ZIPS[0]) as z:
+                for name in z.namelist():
+                    if name.startswith(JAVA_DIRS) and name.endswith(".java"):
+                        z.extract(name, java_dir)
+        functions = corpus_functions(args.split, java_dir)
+    rec_rows = []
+    for lang, gallery in functions.items():
+        if len(gallery) < 50:
+            continue
+        rng = random.Random(f"queries:{lang}:{args.split}")
+        truth = np.array(rng.sample(range(len(gallery)), min(args.queries, len(gallery))))
+        queries = [disguise(gallery[i], lang, rng) for i in truth]
+        row = {}
+        tq = tg = None
+        for n in lengths:
+            q, g = enc.embed(queries, max_length=n), enc.embed(gallery, max_length=n)
+            row[f"encoder {n}"] = recall(q, g, truth)
+            if n == lengths[0]:
+                tq, tg = q, g
+        sq, sg = static.embed(queries), static.embed(gallery)
+        row["static"] = recall(sq, sg, truth)
+        assert tq is not None and tg is not None
+        row[f"static top {RERANK} + encoder {lengths[0]}"] = reranked(sq, sg, tq, tg, truth)
+        results.setdefault("recall", {})[lang] = {k: {"at1": v[0], "at10": v[1]} for k, v in row.items()}
+        for k, (r1, r10) in row.items():
+            rec_rows.append([lang, str(len(gallery)), str(len(truth)), k, f"{r1:.3f}", f"{r10:.3f}"])
+    print(f"\norigin recall, disguised copies, {args.split} split\n")
+    print("| language | gallery | queries | variant | recall@1 | recall@10 |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for row_ in rec_rows:
+        print("| " + " | ".join(row_) + " |")
+    out = REPO / ".bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "encoder_speed.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()

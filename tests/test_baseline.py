@@ -347,3 +347,27 @@ def test_a_version_1_baseline_is_upgraded(setup: tuple[Path, Path], run_cli: Any
     base.write_text(json.dumps(data))
     code, report = _scan(run_cli, project, index)
     assert code == 0 and report["suppressed"][0]["baseline"] == "same"
+
+
+def test_an_accepted_identical_file_edited_in_one_line_stays_accepted(
+    setup: tuple[Path, Path], run_cli: Any
+) -> None:
+    """An identical file is one whole-file finding; once one line of it changes it is one finding
+    per copied function. Those are the accepted copy, changed since accepted, not new ones."""
+    project, index = setup
+    (project / "a.py").unlink()
+    (project / "distance.py").write_text(LEVENSHTEIN + "\n\n" + SIMILARITY)
+    code, report = _scan(run_cli, project, index, "--no-baseline")
+    [whole] = report["findings"]
+    assert code == 1 and whole["chunk"]["name"] == "identical file"
+    assert run_cli("baseline", "create", project, "--index", index)[0] == 0
+    edited = LEVENSHTEIN.replace("delete = previous[j] + 1", "delete = previous[j] - 1")
+    (project / "distance.py").write_text(edited + "\n\n" + SIMILARITY)
+    code, report = _scan(run_cli, project, index)
+    assert code == 0 and report["findings"] == []
+    assert {f["chunk"]["name"] for f in report["suppressed"]} >= {"levenshtein", "similarity"}
+    assert {f["baseline"] for f in report["suppressed"]} == {"changed"}
+    # A copy from another origin file in the same project file is still new.
+    (project / "distance.py").write_text(edited + "\n\n" + SIMILARITY + "\n\n" + TOPO_SORT)
+    code, report = _scan(run_cli, project, index)
+    assert code == 1 and [f["chunk"]["name"] for f in report["findings"]] == ["topo_sort"]

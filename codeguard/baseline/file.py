@@ -7,8 +7,10 @@ Two kinds of entries: copied code (``kind: copy``) and a project file's own lice
 entry that no finding matches that way still accepts a finding of the same file copied from the
 same origin file whose code shares most of its evidence (a bottom-k sample of its fingerprints,
 ``sketch``, estimated Jaccard >= ``CHANGED_MIN_SIMILARITY``): that copy was edited since it was
-accepted, and is reported as *changed since accepted*, not as new. A notice entry matches the
-same file declaring the same license.
+accepted, and is reported as *changed since accepted*, not as new; so is a finding of the same
+file and origin file whose origin lines lie inside an accepted region (an accepted copy that an
+edit split into several findings). A notice entry matches the same file declaring the same
+license.
 
 The file is meant to be committed: paths in it are relative to the repository (the findings)
 or to the baseline's directory (index, policy; left out when they lie outside it). It records
@@ -233,7 +235,31 @@ def match(
         if best is not None:
             out[id(f)] = ("changed", best)
             used.add(id(best))
+    # An edit can split one accepted copy into several findings (an identical file accepted
+    # whole becomes one finding per function once a line of it changes): a finding of the same
+    # file whose origin lines lie inside an accepted region of the same origin file, that no
+    # finding still matches exactly, is that copy changed since accepted.
+    exact = {id(e) for kind, e in out.values() if kind == "same"}
+    for f in findings:
+        if id(f) in out:
+            continue
+        for e in entries:
+            if id(e) not in exact and e.get("kind", COPY) == COPY and _inside(e, f):
+                out[id(f)] = ("changed", e)
+                break
     return out
+
+
+def _inside(e: dict[str, Any], f: Finding) -> bool:
+    """Whether ``f`` copies lines of the origin region the entry accepted."""
+    lines = (e.get("origin") or {}).get("lines")
+    if not _same_origin(e, f) or not isinstance(lines, list) or len(lines) != 2:
+        return False
+    try:
+        lo, hi = int(lines[0]), int(lines[1])
+    except (TypeError, ValueError):
+        return False
+    return lo <= f.origin.start_line and f.origin.end_line <= hi
 
 
 def _same_origin(e: dict[str, Any], f: Finding) -> bool:

@@ -11,7 +11,9 @@ copied into the repository, only into the OUT directory given on the command lin
   Code Jam I/O skeleton (read the input, print ``Case #i:``), common ground a provenance tool must
   not report.
 - ``soco-c`` / ``soco-java``: the SOCO 2014 (FIRE) training collection with its qrels of real
-  reuse pairs. Every file is both indexed and scanned; a file matching itself is ignored.
+  reuse pairs. The scanned tree is itself indexed (as a team indexes its own monorepo): the scan
+  sets each file's own indexed copy aside; a finding of a file on itself would still be dropped
+  here and counted (``self-matches dropped``).
 
 Sub-commands::
 
@@ -75,6 +77,9 @@ class Build:
     suspects: dict[str, bytes] = field(default_factory=dict)  # path relative to suspect/
     units: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    # The suspect tree is itself the corpus (indexed from suspect/, as a team indexes its own
+    # monorepo): the scan sets each file's own indexed copy aside (codeguard.engine.own).
+    self_indexed: bool = False
 
 
 def n_lines(data: bytes) -> int:
@@ -226,7 +231,7 @@ def build_soco(set_name: str, split: str, limit: int | None) -> Build:
         pairs.add(pair)
         partners[ends[0]].append(ends[1])
         partners[ends[1]].append(ends[0])
-    build = Build(set_name, split, f"{set_name}-refs", lang)
+    build = Build(set_name, split, f"{set_name}-refs", lang, self_indexed=True)
     for name in files:
         build.refs[name] = build.suspects[name] = (root / lang / name).read_bytes()
     for name in files:
@@ -256,7 +261,7 @@ def write_build(build: Build, out: Path) -> dict[str, Any]:
             sys.exit(f"{out} exists and is not a benchmark directory; refusing to overwrite it")
         shutil.rmtree(out)
     src_dir = out / "refs" / build.source
-    for rel, data in sorted(build.refs.items()):
+    for rel, data in sorted(build.refs.items()) if not build.self_indexed else ():
         (src_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (src_dir / rel).write_bytes(data)
     for rel, data in sorted(build.suspects.items()):
@@ -265,7 +270,13 @@ def write_build(build: Build, out: Path) -> dict[str, Any]:
     truth = {
         "set": build.set_name,
         "split": build.split,
-        "sources": [{"name": build.source, "dir": f"refs/{build.source}", "license": LICENSE}],
+        "sources": [
+            {
+                "name": build.source,
+                "dir": "suspect" if build.self_indexed else f"refs/{build.source}",
+                "license": LICENSE,
+            }
+        ],
         "suspect_dir": "suspect",
         "units": build.units,
         "notes": build.notes,

@@ -610,6 +610,15 @@ def index_embed(
     default=None,
     help="Verdict classifier file (JSON, made by `make verdict`) [default: the shipped one].",
 )
+@click.option(
+    "--own-corpus",
+    "own_corpora",
+    multiple=True,
+    metavar="NAME",
+    help="A corpus indexed from this repository (another checkout of it): a file's copy there at "
+    "the same path is the file itself, never its origin. A corpus indexed from this very directory "
+    "is recognised without it. Repeatable.",
+)
 @exclude_option
 @include_skipped_option
 @max_size_option
@@ -637,6 +646,7 @@ def scan(
     semantic_threshold: float | None,
     min_probability: float | None,
     verdict_file: Path | None,
+    own_corpora: tuple[str, ...],
     exclude: tuple[str, ...],
     include_skipped_dirs: bool,
     max_file_size: int | None,
@@ -646,7 +656,8 @@ def scan(
     """Scan PATH (a directory or file; default: the current directory) for copied code.
 
     Settings can also come from [tool.codeguard] in pyproject.toml or a .codeguard.toml
-    (index, policy, project-license, fail-on, format, exclude, max-file-size, baseline); flags win.
+    (index, policy, project-license, fail-on, format, exclude, max-file-size, baseline,
+    own-corpus); flags win.
     A baseline at its default place (.codeguard-baseline.json at the repository root) is used
     unless --no-baseline. Paths in every report are relative to the repository root (outside
     git: the project root), whatever PATH is.
@@ -699,6 +710,7 @@ def scan(
     policy = setting("policy", "policy", policy)
     project_license = setting("project_license", "project-license", project_license)
     exclude = tuple(setting("exclude", "exclude", exclude))
+    own_corpora = tuple(setting("own_corpora", "own-corpus", own_corpora))
     baseline = setting("baseline", "baseline", baseline)
     if no_baseline and ctx.get_parameter_source("baseline") is not click.core.ParameterSource.DEFAULT:
         raise UsageError("--baseline and --no-baseline exclude each other.")
@@ -720,6 +732,7 @@ def scan(
         semantic_threshold=semantic_threshold,
         verdict=Path(verdict_file) if verdict_file else None,
         include_skipped_dirs=include_skipped_dirs,
+        own_corpora=own_corpora,
     )
     if min_probability is not None:
         options.min_probability = min_probability

@@ -26,6 +26,7 @@ KEYS: dict[str, tuple[type, bool]] = {
     "exclude": (list, False),
     "max-file-size": (int, False),
     "baseline": (str, True),
+    "own-corpus": (list, False),
 }
 
 

@@ -159,6 +159,18 @@ def test_sharded_scan_finds_exactly_what_one_index_finds(
     assert report["findings"] == one and "sharded" in report["stats"]["semantic"]["status"]
 
 
+def test_scanning_the_indexed_tree_sets_its_own_copies_aside_in_shards_as_in_one_index(
+    single: Path, sharded: Path, corpus: Path, scan_json: Callable[..., Any]
+) -> None:
+    one = _findings(scan_json, corpus, single)
+    many = _findings(scan_json, corpus, sharded)
+    assert one and all(f["path"] != f["origin"]["path"] for f in one)
+    # the fork of textwrap.py and the stdlib file name each other
+    wrap = {f["path"]: f["origin"]["path"] for f in one if f["path"].endswith("textwrap.py")}
+    assert wrap == {"a_std/textwrap.py": "c_fork/textwrap.py", "c_fork/textwrap.py": "a_std/textwrap.py"}
+    assert many == one
+
+
 def test_sharded_index_lists_what_one_index_holds(sharded: Path, single: Path, run_cli: Run) -> None:
     listed = {}
     for name, index in [("single", single), ("sharded", sharded)]:

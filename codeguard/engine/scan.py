@@ -36,6 +36,7 @@ from codeguard.engine.analyze import (
     query_side,
     ref_side,
 )
+from codeguard.engine.own import OwnCopies, own_copies
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.engine.semantic import load_semantic, semantic_findings
 from codeguard.engine.wholefile import whole_file_findings
@@ -112,6 +113,7 @@ class ScanOptions:
     model: Path | None = None  # model directory; None: the shipped default
     semantic_threshold: float | None = None  # None: the model card's threshold
     include_skipped_dirs: bool = False  # walk virtual environments, build outputs, tool caches
+    own_corpora: tuple[str, ...] = ()  # corpora indexed from this tree (see codeguard.engine.own)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -284,6 +286,7 @@ def scan(
     t_parse = time.perf_counter()
     findings: list[Finding] = []
     semantic_stats: dict[str, Any] = {"status": "off: no index"}
+    own = OwnCopies()
     if store is not None:
         sem, status = (
             (None, "off (--no-ml)")
@@ -296,10 +299,14 @@ def scan(
         verdict = load_verdict(options.verdict)
         # A file identical to an indexed one is one finding; its chunks are not matched again.
         n_tokens = {a.relpath: len(a.parsed.tokens) for a in analyzed}
-        findings = whole_file_findings(store, wholes, sources, options.min_probability, n_tokens)
+        # A file's own indexed copy (the tree indexed as a corpus) is set aside everywhere.
+        own = own_copies(store, cands, sources, options.own_corpora)
+        findings = whole_file_findings(store, wholes, sources, options.min_probability, n_tokens, own)
         done = {f.path for f in findings}
         rest = [a for a in analyzed if a.relpath not in done]
-        findings += match_files(store, rest, options, progress, near_misses, ref_cache, sources, verdict)
+        findings += match_files(
+            store, rest, options, progress, near_misses, ref_cache, sources, verdict, own=own
+        )
         findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
         if sem is not None:
             covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -315,6 +322,7 @@ def scan(
                 ref_cache,
                 verdict,
                 options.min_probability,
+                own=own,
             )
             findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
             semantic_stats = {"status": status, **sem.stats}
@@ -347,6 +355,7 @@ def scan(
         "seconds_parse": round(t_parse - t0, 3),
         "seconds_match": round(t_end - t_parse, 3),
         "notes": notes,
+        "own_copies_set_aside": own.n_files,
         "thresholds": options.to_json(),
         "semantic": semantic_stats,
     }
@@ -599,8 +608,10 @@ def match_files(
     sources: dict[int, SourceRow] | None = None,
     verdict: Verdict | None = None,
     collect: list[ScoredPair] | None = None,
+    own: OwnCopies | None = None,
 ) -> list[Finding]:
-    """Findings for already analyzed files.
+    """Findings for already analyzed files (``own``: indexed copies that are the scanned files
+    themselves, never their origin, nor counted in the rarity of their fingerprints).
 
     Every candidate pair (a scanned chunk and a reference chunk that fingerprints of either
     channel aligned) is decided by the verdict classifier; pairs with P(copy) of at least
@@ -625,12 +636,18 @@ def match_files(
         progress.advance()
         seeds: dict[int, tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
         qh, qp = (x.tolist() for x in dense[a.relpath])
+        mine = own.files_of(a.relpath) if own is not None else frozenset()
         for h, qpos in zip(qh, qp):
-            for file_id, rpos in postings.get(h, ()):
+            plist = postings.get(h, ())
+            d = df.get(h, 0)
+            if mine and any(f in mine for f, _ in plist):
+                plist = [(f, p) for f, p in plist if f not in mine]
+                d = len({families.get(f, str(f)) for f, _ in plist})
+            for file_id, rpos in plist:
                 pair = seeds[file_id]
                 pair[0].append(qpos)
                 pair[1].append(rpos)
-                pair[2].append(df[h])
+                pair[2].append(d)
         # Candidate files ranked by rarity-weighted seeds and capped: cost follows the matches.
         ranked = sorted(
             (fid for fid, s3 in seeds.items() if len(s3[0]) >= MIN_SEEDS),

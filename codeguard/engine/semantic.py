@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from codeguard.engine.analyze import Analyzed, query_side, ref_boilerplate, ref_side
+from codeguard.engine.own import OwnCopies
 from codeguard.fingerprint.align import align
 from codeguard.fingerprint.winnow import K_RAW, channel_fingerprints, family_seed, fingerprint
 from codeguard.index.store import IndexStore, RefFile, SourceRow
@@ -140,8 +141,10 @@ def semantic_findings(
     verdict: Verdict,
     min_probability: float,
     collect: list[tuple[Any, ...]] | None = None,
+    own: OwnCopies | None = None,
 ) -> list[Finding]:
-    """Findings for chunks no fingerprint finding covers (``covered``: line ranges per path).
+    """Findings for chunks no fingerprint finding covers (``covered``: line ranges per path);
+    ``own``: indexed copies that are the scanned files themselves, never a candidate.
 
     ``near_misses`` maps (path, start_tok, end_tok) of a scanned chunk to (file id, start_tok,
     end_tok) of reference chunks fingerprints aligned with it below the reporting thresholds.
@@ -187,7 +190,9 @@ def semantic_findings(
         qvecs = sem.encoder.embed(texts)
         sem.stats |= {"embedded": len(texts)}
     t_embed = time.perf_counter()
-    cosines, ids = sem.vectors.search(qvecs, TOP_K)
+    own = own or OwnCopies()
+    # One more neighbour where a file's own indexed copy will take a place (and is dropped).
+    cosines, ids = sem.vectors.search(qvecs, TOP_K + (1 if own.file_ids else 0))
 
     # Candidate pairs: FAISS neighbours above MIN_COSINE, plus fingerprint near misses.
     pairs: list[tuple[int, int]] = []  # (query index, reference chunk id)
@@ -209,7 +214,11 @@ def semantic_findings(
                 by_span[span] = cid
             pairs.append((qi, cid))
     pairs = sorted(set(pairs))
-    pairs = [(qi, cid) for qi, cid in pairs if cid in rows]
+    pairs = [
+        (qi, cid)
+        for qi, cid in pairs
+        if cid in rows and rows[cid][1] not in own.files_of(queries[qi].analyzed.relpath)
+    ]
     if not pairs:
         sem.stats |= {"pairs_scored": 0, "seconds": round(time.perf_counter() - t0, 3)}
         return []

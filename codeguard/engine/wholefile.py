@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from codeguard.engine.own import OwnCopies
 from codeguard.fingerprint.wholefile import SKETCH_SIZE, WholeFile, matching_lines
 from codeguard.index.store import IndexStore, SourceRow, WholeRow
 from codeguard.licenses.packages import names_project
@@ -44,10 +45,13 @@ def whole_file_findings(
     sources: dict[int, SourceRow],
     min_probability: float,
     tokens: dict[str, int] | None = None,
+    own: OwnCopies | None = None,
 ) -> list[Finding]:
     """One finding per scanned file that is (nearly) identical to an indexed file and not
-    trivial; ``tokens`` gives the token counts of the files that were parsed."""
+    trivial; ``tokens`` gives the token counts of the files that were parsed; ``own`` the
+    indexed copies that are the scanned files themselves (never an origin)."""
     tokens = tokens or {}
+    own = own or OwnCopies()
     rows = store.whole_matches(h for _, w in scanned for h in (w.sha256, w.norm_sha256))
     by_sha: dict[str, list[WholeRow]] = defaultdict(list)
     by_norm: dict[str, list[WholeRow]] = defaultdict(list)
@@ -56,19 +60,20 @@ def whole_file_findings(
         by_norm[r.norm_sha256].append(r)
     out: list[Finding] = []
     for relpath, w in scanned:
-        hits = [(BYTES, r) for r in by_sha.get(w.sha256, [])]
+        mine = own.wholes_of(relpath)
+        hits = [(BYTES, r) for r in by_sha.get(w.sha256, []) if r.id not in mine]
         same = {r.id for _, r in hits}
-        hits += [(WHITESPACE, r) for r in by_norm.get(w.norm_sha256, []) if r.id not in same]
+        hits += [(WHITESPACE, r) for r in by_norm.get(w.norm_sha256, []) if r.id not in same | mine]
         if any(sources[r.source_id].boilerplate for _, r in hits):
             continue  # the file is a template's (a boilerplate source is never reported)
         if hits:
             kind = hits[0][0] if hits[0][0] == BYTES else WHITESPACE
-            sharing = len(by_sha[w.sha256]) if kind == BYTES else len(hits)
+            sharing = len([r for r in by_sha[w.sha256] if r.id not in mine]) if kind == BYTES else len(hits)
             p = probability(_evidence(w, kind, sharing))
             if p >= min_probability:
                 out.append(_identity_finding(relpath, w, hits, sources, p, tokens.get(relpath, 0)))
             continue
-        near = _near_finding(store, relpath, w, sources, min_probability, tokens.get(relpath, 0))
+        near = _near_finding(store, relpath, w, sources, min_probability, tokens.get(relpath, 0), mine)
         if near is not None:
             out.append(near)
     return out
@@ -175,12 +180,15 @@ def _near_finding(
     sources: dict[int, SourceRow],
     min_probability: float,
     n_tokens: int,
+    mine: frozenset[int] = frozenset(),
 ) -> Finding | None:
-    """The finding of a big file identical to an indexed one up to a few lines, if any."""
+    """The finding of a big file identical to an indexed one up to a few lines, if any (never
+    one of ``mine``, the whole-file ids of the file's own indexed copies)."""
     sketch = w.sketch()
     if len(sketch) == 0:
         return None
     shared = store.sketch_candidates(sketch.tolist(), math.ceil(MIN_SKETCH_SHARE * len(sketch)))
+    shared = {i: n for i, n in shared.items() if i not in mine}
     ranked = sorted(shared, key=lambda i: (-shared[i], i))[:MAX_NEAR_CANDIDATES]
     best: tuple[float, WholeRow, list[tuple[int, int, int]], np.ndarray] | None = None
     n_q = len(w.line_hashes)

@@ -42,6 +42,7 @@ from codeguard.index.store import (
     MAX_DF_FRACTION,
     MAX_DF_MIN,
     IndexStore,
+    Located,
     RefFile,
     SourceRow,
     WholeRow,
@@ -352,6 +353,27 @@ class ShardedStore(IndexStore):
             rows = self.conn.execute(f"SELECT hash FROM common_hashes WHERE hash IN ({marks})", part)
             out.update(int(r[0]) for r in rows)
         return out
+
+    def locate(self, wanted: Iterable[tuple[int, str]]) -> tuple[dict[Located, int], dict[Located, int]]:
+        """``IndexStore.locate`` with global source, file and whole-file ids."""
+        by_id = {s.id: s.name for s in self.sources()}
+        files: dict[Located, int] = {}
+        wholes: dict[Located, int] = {}
+        for sid, path in sorted(set(wanted)):
+            name = by_id.get(sid)
+            if name is None:
+                continue
+            for shard_name in self._source_entry(name)["shards"]:
+                n = self.shard_names.index(shard_name) + 1
+                local = self.shards[n - 1].source_by_name(name)
+                if local is None:
+                    continue
+                f, w = self.shards[n - 1].locate([(local.id, path)])
+                if (local.id, path) in f:
+                    files[(sid, path)] = global_id(n, f[(local.id, path)])
+                if (local.id, path) in w:
+                    wholes[(sid, path)] = global_id(n, w[(local.id, path)])
+        return files, wholes
 
     # -- whole files (global ids, as for files) ----------------------------------------------
     def _whole(self, n: int, row: WholeRow) -> WholeRow:

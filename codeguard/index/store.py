@@ -216,6 +216,9 @@ class WholeRow:
     vendored: int = 0
 
 
+# (source id, path) of an indexed file.
+Located = tuple[int, str]
+
 _WHOLE_COLUMNS = (
     "id, source_id, path, file_id, sha256, norm_sha256, n_lines, license, license_from, license_note, "
     "package, package_name, vendored"
@@ -425,6 +428,25 @@ class IndexStore:
             "SELECT path, id, sha256 FROM files WHERE source_id = ?", (source_id,)
         ).fetchall()
         return {p: (i, h) for p, i, h in rows}
+
+    @_guarded
+    def locate(self, wanted: Iterable[tuple[int, str]]) -> tuple[dict[Located, int], dict[Located, int]]:
+        """The file ids and whole-file ids of the given (source id, path) pairs that the index
+        holds (a file not chunked has only a whole-file id)."""
+        files: dict[Located, int] = {}
+        wholes: dict[Located, int] = {}
+        for sid, path in sorted(set(wanted)):
+            row = self.conn.execute(
+                "SELECT id FROM files WHERE source_id = ? AND path = ?", (sid, path)
+            ).fetchone()
+            if row is not None:
+                files[(sid, path)] = int(row[0])
+            row = self.conn.execute(
+                "SELECT id FROM whole_files WHERE source_id = ? AND path = ?", (sid, path)
+            ).fetchone()
+            if row is not None:
+                wholes[(sid, path)] = int(row[0])
+        return files, wholes
 
     # -- queries --------------------------------------------------------------------------
     @_guarded

@@ -706,7 +706,7 @@ def match_files(
                             probability=float(p),
                         )
                     )
-                if _enough_evidence(summary) and p >= options.min_probability:
+                if _enough_evidence(summary, c.group, a) and p >= options.min_probability:
                     cands.append(c)
                 elif near_misses is not None:
                     _near_miss(near_misses, a, c)
@@ -725,7 +725,24 @@ SINGLE_RUN_RAW = W_RAW + K_RAW - 1
 SINGLE_RUN_CHARS = 64
 
 
-def _enough_evidence(summary: Summary) -> bool:
+# A chunk copied whole or nearly (a 5-line helper is 15-25 tokens, less than the run winnowing
+# guarantees): one run that covers most of a query chunk and of a reference chunk, over at
+# least this many code lines is evidence enough; the classifier still decides.
+WHOLE_CHUNK_LINES = 5
+# Chosen on the planted train split: 0.9 found 180, 0.5 183, 0.3 184 copies; no new false finding.
+WHOLE_CHUNK_COVERAGE = 0.5
+
+
+def _whole_chunk(g: Group, a: Analyzed, pieces: list[tuple[int, int, int, int]]) -> bool:
+    """Whether ``pieces`` (one run) are a whole chunk of both sides of ``g``, of at least
+    ``WHOLE_CHUNK_LINES`` code lines."""
+    if not pieces or min(g.coverage, g.origin_coverage) < WHOLE_CHUNK_COVERAGE:
+        return False
+    qs, qe = min(p[0] for p in pieces), max(p[1] for p in pieces)
+    return len(np.unique(a.parsed.lines[qs:qe])) >= WHOLE_CHUNK_LINES
+
+
+def _enough_evidence(summary: Summary, g: Group | None = None, a: Analyzed | None = None) -> bool:
     """Whether a pair may be a finding at all, whatever the classifier says."""
     if summary.norm_matched_info < MIN_EVIDENCE:
         return False  # boilerplate is never a copy on its own
@@ -737,6 +754,7 @@ def _enough_evidence(summary: Summary) -> bool:
         norm_run >= SINGLE_RUN_NORM
         or raw_run >= SINGLE_RUN_RAW
         or summary.raw_longest_chars >= SINGLE_RUN_CHARS
+        or (g is not None and a is not None and _whole_chunk(g, a, summary.pieces))
     )
 
 
@@ -758,7 +776,11 @@ def _may_be_finding(g: Group, a: Analyzed) -> bool:
         return True
     qs, qe, _, _ = g.pieces[0]
     chars = int((a.parsed.ends[qs:qe].astype(np.int64) - a.parsed.starts[qs:qe]).sum())
-    return qe - qs >= min(SINGLE_RUN_NORM, SINGLE_RUN_RAW) or chars >= SINGLE_RUN_CHARS
+    return (
+        qe - qs >= min(SINGLE_RUN_NORM, SINGLE_RUN_RAW)
+        or chars >= SINGLE_RUN_CHARS
+        or _whole_chunk(g, a, g.pieces)
+    )
 
 
 def _query_fingerprints(a: Analyzed) -> tuple[np.ndarray, np.ndarray]:

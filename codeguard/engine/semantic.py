@@ -29,7 +29,7 @@ import numpy as np
 from codeguard.engine.analyze import Analyzed, query_side, ref_boilerplate, ref_side
 from codeguard.engine.own import OwnCopies
 from codeguard.fingerprint.align import align
-from codeguard.fingerprint.winnow import K_RAW, channel_fingerprints, family_seed, fingerprint
+from codeguard.fingerprint.winnow import K_RAW, channel_fingerprints, chunk_spans, family_seed, fingerprint
 from codeguard.index.store import IndexStore, RefFile, SourceRow
 from codeguard.index.vectors import ChunkTexts, EmbeddingModelMismatch, VectorIndex, open_vectors
 from codeguard.ml.card import ModelUnavailable, default_model_dir
@@ -392,7 +392,9 @@ def _ref_channels(ref: RefFile) -> tuple[np.ndarray, np.ndarray]:
     """Both channels' fingerprints of a reference file, concatenated: (hashes, positions)."""
     spec = LANGUAGES.get(ref.language)
     seed = family_seed(spec.fingerprint_family if spec else "generic")
-    h, p, rh, rp = channel_fingerprints(ref.tokens, ref.raw_tokens, ref_boilerplate(ref), seed)
+    h, p, rh, rp = channel_fingerprints(
+        ref.tokens, ref.raw_tokens, ref_boilerplate(ref), seed, chunk_spans(ref.chunks)
+    )
     return np.concatenate([h, rh]), np.concatenate([p, rp])
 
 

@@ -15,6 +15,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from codeguard import __version__
 from codeguard.model import Finding, LicenseFinding, ScanResult
@@ -194,13 +195,21 @@ def _generic(text: str) -> str:
 
 
 # -- results -------------------------------------------------------------------------------------
-def _location(uri: str, start: int, end: int) -> dict[str, Any]:
-    return {
-        "physicalLocation": {
-            "artifactLocation": {"uri": uri, "uriBaseId": SRCROOT},
-            "region": {"startLine": max(start, 1), "endLine": max(end, start, 1)},
-        }
-    }
+def artifact_uri(path: str) -> str:
+    """A repository-relative path as a relative URI reference (SARIF 2.1.0 §3.10, RFC 3986):
+    every byte but the unreserved characters and ``/`` percent-encoded (spaces, ``#``, ``%``,
+    ``:``, non-ASCII as UTF-8; a name's bytes that are not UTF-8 as themselves)."""
+    return quote(path, safe="/", errors="surrogateescape")
+
+
+def _artifact(path: str) -> dict[str, Any]:
+    return {"physicalLocation": {"artifactLocation": {"uri": artifact_uri(path), "uriBaseId": SRCROOT}}}
+
+
+def _location(path: str, start: int, end: int) -> dict[str, Any]:
+    loc = _artifact(path)
+    loc["physicalLocation"]["region"] = {"startLine": max(start, 1), "endLine": max(end, start, 1)}
+    return loc
 
 
 def origin_text(f: Finding) -> str:
@@ -241,10 +250,10 @@ def finding_message(f: Finding) -> str:
 
 
 def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> dict[str, Any]:
-    uri = prefix + f.path
+    path = prefix + f.path
     related = []
     for i, fr in enumerate(f.fragments):
-        loc = _location(uri, fr.start_line, fr.end_line)
+        loc = _location(path, fr.start_line, fr.end_line)
         kind = "identical" if fr.exact else "normalized match"
         loc["id"] = i + 1
         loc["message"] = {
@@ -258,7 +267,7 @@ def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> d
         "ruleIndex": rule_index,
         "level": SARIF_LEVEL.get(f.level, "warning"),
         "message": {"text": finding_message(f)},
-        "locations": [_location(uri, f.start_line, f.end_line)],
+        "locations": [_location(path, f.start_line, f.end_line)],
         "properties": {
             "chunk": {"kind": f.chunk_kind, "name": f.chunk_name},
             "match_type": f.match_type,
@@ -287,7 +296,7 @@ def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> d
         "_identity": f.fingerprint
         or _identity(
             "copy",
-            uri,
+            path,
             f.chunk_kind,
             _stable_name(f.chunk_kind, f.chunk_name),
             o.source,
@@ -303,7 +312,7 @@ def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> d
 def _notice_result(
     lf: LicenseFinding, rule_id: str, rule_index: int, prefix: str, project: dict[str, Any]
 ) -> dict[str, Any]:
-    uri = prefix + lf.path
+    path = prefix + lf.path
     text = (
         f"This file's license notice says {lf.license}, which conflicts with the project's license "
         f"{project.get('license') or 'unknown'}: {lf.reason}."
@@ -313,9 +322,9 @@ def _notice_result(
         "ruleIndex": rule_index,
         "level": SARIF_LEVEL.get(lf.level, "warning"),
         "message": {"text": text},
-        "locations": [_location(uri, lf.start_line, lf.end_line)],
+        "locations": [_location(path, lf.start_line, lf.end_line)],
         "properties": {"license": lf.license, "policy_level": lf.level, "kind": "license-notice"},
-        "_identity": _identity("notice", uri, rule_id, lf.license),
+        "_identity": _identity("notice", path, rule_id, lf.license),
     }
 
 
@@ -353,13 +362,7 @@ def _notifications(result: ScanResult, prefix: str) -> list[dict[str, Any]]:
             {
                 "level": level,
                 "message": {"text": f"skipped {prefix + sk.path}: {sk.reason}"},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": prefix + sk.path, "uriBaseId": SRCROOT}
-                        }
-                    }
-                ],
+                "locations": [_artifact(prefix + sk.path)],
                 "descriptor": {"id": "skipped-file"},
             }
         )
@@ -382,13 +385,7 @@ def _notifications(result: ScanResult, prefix: str) -> list[dict[str, Any]]:
             {
                 "level": "note",
                 "message": {"text": f"{prefix}{note.get('path')}: {note.get('note')}"},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": prefix + str(note.get("path")), "uriBaseId": SRCROOT}
-                        }
-                    }
-                ],
+                "locations": [_artifact(prefix + str(note.get("path")))],
                 "descriptor": {"id": "file-note"},
             }
         )

@@ -751,12 +751,13 @@ def scan(
             click.echo(f"{len(result.findings)} finding(s); report written to {output}", err=True)
     elif quiet and fmt == "text" and _clean(result):
         # A clean commit through the hook prints nothing, or one line worth knowing.
-        changed = sum(1 for f in result.suppressed if f.baseline == "changed")
-        if changed:
-            click.echo(
-                f"codeguard: {changed} accepted finding(s) changed since accepted "
-                "(`codeguard baseline update` records them)."
-            )
+        for state in ("changed", "moved"):
+            n = sum(1 for f in result.suppressed if f.baseline == state)
+            if n:
+                click.echo(
+                    f"codeguard: {n} accepted finding(s) {state} since accepted "
+                    "(`codeguard baseline update` records them)."
+                )
     else:
         report.write(result, sys.stdout, color=sys.stdout.isatty())
     threshold = LEVELS.get(fail_on)

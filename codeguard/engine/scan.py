@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from codeguard.baseline.file import gone_from, make_sketch
 from codeguard.baseline.file import load as load_baseline
-from codeguard.baseline.file import make_sketch
 from codeguard.baseline.file import match as match_baseline
 from codeguard.baseline.inline import Allow, allow_for, allow_in
 from codeguard.discover import (
@@ -469,6 +469,7 @@ class _Accepted:
             self.data,
             [f for f in findings if isinstance(f, Finding)],
             [f for f in findings if isinstance(f, LicenseFinding)],
+            gone_from(self.base),
         )
 
     def to_json(self, suppressed: list[Finding], notices: list[LicenseFinding]) -> dict[str, Any] | None:
@@ -486,6 +487,7 @@ class _Accepted:
             "accepted": sum(1 for f in suppressed if f.baseline)
             + sum(1 for lf in notices if lf.suppressed.startswith("baseline")),
             "changed": sum(1 for f in suppressed if f.baseline == "changed"),
+            "moved": sum(1 for f in suppressed if f.baseline == "moved"),
         }
 
 
@@ -516,9 +518,12 @@ def _suppress(
         if id(f) in matched:
             status, entry = matched[id(f)]
             why = entry.get("justification") or "accepted in the baseline"
+            at = "" if status == "same" else f"{entry.get('path')}:{_lines(entry)}"
             if status == "changed":
                 why += f" (changed since accepted at lines {_lines(entry)})"
-            suppressed.append(replace(f, suppressed=f"baseline: {why}", baseline=status))
+            elif status == "moved":
+                why += f" (moved since accepted at {at})"
+            suppressed.append(replace(f, suppressed=f"baseline: {why}", baseline=status, accepted_at=at))
             continue
         if _allowed_inline(f, allow_for(lines_of(f.path), f.start_line), suppressed, unjustified):
             continue

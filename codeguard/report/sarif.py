@@ -5,7 +5,10 @@ objection to), results point at repository-relative files under ``%SRCROOT%``, a
 carries a ``codeguard/v1`` fingerprint without line numbers (the copy's content identity, the
 key baselines use), so an alert survives edits above the copied code. The origin of a copy is
 never a SARIF location (it is not in the repository): it is named in the message and in
-``result.properties.origin``. Suppressed findings (baseline, inline allow) are left out.
+``result.properties.origin``. Suppressed findings (baseline, inline allow) are left out, except
+accepted copies that changed or moved since accepted: those are results with ``baselineState``
+``updated``, level note and an external suppression, so that the change shows without looking
+like a new violation; with a baseline applied, every other result is ``new``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ NOTICE_RULE = "CG-NOTICE"
 # lowest alert level, which fails no check by default); properties.policy_level keeps "none".
 SARIF_LEVEL = {"error": "error", "warning": "warning", "note": "note", "none": "note"}
 # Skip reasons that mean something went wrong (the rest are expected: no code, too large...).
+# Baseline states of accepted findings that reports show (as accepted, not as new violations).
+ACCEPTED_CHANGES = ("changed", "moved")
 _PROBLEM_SKIPS = ("unreadable", "broken", "not a regular file")
 _MATCH_PHRASE = {
     "exact": "an exact copy",
@@ -64,12 +69,18 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
     rules = _rules(result)
     index = {r["id"]: i for i, r in enumerate(rules)}
     results: list[dict[str, Any]] = []
-    for f in result.findings:
+    compared = bool(result.stats.get("baseline"))
+    for f in [*result.findings, *(f for f in result.suppressed if f.baseline in ACCEPTED_CHANGES)]:
         rule_id = f.rule_id or COPY_RULE
         if rule_id not in index:  # a verdict from a rule the catalog lacks: describe it anyway
             index[rule_id] = len(rules)
             rules.append(_rule(rule_id, f.rule_id or "copied-code", f.level, f.reason, f.help))
-        results.append(_finding_result(f, rule_id, index[rule_id], prefix))
+        res = _finding_result(f, rule_id, index[rule_id], prefix)
+        if f.suppressed:
+            _mark_accepted(res, f)
+        elif compared:
+            res["baselineState"] = "new"
+        results.append(res)
     for lf in result.license_findings:
         rule_id = lf.rule_id or NOTICE_RULE
         if rule_id not in index:
@@ -247,6 +258,31 @@ def finding_message(f: Finding) -> str:
     elif f.reason:
         text += f" Policy {f.rule_id}: {f.reason}."
     return text
+
+
+def accepted_change(f: Finding) -> str:
+    """What happened to a finding the baseline accepted since it was accepted, in words (empty
+    when it is as accepted, or not accepted by the baseline)."""
+    if f.baseline not in ACCEPTED_CHANGES:
+        return ""
+    return f"{f.baseline} since accepted in the baseline (accepted at {f.accepted_at})"
+
+
+def _mark_accepted(res: dict[str, Any], f: Finding) -> None:
+    """A copy the baseline accepted that changed or moved since: reported (so the change is
+    seen) as ``baselineState: updated``, a note, suppressed by the baseline (SARIF 2.1.0
+    §3.27.24, §3.35), never as a new violation."""
+    change = accepted_change(f)
+    res["baselineState"] = "updated"
+    res["level"] = "note"
+    res["message"]["text"] = (
+        f"Accepted copy, {change}: not a new violation; `codeguard baseline update` records it. "
+        + res["message"]["text"]
+    )
+    res["suppressions"] = [
+        {"kind": "external", "status": "accepted", "justification": f.suppressed.removeprefix("baseline: ")}
+    ]
+    res["properties"]["baseline"] = {"state": f.baseline, "accepted_at": f.accepted_at}
 
 
 def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from codeguard.model import Finding, ScanResult
+from codeguard.report.sarif import accepted_change
 
 _LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan", "none": "green"}
 _TYPE_STYLE = {"exact": "bold red", "renamed": "red", "modified": "yellow", "semantic": "magenta"}
@@ -86,18 +87,20 @@ class TextReport:
                 f"{n_suppressed} finding(s) suppressed (baseline or inline allow; --format json lists them)."
             )
         for f in result.suppressed:
-            if f.baseline == "changed":
+            change = accepted_change(f)
+            if change:
                 con.print(
                     f"[cyan]{escape(f.path)}:{f.start_line}-{f.end_line} "
-                    f"{f.chunk_kind} {escape(f.chunk_name)}: "
-                    f"changed since accepted in the baseline (copied from {escape(f.origin.source)}:"
-                    f"{escape(f.origin.path)}); `codeguard baseline update` records the change[/cyan]"
+                    f"{f.chunk_kind} {escape(f.chunk_name)}: {escape(change.split(' (')[0])} (copied from "
+                    f"{escape(f.origin.source)}:{escape(f.origin.path)}; accepted at "
+                    f"{escape(f.accepted_at)}); `codeguard baseline update` records the change[/cyan]"
                 )
         base = s.get("baseline")
         if base:
+            moved = f", {base['moved']} moved since accepted" if base.get("moved") else ""
             con.print(
                 f"Baseline: {escape(str(base['path']))} ({base['entries']} accepted finding(s); "
-                f"{base['accepted']} matched, {base['changed']} changed since accepted)."
+                f"{base['accepted']} matched, {base['changed']} changed since accepted{moved})."
             )
         for u in s.get("suppressions_without_reason", []):
             con.print(

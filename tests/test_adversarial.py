@@ -240,6 +240,50 @@ def test_names_that_are_not_utf8_are_scanned_indexed_and_reported(tmp_path: Path
     assert {p for p, _ in index_texts(index)} == {"caf\\xe9.py", "dir\\xe9/g\\xff.py"}
 
 
+def test_names_that_are_not_utf8_from_git_trees_are_escaped(tmp_path: Path, fp_index: Path) -> None:
+    """Names in git trees and in the git index are bytes: those that are not UTF-8 are indexed
+    (index add of a repository at a revision) and scanned (--staged, with or without the file
+    named as pre-commit names it) under their escaped name, never a crash."""
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+    }
+
+    def git(cwd: Path, *args: str) -> None:
+        subprocess.run(["git", *args], cwd=cwd, env=os.environ | env, check=True, capture_output=True)
+
+    src = tmp_path / "src"
+    src.mkdir()
+    git(src, "init", "-q", "-b", "main")
+    Path(os.fsdecode(bytes(src) + b"/g\xffraph.py")).write_text(TOPO_SORT)
+    (src / "ok.py").write_text(MERGE_INTERVALS)
+    git(src, "add", ".")
+    git(src, "commit", "-qm", "x")
+    index = tmp_path / "idx"
+    for source in (f"{src}@HEAD", f"file://{src}"):
+        sane(codeguard("index", "add", source, "--index", index, "--no-ml", "--license", "MIT"), 0)
+    assert {p for p, _ in index_texts(index)} == {"g\\xffraph.py", "ok.py"}
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    staged = os.fsdecode(bytes(repo) + b"/n\xfeew.py")
+    Path(staged).write_text(TOPO_SORT)
+    git(repo, "add", ".")
+    for named in ((), (staged,)):
+        for fmt in ("text", "json", "sarif", "github", "html"):
+            run = sane(
+                codeguard("scan", "--staged", repo, *named, "--index", fp_index, "--format", fmt, "--no-ml"),
+                1,
+            )
+            shown = json.dumps("n\\xfeew.py")[1:-1] if fmt == "json" else "n\\xfeew.py"
+            if fmt == "sarif":
+                shown = "n%5Cxfeew.py"
+            assert shown in run.out, (fmt, run.out[:2000])
+
+
 # -- 3b. directories without read permission ------------------------------------------------------
 
 

@@ -488,7 +488,17 @@ def test_virtualenvs_build_outputs_and_caches_are_skipped_by_default(tmp_path: P
     assert set(skipped) == {d.split("/")[0] + "/" for d in skipped_dirs}
     assert "virtual environment" in skipped["env/"] and "--include-skipped-dirs" in skipped["env/"]
     text = sane(codeguard("scan", tree, "--index", fp_index, "--no-ml"), 1).out
-    assert "1 virtual environment" in text
+    # the summary counts the directories, says why and how to include them, once
+    [said] = [ln for ln in text.splitlines() if ln.startswith("Skipped")]
+    assert said == (
+        "Skipped 7 directories by default: 2 tool cache, 2 build output, 1 virtual environment, "
+        "1 installed dependencies, 1 package metadata (--include-skipped-dirs walks them)."
+    ), said
+    assert text.count("--include-skipped-dirs") == 1
+    (tree / "src" / "blob.py").write_bytes(b"\x00\x01binary\x00" * 10)
+    text = sane(codeguard("scan", tree, "--index", fp_index, "--no-ml"), 1).out
+    assert "Skipped 1 file(s): 1 binary file (details: --format json)." in text.splitlines()
+    (tree / "src" / "blob.py").unlink()
 
     report = sane(
         codeguard("scan", tree, "--index", fp_index, "--format", "json", "--no-ml", "--include-skipped-dirs"),

@@ -278,15 +278,21 @@ def test_a_license_notice_finding_is_accepted_by_the_baseline_and_inline(
     ]
 
 
+def _justified_baseline(run_cli: Any, root: Path, index: Path, why: str) -> tuple[Path, dict[str, Any]]:
+    """The default baseline of ``root``, created, its first entry justified by hand with ``why``."""
+    assert run_cli("baseline", "create", root, "--index", index)[0] == 0
+    base = root / ".codeguard-baseline.json"
+    data = json.loads(base.read_text())
+    data["findings"][0]["justification"] = why
+    base.write_text(json.dumps(data))
+    return base, data
+
+
 def test_an_edited_accepted_copy_is_changed_since_accepted_not_new(
     setup: tuple[Path, Path], run_cli: Any
 ) -> None:
     project, index = setup
-    assert run_cli("baseline", "create", project, "--index", index)[0] == 0
-    base = project / ".codeguard-baseline.json"
-    data = json.loads(base.read_text())
-    data["findings"][0]["justification"] = "LEGAL-42"
-    base.write_text(json.dumps(data))
+    base, data = _justified_baseline(run_cli, project, index, "LEGAL-42")
     accepted_fp = data["findings"][0]["fingerprint"]
     edited = LEVENSHTEIN.replace("delete = previous[j] + 1", "delete = previous[j] - 1")
     assert edited != LEVENSHTEIN
@@ -427,11 +433,7 @@ def test_a_git_mv_of_an_accepted_file_stays_accepted_through_the_hook(
     the git hook, in `scan --staged FILES` (what pre-commit runs) and in a full scan; a copy of
     it (the original still there) is new; `baseline update` records the new path."""
     root, index = repo
-    assert run_cli("baseline", "create", root, "--index", index)[0] == 0
-    base = root / ".codeguard-baseline.json"
-    data = json.loads(base.read_text())
-    data["findings"][0]["justification"] = "LEGAL-7"
-    base.write_text(json.dumps(data))
+    base, _ = _justified_baseline(run_cli, root, index, "LEGAL-7")
     git(root, "add", ".codeguard-baseline.json")
     git(root, "commit", "-qm", "baseline")
     assert run_cli("hook", "install", root)[0] == 0

@@ -594,7 +594,8 @@ def index_embed(
     "--semantic-threshold",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=None,
-    help="P(copy) at which a semantic match is reported [default: --min-probability].",
+    help="P(copy) at which a semantic match is reported [default: the larger of --min-probability "
+    "and 0.9: same meaning alone is weak evidence of copying].",
 )
 @click.option(
     "--min-probability",

@@ -975,16 +975,16 @@ def _finding(c: _Candidate, others: list[_Candidate]) -> Finding:
     qr = g.q_region
     start, end = qr.start_line, qr.end_line
     origin = _provenance(c)
+    # Where the copied region is a small part of a big chunk (a method-sized copy inside a class
+    # whose methods are no chunks of their own, a slice pasted into a bigger function), report
+    # the region, not the whole chunk; each side on its own (a 10-line slice of a 80-line
+    # function pasted as a 12-line helper is narrow on the origin side only).
     lo, hi = min(f.start_line for f in frags), max(f.end_line for f in frags)
     if hi - lo + 1 < NARROW_SHARE * (end - start + 1):
-        # The copied region is a small part of a big chunk (a method-sized copy inside a class
-        # whose methods are no chunks of their own): report the region, not the whole chunk.
         start, end = lo, hi
-        origin = replace(
-            origin,
-            start_line=min(f.origin_start_line for f in frags),
-            end_line=max(f.origin_end_line for f in frags),
-        )
+    o_lo, o_hi = min(f.origin_start_line for f in frags), max(f.origin_end_line for f in frags)
+    if o_hi - o_lo + 1 < NARROW_SHARE * (origin.end_line - origin.start_line + 1):
+        origin = replace(origin, start_line=o_lo, end_line=o_hi)
     return Finding(
         path=q.relpath,
         start_line=start,

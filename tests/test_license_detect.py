@@ -189,6 +189,30 @@ def test_license_named_with_its_exception_on_one_line(line: str, spdx: str) -> N
     assert [m.spdx for m in detect_licenses(f"Files: *\nCopyright: 2020 A\n{line}\n")] == [spdx]
 
 
+def _license_text(key: str) -> str:
+    """The full text of a license as ScanCode's database holds it (the installed package)."""
+    from codeguard.licenses.ruledb import _split_front_matter, data_dir
+
+    return _split_front_matter((data_dir() / "licenses" / f"{key}.LICENSE").read_text())[1]
+
+
+@pytest.mark.parametrize("key", ["gpl-3.0", "lgpl-2.1", "gpl-2.0"])
+@pytest.mark.parametrize("edit", ["section deleted", "typos"])
+def test_edited_full_license_text_is_that_license_only(key: str, edit: str) -> None:
+    """A full text with a section deleted or words misspelt is one match of that text: the
+    deleted section does not split it, and no phrase of it ("GNU General Public License",
+    next to an edit) is reported as a license of its own (a spurious GPL-1.0-or-later)."""
+    text = _license_text(key)
+    if edit == "typos":
+        text = text.replace(" the ", " teh ", 40)
+    else:  # 6% of the lines, a third of the way in
+        lines = text.split("\n")
+        text = "\n".join(lines[: len(lines) * 30 // 100] + lines[len(lines) * 36 // 100 :])
+    matches = detect_licenses(text)
+    assert keys(matches) == [key]
+    assert matches[0].kind == "text" and matches[0].score > 0.9
+
+
 def test_apache_header_in_java_comment() -> None:
     matches = detect_licenses(APACHE_JAVA)
     assert keys(matches) == ["apache-2.0"]

@@ -259,6 +259,33 @@ def test_spdx_tag_with_or_expression() -> None:
     assert (m.start_line, m.end_line) == (1, 1)
 
 
+@pytest.mark.parametrize(
+    ("text", "spdx"),
+    [
+        # numpy's and packaging's core metadata (PEP 639): MIT and Zlib were lost, the OR split
+        (
+            "Metadata-Version: 2.4\nLicense-Expression: BSD-3-Clause AND 0BSD AND MIT AND Zlib AND CC0-1.0\n",
+            "BSD-3-Clause AND 0BSD AND MIT AND Zlib AND CC0-1.0",
+        ),
+        ("Name: packaging\nLicense-Expression: Apache-2.0 OR BSD-2-Clause\n", "Apache-2.0 OR BSD-2-Clause"),
+        ('{\n  "name": "x",\n  "license": "(MIT OR CC0-1.0)",\n}\n', "MIT OR CC0-1.0"),
+        ('[package]\nlicense = "MIT OR Apache-2.0"\n', "MIT OR Apache-2.0"),
+        ("Licence: GPL-2.0+ or MIT\n", "GPL-2.0-or-later OR MIT"),
+        ("License: LGPL-2.1 or BSD-2-Clause\n", "LGPL-2.1-only OR BSD-2-Clause"),
+    ],
+)
+def test_license_field_joining_ids_is_read_as_an_expression(text: str, spdx: str) -> None:
+    """A metadata field that joins SPDX ids with operators is one expression, every id kept."""
+    assert [m.spdx for m in detect_licenses(text)] == [spdx]
+
+
+@pytest.mark.parametrize(
+    "line", ["License: Apache License, Version 2.0", "License: MIT", "License: see LICENSE or COPYING"]
+)
+def test_license_field_of_prose_or_one_id_is_left_to_the_rules(line: str) -> None:
+    assert all(m.rule != "spdx-license-identifier" for m in detect_licenses(line + "\n"))
+
+
 def test_spdx_tag_in_comment_closers_and_legacy_ids() -> None:
     text = "/* SPDX-License-Identifier: GPL-2.0+ WITH Linux-syscall-note */\n"
     (m,) = detect_licenses(text)

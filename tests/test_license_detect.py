@@ -213,6 +213,24 @@ def test_edited_full_license_text_is_that_license_only(key: str, edit: str) -> N
     assert matches[0].kind == "text" and matches[0].score > 0.9
 
 
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("This code is licensed under the IBM Public License 1.0.\n", "ibmpl-1.0"),
+        ("Distributed under the terms of the IETF Trust License.\n", "ietf-trust"),
+    ],
+)
+def test_license_named_by_its_database_name(text: str, key: str) -> None:
+    """No rule says these names; the database's own name for the license does."""
+    assert key in keys(detect_licenses(text))
+
+
+def test_license_name_split_over_lines_names_nothing() -> None:
+    """A copyright holder on one line and a field on the next are no license name."""
+    text = "Files: doc/rfc5215.*\nCopyright: 2008, The IETF Trust\nLicense: RFC-special\n"
+    assert "ietf-trust" not in keys(detect_licenses(text))
+
+
 def test_apache_header_in_java_comment() -> None:
     matches = detect_licenses(APACHE_JAVA)
     assert keys(matches) == ["apache-2.0"]

@@ -1296,6 +1296,12 @@ def origin_accurate(f: dict[str, Any], u: dict[str, Any]) -> bool:
     return abs(lo - t[0]) <= 1 and abs(hi - t[1]) <= 1
 
 
+def range_accurate(f: dict[str, Any], u: dict[str, Any]) -> bool:
+    """Whether the origin range the finding names (what a user reads) is the truth's (+-1 line)."""
+    t = u["origin"]["lines"]
+    return abs(f["origin"]["start_line"] - t[0]) <= 1 and abs(f["origin"]["end_line"] - t[1]) <= 1
+
+
 def prob(f: dict[str, Any]) -> float:
     """A finding's probability (0 when it has none)."""
     p = f.get("probability")
@@ -1310,6 +1316,7 @@ def evaluate(truth: dict[str, Any], findings: list[dict[str, Any]], threshold: f
         by_path[u["path"]].append(u)
     found: dict[str, dict[str, Any]] = {}
     accurate: dict[str, bool] = {}
+    in_range: dict[str, bool] = {}
     neg_hits: dict[str, list[dict[str, Any]]] = defaultdict(list)
     labelled: list[tuple[float, bool]] = []
     unlabelled: list[dict[str, Any]] = []
@@ -1322,6 +1329,7 @@ def evaluate(truth: dict[str, Any], findings: list[dict[str, Any]], threshold: f
         for u in hits:
             found.setdefault(u["id"], f)
             accurate[u["id"]] = accurate.get(u["id"], False) or origin_accurate(f, u)
+            in_range[u["id"]] = in_range.get(u["id"], False) or range_accurate(f, u)
         for u in on:
             if u["label"] == "negative":
                 neg_hits[u["id"]].append(f)
@@ -1369,6 +1377,7 @@ def evaluate(truth: dict[str, Any], findings: list[dict[str, Any]], threshold: f
         "fp_rate": dict(fp),
         "origin_accuracy": sum(accurate.values()) / n_found if n_found else None,
         "origin_accurate": sum(accurate.values()),
+        "range_accurate": sum(in_range.values()),
         "found": n_found,
         "_found": found,
         "_neg_hits": neg_hits,
@@ -1445,13 +1454,16 @@ def do_run(out: Path, with_model: bool, json_path: Path | None, verdict: str | N
         + " |"
     )
     print("\n## Precision, origin lines, gate\n")
-    print("| findings | threshold | true | false | unlabelled | precision | recall | origin lines ±1 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| findings | threshold | true | false | unlabelled | precision | recall "
+        "| origin lines ±1 (fragments) | origin range ±1 (as reported) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in (res, gate):
         print(
             f"| {r['findings']} | ≥ {r['threshold']:.2f} | {r['true']} | {r['false']} | {r['unlabelled']} | "
             f"{fmt(r['precision'])} | {share(r['recall'].get('all|all|all'))} | "
-            f"{share([r['origin_accurate'], r['found']])} |"
+            f"{share([r['origin_accurate'], r['found']])} | {share([r['range_accurate'], r['found']])} |"
         )
     print("\n## False-positive rate per negative kind (units with ≥ 1 finding)\n")
     print("| kind | " + " | ".join(LANGS) + " | all | all (P ≥ 0.9) |")

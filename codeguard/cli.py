@@ -594,7 +594,8 @@ def index_embed(
     "--semantic-threshold",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=None,
-    help="P(copy) at which a semantic match is reported [default: --min-probability].",
+    help="P(copy) at which a semantic match is reported [default: the larger of --min-probability "
+    "and 0.9: same meaning alone is weak evidence of copying].",
 )
 @click.option(
     "--min-probability",
@@ -751,12 +752,13 @@ def scan(
             click.echo(f"{len(result.findings)} finding(s); report written to {output}", err=True)
     elif quiet and fmt == "text" and _clean(result):
         # A clean commit through the hook prints nothing, or one line worth knowing.
-        changed = sum(1 for f in result.suppressed if f.baseline == "changed")
-        if changed:
-            click.echo(
-                f"codeguard: {changed} accepted finding(s) changed since accepted "
-                "(`codeguard baseline update` records them)."
-            )
+        for state in ("changed", "moved"):
+            n = sum(1 for f in result.suppressed if f.baseline == state)
+            if n:
+                click.echo(
+                    f"codeguard: {n} accepted finding(s) {state} since accepted "
+                    "(`codeguard baseline update` records them)."
+                )
     else:
         report.write(result, sys.stdout, color=sys.stdout.isatty())
     threshold = LEVELS.get(fail_on)
@@ -783,8 +785,9 @@ def _clean(result: Any) -> bool:
 def _next_step(blocking: list[Any], fail_on: str, baseline: Path | None, path: Path) -> str:
     """What a user whose scan (or commit) is blocked can do about it."""
     from codeguard.baseline.file import DEFAULT_NAME
-    from codeguard.baseline.inline import hint
+    from codeguard.baseline.inline import FILE_HEAD_LINES, hint
     from codeguard.engine.scan import report_base
+    from codeguard.engine.wholefile import FILE_KIND
     from codeguard.model import LicenseFinding
 
     base = report_base(path)
@@ -802,10 +805,13 @@ def _next_step(blocking: list[Any], fail_on: str, baseline: Path | None, path: P
         "  - accept one where it is, with a comment:",
     ]
     for f in blocking[:5]:
-        spot = (
-            "on the notice line or the line before" if isinstance(f, LicenseFinding) else "on the line before"
-        )
-        lines.append(f"      {hint(f.rule_id)}   ({spot} {f.path}:{f.start_line})")
+        if isinstance(f, LicenseFinding):
+            spot = f"on the notice line or the line before {f.path}:{f.start_line}"
+        elif f.chunk_kind == FILE_KIND:
+            spot = f"on one of the first {FILE_HEAD_LINES} lines of {f.path}"
+        else:
+            spot = f"on the line before {f.path}:{f.start_line}"
+        lines.append(f"      {hint(f.rule_id)}   ({spot})")
     if len(blocking) > 5:
         lines.append(f"      ... and {len(blocking) - 5} more (see the report)")
     return "\n".join(lines)

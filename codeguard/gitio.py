@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from codeguard.discover import display_name
 from codeguard.errors import SourceError, UsageError
 
 _URL_RE = re.compile(r"^([a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
@@ -118,7 +119,8 @@ def _blobs(commit: object) -> Iterator[GitBlob]:
 
     for item in commit.tree.traverse():  # type: ignore[attr-defined]
         if isinstance(item, git.Blob):
-            yield GitBlob(str(item.path), item.size, item.mode == _SYMLINK_MODE, item)
+            # git stores names as bytes; those that are not UTF-8 reach us as lone surrogates
+            yield GitBlob(display_name(str(item.path)), item.size, item.mode == _SYMLINK_MODE, item)
 
 
 def _git_msg(exc: Exception) -> str:
@@ -216,8 +218,9 @@ def staged_files(path: Path) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
         except git.GitCommandError as exc:
             left_out.append((name, f"unreadable from the index: {_git_msg(exc)}"))
             continue
-        files.append(ChangedFile(name, data, _changed_lines(hunks.get(name, "")) if has_head else None))
-    return files, left_out
+        lines = _changed_lines(hunks.get(name, "")) if has_head else None
+        files.append(ChangedFile(display_name(name), data, lines))
+    return files, [(display_name(p), why) for p, why in left_out]
 
 
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -253,7 +256,7 @@ def diff_files(path: Path, spec: str) -> tuple[list[ChangedFile], list[tuple[str
     files = []
     for name in sorted(n for n in names if n):
         data = g.show(f"{head}:{name}", stdout_as_string=False, strip_newline_in_stdout=False)
-        files.append(ChangedFile(name, data, _changed_lines(hunks.get(name, ""))))
+        files.append(ChangedFile(display_name(name), data, _changed_lines(hunks.get(name, ""))))
     return files, []
 
 
@@ -282,19 +285,22 @@ def named_files(
     top = root.resolve()
     by_path = {c.path: c for c in staged[0]}
     rels: list[str] = []
+    raw_of: dict[str, str] = {}  # shown name -> the name on disk (not UTF-8: surrogates)
     dirs: list[str] = []
     left_out = list(staged[1])
     for p in paths:
         full = (Path.cwd() / p).resolve()
         try:
-            rel = full.relative_to(top).as_posix()
+            raw = full.relative_to(top).as_posix()
         except ValueError:
-            left_out.append((str(p), "outside the git repository"))
+            left_out.append((display_name(str(p)), "outside the git repository"))
             continue
+        rel = display_name(raw)
         if full.is_dir():
             dirs.append("" if rel == "." else rel)
         elif rel not in rels:
             rels.append(rel)
+            raw_of[rel] = raw
     files = [
         c for c in staged[0] if c.path not in rels and any(not d or c.path.startswith(d + "/") for d in dirs)
     ]
@@ -302,7 +308,7 @@ def named_files(
         if rel in by_path:
             files.append(replace(by_path[rel], changed_lines=None))
             continue
-        f = top / rel
+        f = top / raw_of[rel]
         if not f.is_file():
             left_out.append((rel, "not a regular file in the work tree"))
             continue

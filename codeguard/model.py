@@ -122,9 +122,12 @@ class Finding:
     # Which evidence matched: identical (raw tokens equal), renamed (normalized tokens equal),
     # edited (several fragments or partial cover), semantic (the model; no token run).
     channel: str = ""
-    # How a baseline accepted it: "" (not by the baseline), "same" (its fingerprint) or "changed"
-    # (an accepted copy edited since: same file and origin, most of the same evidence).
+    # How a baseline accepted it: "" (not by the baseline), "same" (its fingerprint), "changed"
+    # (an accepted copy edited since: same file and origin, most of the same evidence) or
+    # "moved" (its accepted file is gone: renamed since, same origin and evidence).
     baseline: str = ""
+    # Where the baseline accepted it ("a.py:4-17"), when it changed or moved since.
+    accepted_at: str = ""
     # A small sample of the copied code's fingerprints (hex, space-separated) that lets a
     # baseline recognise an accepted copy after edits; not part of the reports.
     sketch: str = field(default="", repr=False, compare=False)
@@ -151,6 +154,7 @@ class Finding:
             "fingerprint": self.fingerprint,
             "suppressed": self.suppressed,
             "baseline": self.baseline,
+            **({"accepted_at": self.accepted_at} if self.accepted_at else {}),
             "fragments": [f.to_json() for f in self.fragments],
             "origin": self.origin.to_json(),
             "also_in": [p.to_json() for p in self.also_in],

@@ -229,7 +229,9 @@ def test_names_that_are_not_utf8_are_scanned_indexed_and_reported(tmp_path: Path
     Path(os.fsdecode(bytes(tree) + b"/bin\xfe.py")).write_bytes(b"\x00\x01binary\x00" * 10)
     for fmt in ("text", "json", "sarif", "html", "github"):
         run = sane(codeguard("scan", tree, "--index", fp_index, "--format", fmt, "--no-ml"), 1)
-        shown = json.dumps("caf\\xe9.py")[1:-1] if fmt in ("json", "sarif") else "caf\\xe9.py"
+        shown = json.dumps("caf\\xe9.py")[1:-1] if fmt == "json" else "caf\\xe9.py"
+        if fmt == "sarif":  # a URI reference: the escape's backslash percent-encoded
+            shown = "caf%5Cxe9.py"
         assert shown in run.out, (fmt, run.out[:2000])
     report = sane(codeguard("scan", tree, "--index", fp_index, "--format", "json", "--no-ml"), 1).json()
     assert {f["path"] for f in report["findings"]} == {"caf\\xe9.py", "dir\\xe9/g\\xff.py"}
@@ -238,6 +240,50 @@ def test_names_that_are_not_utf8_are_scanned_indexed_and_reported(tmp_path: Path
     summary = sane(codeguard("index", "add", tree, "--index", index, "--no-ml", "--json"), 0).json()
     assert summary["added"] == 2
     assert {p for p, _ in index_texts(index)} == {"caf\\xe9.py", "dir\\xe9/g\\xff.py"}
+
+
+def test_names_that_are_not_utf8_from_git_trees_are_escaped(tmp_path: Path, fp_index: Path) -> None:
+    """Names in git trees and in the git index are bytes: those that are not UTF-8 are indexed
+    (index add of a repository at a revision) and scanned (--staged, with or without the file
+    named as pre-commit names it) under their escaped name, never a crash."""
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+    }
+
+    def git(cwd: Path, *args: str) -> None:
+        subprocess.run(["git", *args], cwd=cwd, env=os.environ | env, check=True, capture_output=True)
+
+    src = tmp_path / "src"
+    src.mkdir()
+    git(src, "init", "-q", "-b", "main")
+    Path(os.fsdecode(bytes(src) + b"/g\xffraph.py")).write_text(TOPO_SORT)
+    (src / "ok.py").write_text(MERGE_INTERVALS)
+    git(src, "add", ".")
+    git(src, "commit", "-qm", "x")
+    index = tmp_path / "idx"
+    for source in (f"{src}@HEAD", f"file://{src}"):
+        sane(codeguard("index", "add", source, "--index", index, "--no-ml", "--license", "MIT"), 0)
+    assert {p for p, _ in index_texts(index)} == {"g\\xffraph.py", "ok.py"}
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    staged = os.fsdecode(bytes(repo) + b"/n\xfeew.py")
+    Path(staged).write_text(TOPO_SORT)
+    git(repo, "add", ".")
+    for named in ((), (staged,)):
+        for fmt in ("text", "json", "sarif", "github", "html"):
+            run = sane(
+                codeguard("scan", "--staged", repo, *named, "--index", fp_index, "--format", fmt, "--no-ml"),
+                1,
+            )
+            shown = json.dumps("n\\xfeew.py")[1:-1] if fmt == "json" else "n\\xfeew.py"
+            if fmt == "sarif":
+                shown = "n%5Cxfeew.py"
+            assert shown in run.out, (fmt, run.out[:2000])
 
 
 # -- 3b. directories without read permission ------------------------------------------------------
@@ -444,7 +490,17 @@ def test_virtualenvs_build_outputs_and_caches_are_skipped_by_default(tmp_path: P
     assert set(skipped) == {d.split("/")[0] + "/" for d in skipped_dirs}
     assert "virtual environment" in skipped["env/"] and "--include-skipped-dirs" in skipped["env/"]
     text = sane(codeguard("scan", tree, "--index", fp_index, "--no-ml"), 1).out
-    assert "1 virtual environment" in text
+    # the summary counts the directories, says why and how to include them, once
+    [said] = [ln for ln in text.splitlines() if ln.startswith("Skipped")]
+    assert said == (
+        "Skipped 7 directories by default: 2 tool cache, 2 build output, 1 virtual environment, "
+        "1 installed dependencies, 1 package metadata (--include-skipped-dirs walks them)."
+    ), said
+    assert text.count("--include-skipped-dirs") == 1
+    (tree / "src" / "blob.py").write_bytes(b"\x00\x01binary\x00" * 10)
+    text = sane(codeguard("scan", tree, "--index", fp_index, "--no-ml"), 1).out
+    assert "Skipped 1 file(s): 1 binary file (details: --format json)." in text.splitlines()
+    (tree / "src" / "blob.py").unlink()
 
     report = sane(
         codeguard("scan", tree, "--index", fp_index, "--format", "json", "--no-ml", "--include-skipped-dirs"),

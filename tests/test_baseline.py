@@ -164,6 +164,7 @@ def test_default_baseline_is_used_by_scan_and_by_the_git_hook(repo: tuple[Path, 
         "entries": 1,
         "accepted": 1,
         "changed": 0,
+        "moved": 0,
     }
     code, out, _ = run_cli("scan", root, "--index", index)
     assert code == 0 and "Baseline: .codeguard-baseline.json (1 accepted finding(s); 1 matched" in out
@@ -277,15 +278,21 @@ def test_a_license_notice_finding_is_accepted_by_the_baseline_and_inline(
     ]
 
 
+def _justified_baseline(run_cli: Any, root: Path, index: Path, why: str) -> tuple[Path, dict[str, Any]]:
+    """The default baseline of ``root``, created, its first entry justified by hand with ``why``."""
+    assert run_cli("baseline", "create", root, "--index", index)[0] == 0
+    base = root / ".codeguard-baseline.json"
+    data = json.loads(base.read_text())
+    data["findings"][0]["justification"] = why
+    base.write_text(json.dumps(data))
+    return base, data
+
+
 def test_an_edited_accepted_copy_is_changed_since_accepted_not_new(
     setup: tuple[Path, Path], run_cli: Any
 ) -> None:
     project, index = setup
-    assert run_cli("baseline", "create", project, "--index", index)[0] == 0
-    base = project / ".codeguard-baseline.json"
-    data = json.loads(base.read_text())
-    data["findings"][0]["justification"] = "LEGAL-42"
-    base.write_text(json.dumps(data))
+    base, data = _justified_baseline(run_cli, project, index, "LEGAL-42")
     accepted_fp = data["findings"][0]["fingerprint"]
     edited = LEVENSHTEIN.replace("delete = previous[j] + 1", "delete = previous[j] - 1")
     assert edited != LEVENSHTEIN
@@ -371,3 +378,131 @@ def test_an_accepted_identical_file_edited_in_one_line_stays_accepted(
     (project / "distance.py").write_text(edited + "\n\n" + SIMILARITY + "\n\n" + TOPO_SORT)
     code, report = _scan(run_cli, project, index)
     assert code == 1 and [f["chunk"]["name"] for f in report["findings"]] == ["topo_sort"]
+
+
+# -- accepted copies that changed or moved since, in every format and through the hook ---------
+def test_a_changed_accepted_copy_is_a_notice_in_github_and_updated_in_sarif(
+    repo: tuple[Path, Path], run_cli: Any
+) -> None:
+    """An accepted copy edited since is reported as accepted and changed (a GitHub notice, a
+    SARIF result with baselineState "updated", suppressed by the baseline), never as a new
+    violation; a new copy next to it is "new"."""
+    from test_report_sarif import schema_errors
+
+    root, index = repo
+    assert run_cli("baseline", "create", root, "--index", index)[0] == 0
+    tokens = root / "src" / "toy" / "tokens.py"
+    edited = LEVENSHTEIN.replace("delete = previous[j] + 1", "delete = previous[j] - 1")
+    tokens.write_text("import os\n\n\n" + edited)
+    code, out, err = run_cli("scan", root, "--index", index, "--format", "github")
+    assert code == 0, err
+    [notice] = [ln for ln in out.splitlines() if ln.startswith("::")]
+    assert notice.startswith("::notice file=src/toy/tokens.py,line=4,endLine=17,")
+    assert "changed since accepted" in notice and "not a new violation" in notice
+    assert "accepted in the baseline at src/toy/tokens.py:4-17" in notice
+    assert out.splitlines()[-1] == "codeguard: 0 finding(s), 1 suppressed (1 changed since accepted)"
+    (root / "src" / "graph.py").write_text(TOPO_SORT)
+    code, out, _ = run_cli("scan", root, "--index", index, "--format", "sarif")
+    assert code == 1
+    log = json.loads(out)
+    results = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]: r for r in log["runs"][0]["results"]
+    }
+    changed, new = results["src/toy/tokens.py"], results["src/graph.py"]
+    assert changed["baselineState"] == "updated" and changed["level"] == "note"
+    assert changed["suppressions"] == [
+        {
+            "kind": "external",
+            "status": "accepted",
+            "justification": "accepted in the baseline (changed since accepted at lines 4-17)",
+        }
+    ]
+    assert changed["message"]["text"].startswith("Accepted copy, changed since accepted in the baseline")
+    assert changed["properties"]["baseline"] == {"state": "changed", "accepted_at": "src/toy/tokens.py:4-17"}
+    assert new["baselineState"] == "new" and new["level"] == "error" and "suppressions" not in new
+    assert not schema_errors(log)
+    # without a baseline nothing is compared: no baselineState at all
+    code, out, _ = run_cli("scan", root, "--index", index, "--format", "sarif", "--no-baseline")
+    assert all("baselineState" not in r for r in json.loads(out)["runs"][0]["results"])
+
+
+def test_a_git_mv_of_an_accepted_file_stays_accepted_through_the_hook(
+    repo: tuple[Path, Path], run_cli: Any
+) -> None:
+    """A renamed accepted file (its accepted path gone) is the accepted copy moved since, in
+    the git hook, in `scan --staged FILES` (what pre-commit runs) and in a full scan; a copy of
+    it (the original still there) is new; `baseline update` records the new path."""
+    root, index = repo
+    base, _ = _justified_baseline(run_cli, root, index, "LEGAL-7")
+    git(root, "add", ".codeguard-baseline.json")
+    git(root, "commit", "-qm", "baseline")
+    assert run_cli("hook", "install", root)[0] == 0
+    (root / "lib").mkdir()
+    git(root, "mv", "src/toy/tokens.py", "lib/tokens.py")
+    code, report = _scan(run_cli, root, index, "--staged", root / "lib" / "tokens.py")
+    assert code == 0 and report["findings"] == []
+    [f] = report["suppressed"]
+    assert f["baseline"] == "moved" and f["accepted_at"] == "src/toy/tokens.py:4-17"
+    assert f["suppressed"] == "baseline: LEGAL-7 (moved since accepted at src/toy/tokens.py:4-17)"
+    assert report["stats"]["baseline"]["moved"] == 1
+    commit = subprocess.run(
+        ["git", "commit", "-qm", "move"], cwd=root, env=_identity_env(index), capture_output=True, text=True
+    )
+    assert commit.returncode == 0, commit.stdout + commit.stderr
+    code, out, _ = run_cli("scan", root, "--index", index)
+    assert code == 0
+    assert "lib/tokens.py:4-17 function levenshtein: moved since accepted in the baseline" in out
+    assert "accepted at src/toy/tokens.py:4-17" in out and "1 moved since accepted" in out
+    code, out, _ = run_cli("scan", root, "--index", index, "--format", "github")
+    assert code == 0 and out.startswith("::notice file=lib/tokens.py,line=4,") and "has moved since" in out
+    # a copy, its original still there, is a new finding
+    shutil.copy(root / "lib" / "tokens.py", root / "src" / "again.py")
+    code, report = _scan(run_cli, root, index)
+    assert code == 1 and [f["path"] for f in report["findings"]] == ["src/again.py"]
+    (root / "src" / "again.py").unlink()
+    # update records the new path and keeps the justification
+    assert run_cli("baseline", "update", root, "--index", index)[0] == 0
+    [entry] = json.loads(base.read_text())["findings"]
+    assert entry["path"] == "lib/tokens.py" and entry["justification"] == "LEGAL-7"
+    code, report = _scan(run_cli, root, index)
+    assert code == 0 and report["suppressed"][0]["baseline"] == "same"
+
+
+def test_an_inline_allow_accepts_a_file_that_is_only_hashed(
+    tmp_path: Path, add_json: Any, run_cli: Any
+) -> None:
+    """Generated and oversize files are hashed, not chunked: their copy is one whole-file
+    finding, which an allow comment with a reason on one of the file's first lines accepts
+    (below the generated-file header); one without a reason is reported and accepts nothing."""
+    rows = "\n".join(f"    (0x{i * 7 + 3:X}, 'M', 'x{i}y{i * i % 97}')," for i in range(80))
+    header = "# Code generated by mktables.py. DO NOT EDIT.\n"
+    body = "\n\ndef table():\n    return [\n" + rows + "\n    ]\n"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "tables.py").write_text(header + body)
+    (corpus / "big.py").write_text(body.replace("table", "big_table"))
+    index = tmp_path / "index"
+    add_json(corpus, index, "--license", "GPL-3.0-only", "--no-ml")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "tables.py").write_text(header + '# codeguard: allow * reason="vendored, see NOTICE"\n' + body)
+    (project / "big.py").write_text(
+        '# codeguard: allow CG-LIC-006 reason="ours too"\n' + body.replace("table", "big_table")
+    )
+    small = ("--no-ml", "--max-file-size", "1000")  # big.py is over it: hashed only
+    code, out, err = run_cli("scan", project, "--index", index, "--format", "json", *small)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["findings"] == []
+    assert {f["path"]: f["suppressed"] for f in report["suppressed"]} == {
+        "tables.py": "inline: vendored, see NOTICE",
+        "big.py": "inline: ours too",
+    }
+    assert {f["chunk"]["kind"] for f in report["suppressed"]} == {"file"}
+    assert {s["path"] for s in report["skipped"]} == {"tables.py", "big.py"}  # neither was chunked
+    # without a reason: reported, and the finding stands, with a hint where the comment goes
+    (project / "tables.py").write_text(header + "# codeguard: allow *\n" + body)
+    code, out, err = run_cli("scan", project, "--index", index, *small)
+    assert code == 1
+    assert "tables.py:2: codeguard: allow without reason" in out
+    assert "(on one of the first 10 lines of tables.py)" in err

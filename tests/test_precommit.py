@@ -138,6 +138,32 @@ def test_pre_commit_all_files_checks_committed_files_and_honours_the_baseline(
     assert run.returncode == 1 and "pkg/graph.py:1-" in run.stdout
 
 
+@pytest.mark.skipif(
+    PRE_COMMIT is None, reason="the pre-commit tool is not installed (pip install -e '.[dev]')"
+)
+def test_pre_commit_passes_a_git_mv_of_an_accepted_file(
+    project: tuple[Path, dict[str, str]], run_cli: Any
+) -> None:
+    """pre-commit passes the renamed file's new name: the accepted copy in it moved since
+    accepted (its old path is gone), so the commit passes; a copy of it elsewhere is new."""
+    root, env = project
+    (root / "pkg").mkdir()
+    (root / "pkg" / "dist.py").write_text("import os\n\n\n" + LEVENSHTEIN)
+    assert run_cli("baseline", "create", root, "--index", env["CODEGUARD_INDEX"])[0] == 0
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "an accepted GPL copy")
+    (root / "vendor").mkdir()
+    git(root, "mv", "pkg/dist.py", "vendor/dist.py")
+    run = pre_commit(root, env)
+    assert run.returncode == 0 and "Passed" in run.stdout, run.stdout + run.stderr
+    run = pre_commit(root, env, "--all-files")
+    assert run.returncode == 0, run.stdout + run.stderr
+    shutil.copy(root / "vendor" / "dist.py", root / "pkg" / "copy.py")
+    git(root, "add", "pkg/copy.py")
+    run = pre_commit(root, env)
+    assert run.returncode == 1 and "pkg/copy.py:4-" in run.stdout, run.stdout + run.stderr
+
+
 # An OpenJDK source file: its header puts it under GPL-2.0-only WITH Classpath-exception-2.0.
 OPENJDK_HEADER = """\
 /*

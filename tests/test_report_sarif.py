@@ -4,10 +4,12 @@ every policy rule listed, repository-relative locations, fingerprints that ignor
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from conftest import with_allow_comments
@@ -15,6 +17,35 @@ from conftest import with_allow_comments
 from codeguard.licenses.policy import load_policy
 
 SCHEMA = Path("/work/shared/data/sarif/sarif-schema-2.1.0.json")
+# RFC 3986 URI-reference, checked strictly (jsonschema checks no "uri" formats without optional
+# packages): an optional scheme, then only unreserved, sub-delims, ":", "@", "/" and
+# percent-encoded bytes, an optional ?query and #fragment; a relative reference's first segment
+# holds no ":" (it would read as a scheme).
+_PCHARS = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*"
+_URI_REF = re.compile(
+    rf"^(?:[A-Za-z][A-Za-z0-9+.\-]*:)?{_PCHARS}(?:\?(?:{_PCHARS}|\?)*)?(?:#(?:{_PCHARS}|\?)*)?$"
+)
+
+
+def is_uri_reference(value: object) -> bool:
+    if not isinstance(value, str) or not _URI_REF.match(value):
+        return False
+    scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*:", value)
+    return bool(scheme) or ":" not in value.split("/", 1)[0]
+
+
+def schema_errors(log: dict[str, Any]) -> list[str]:
+    """Errors of ``log`` against the official SARIF 2.1.0 schema, URI formats included."""
+    if not SCHEMA.is_file():
+        pytest.skip(f"SARIF schema not found at {SCHEMA} (shared test data is not checked out)")
+    jsonschema = pytest.importorskip("jsonschema")
+    checker = jsonschema.FormatChecker()
+    checker.checks("uri")(lambda v: is_uri_reference(v) and ":" in str(v))
+    checker.checks("uri-reference")(is_uri_reference)
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft4Validator(schema, format_checker=checker)
+    errors = sorted(validator.iter_errors(log), key=lambda e: list(e.path))
+    return [f"{list(e.path)}: {e.message}" for e in errors[:10]]
 
 
 def sarif(run_cli: Callable[..., Any], path: Path, index: Path) -> dict[str, Any]:
@@ -45,13 +76,38 @@ def log(scenario: tuple[Path, Path], run_cli: Callable[..., Any]) -> dict[str, A
 
 
 def test_sarif_validates_against_the_official_schema(log: dict[str, Any]) -> None:
-    if not SCHEMA.is_file():
-        pytest.skip(f"SARIF schema not found at {SCHEMA} (shared test data is not checked out)")
-    jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
-    errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(log), key=lambda e: list(e.path))
-    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
+    errors = schema_errors(log)
+    assert not errors, "\n".join(errors)
     assert log["version"] == "2.1.0"
+
+
+def test_the_uri_check_rejects_what_rfc_3986_forbids() -> None:
+    assert is_uri_reference("src/my%20dir%20%231/100%25%20%C3%BCn%C3%AF.py")
+    assert is_uri_reference("file:///tmp/x/")
+    for bad in ("src/my dir/a.py", "src/a#b#c.py", "src/100%.py", "src/ünï.py", "src\\x.py"):
+        assert not is_uri_reference(bad), bad
+
+
+def test_artifact_uris_are_percent_encoded(
+    scenario: tuple[Path, Path], tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    """SARIF 2.1.0 §3.10: artifact locations are URI references, so a file named with spaces,
+    ``#``, ``%``, ``:`` or non-ASCII letters is percent-encoded (UTF-8), and decodes back to its
+    path."""
+    project, index = scenario
+    odd = shutil.copytree(project, tmp_path / "odd")
+    name = "src/app/my dir #1/100% ünï:x.py"
+    (odd / name).parent.mkdir()
+    (odd / "src/app/text.py").rename(odd / name)
+    log = sarif(run_cli, odd, index)
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"] for loc in all_locations(log)}
+    encoded = "src/app/my%20dir%20%231/100%25%20%C3%BCn%C3%AF%3Ax.py"
+    assert encoded in uris
+    for uri in uris:
+        assert is_uri_reference(uri), uri
+        assert (odd / unquote(uri)).is_file(), uri
+    errors = schema_errors(log)
+    assert not errors, "\n".join(errors)
 
 
 def test_every_policy_rule_is_described_and_every_result_points_at_its_rule(log: dict[str, Any]) -> None:
@@ -200,9 +256,7 @@ def test_suppressed_findings_are_left_out_and_reasonless_allows_are_reported(
     assert len(notes) == 1 and notes[0]["level"] == "warning"
     region = notes[0]["locations"][0]["physicalLocation"]
     assert region["artifactLocation"]["uri"] == "src/app/graph.py" and region["region"]["startLine"] == 4
-    if SCHEMA.is_file():
-        jsonschema = pytest.importorskip("jsonschema")
-        jsonschema.Draft4Validator(json.loads(SCHEMA.read_text(encoding="utf-8"))).validate(log)
+    assert not schema_errors(log)
 
 
 @pytest.fixture(scope="session")

@@ -74,13 +74,16 @@ def test_rewrite_found_only_by_the_model(
     _, plain, _ = scan_json(project, index_dir, "--no-ml")
     assert not _semantic(plain) and plain["stats"]["semantic"]["status"].startswith("off")
 
-    # Without --semantic-threshold: semantic pairs are reported from the scan's --min-probability,
-    # the same calibrated P(copy) that decides fingerprint pairs.
+    # Without --semantic-threshold: semantic pairs are reported from the same calibrated P(copy)
+    # that decides fingerprint pairs, but never below 0.9 (same meaning alone is weak evidence).
     _, default, _ = scan_json(project, index_dir, "--model", model, "--min-probability", "0.7")
     stats = default["stats"]["semantic"]
-    assert stats["threshold"] == 0.7 and stats["threshold_from"] == "--min-probability"
+    assert stats["threshold"] == 0.9 and stats["threshold_from"].startswith("semantic default")
     assert "verdict" in stats["decision"]
-    assert all(x["probability"] >= 0.7 for x in _semantic(default))
+    assert all(x["probability"] >= 0.9 for x in _semantic(default))
+    _, strict, _ = scan_json(project, index_dir, "--model", model, "--min-probability", "0.95")
+    stats = strict["stats"]["semantic"]
+    assert stats["threshold"] == 0.95 and stats["threshold_from"] == "--min-probability"
 
 
 def test_rescan_embeds_only_changed_chunks(

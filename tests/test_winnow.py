@@ -6,7 +6,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codeguard.fingerprint.winnow import K, W, fingerprint, kgram_hashes, winnow
+from codeguard.fingerprint.winnow import (
+    K,
+    W,
+    channel_fingerprints,
+    dense_fingerprints,
+    fingerprint,
+    kgram_hashes,
+    winnow,
+)
 
 token_lists = st.lists(st.integers(min_value=1, max_value=40), min_size=0, max_size=400)
 
@@ -67,3 +75,37 @@ def test_known_hash_values_are_pinned() -> None:
 
 
 PINNED: list[int] = [11243590333464891617, 10619587854204892521]
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.integers(min_value=1, max_value=40), min_size=12, max_size=30),
+    st.lists(st.integers(min_value=1, max_value=40), min_size=0, max_size=60),
+    st.lists(st.integers(min_value=1, max_value=40), min_size=0, max_size=60),
+    st.lists(st.integers(min_value=1, max_value=40), min_size=0, max_size=60),
+    st.lists(st.integers(min_value=1, max_value=40), min_size=0, max_size=60),
+)
+def test_a_short_chunk_copied_anywhere_shares_a_fingerprint_with_its_origin(
+    chunk: list[int], before: list[int], after: list[int], q_before: list[int], q_after: list[int]
+) -> None:
+    """Anchoring: a chunk too short for winnowing's guarantee (fewer than W + K - 1 tokens)
+    still has a selected k-gram that any copy of it holds, wherever the copy lands."""
+    ref = np.array(before + chunk + after, dtype=np.uint32)
+    raw = ref + 1000
+    span = [(len(before), len(before) + len(chunk))]
+    h, _, rh, _ = channel_fingerprints(ref, raw, None, 7, span)
+    query = np.array(q_before + chunk + q_after, dtype=np.uint32)
+    qh, _ = dense_fingerprints(query, query + 1000, None, 7)
+    assert set(rh.tolist()) & set(qh.tolist()), "the raw channel's anchor (chunk >= K_RAW tokens)"
+    if len(chunk) >= K:
+        assert set(h.tolist()) & set(qh.tolist()), "the normalized channel's anchor"
+
+
+def test_anchoring_adds_nothing_where_winnowing_already_guarantees_a_fingerprint() -> None:
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(1, 50, size=400).astype(np.uint32)
+    spans = [(0, 400), (10, 10 + K + W - 1), (100, 300)]
+    plain = channel_fingerprints(tokens, tokens + 100, None, 5)
+    anchored = channel_fingerprints(tokens, tokens + 100, None, 5, spans)
+    for a, b in zip(plain, anchored):
+        assert np.array_equal(a, b)

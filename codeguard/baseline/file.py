@@ -9,8 +9,10 @@ same origin file whose code shares most of its evidence (a bottom-k sample of it
 ``sketch``, estimated Jaccard >= ``CHANGED_MIN_SIMILARITY``): that copy was edited since it was
 accepted, and is reported as *changed since accepted*, not as new; so is a finding of the same
 file and origin file whose origin lines lie inside an accepted region (an accepted copy that an
-edit split into several findings). A notice entry matches the same file declaring the same
-license.
+edit split into several findings). A copy entry whose file is gone from the tree (``git mv``)
+accepts a finding of another file copied from the same origin file with the same evidence: that
+copy *moved since accepted*, not new (a file copied, its original still there, is new). A notice
+entry matches the same file declaring the same license.
 
 The file is meant to be committed: paths in it are relative to the repository (the findings)
 or to the baseline's directory (index, policy; left out when they lie outside it). It records
@@ -130,7 +132,8 @@ def _relative(path: str | None, base: Path) -> str | None:
 def build(result: ScanResult, previous: dict[str, Any] | None, location: Path) -> dict[str, Any]:
     """A baseline (to be written at ``location``) accepting every finding of ``result``; entries
     of ``previous`` that still match (exactly or changed) keep their justification."""
-    old = match(previous, result.findings, result.license_findings) if previous else {}
+    gone = gone_from(Path(result.base)) if result.base else None
+    old = match(previous, result.findings, result.license_findings, gone) if previous else {}
     entries = [_entry(f, old.get(id(f), (None, None))[1]) for f in result.findings]
     entries += [_notice_entry(lf, old.get(id(lf), (None, None))[1]) for lf in result.license_findings]
     entries.sort(key=lambda e: (e["path"], e["lines"][0], e["kind"], e["fingerprint"]))
@@ -203,12 +206,29 @@ def load(path: Path) -> dict[str, Any]:
 
 
 # -- matching ------------------------------------------------------------------------------------
+def gone_from(base: Path) -> Callable[[str], bool]:
+    """``gone(path)`` for baseline paths relative to ``base``: no such file any more."""
+
+    def gone(path: str) -> bool:
+        try:
+            return not (base / path).exists()
+        except (OSError, ValueError):
+            return False
+
+    return gone
+
+
 def match(
-    data: dict[str, Any], findings: Sequence[Finding], notices: Sequence[LicenseFinding] = ()
+    data: dict[str, Any],
+    findings: Sequence[Finding],
+    notices: Sequence[LicenseFinding] = (),
+    gone: Callable[[str], bool] | None = None,
 ) -> dict[int, tuple[str, dict[str, Any]]]:
-    """id(finding) -> ("same" | "changed", the baseline entry accepting it), for the findings
-    and license notices that ``data`` accepts. Each entry accepts at most one finding by
-    similarity; exact fingerprints are matched first so that an edit never steals them."""
+    """id(finding) -> ("same" | "changed" | "moved", the baseline entry accepting it), for the
+    findings and license notices that ``data`` accepts; ``gone(path)`` says whether a file an
+    entry names is no longer in the tree (without it nothing is matched as moved). Each entry
+    accepts at most one finding by similarity; exact fingerprints are matched first so that an
+    edit never steals them."""
     entries = data.get("findings") or []
     by_fp: dict[str, dict[str, Any]] = {}
     for e in entries:
@@ -247,7 +267,32 @@ def match(
             if id(e) not in exact and e.get("kind", COPY) == COPY and _inside(e, f):
                 out[id(f)] = ("changed", e)
                 break
+    if gone is not None:
+        for f in findings:
+            if id(f) in out:
+                continue
+            for e in free:
+                if id(e) not in used and _moved(e, f, gone):
+                    out[id(f)] = ("moved", e)
+                    used.add(id(e))
+                    break
     return out
+
+
+def _moved(e: dict[str, Any], f: Finding, gone: Callable[[str], bool]) -> bool:
+    """Whether ``f`` is the entry's copy in a file moved since accepted: the entry's file is
+    gone, the origin file is the same and so is the evidence (a similar sketch; a whole file
+    hashed but not chunked has none: the same origin lines)."""
+    origin = e.get("origin") or {}
+    path = e.get("path")
+    if not isinstance(path, str) or path == f.path or not gone(path):
+        return False
+    if origin.get("source") != f.origin.source or origin.get("path") != f.origin.path:
+        return False
+    sketch = str(e.get("sketch") or "")
+    if sketch or f.sketch:
+        return similarity(sketch, f.sketch) >= CHANGED_MIN_SIMILARITY
+    return e.get("chunk") == f.chunk_name and origin.get("lines") == [f.origin.start_line, f.origin.end_line]
 
 
 def _inside(e: dict[str, Any], f: Finding) -> bool:

@@ -1,6 +1,8 @@
 """Inline allow comments: ``codeguard: allow RULE reason="why"`` on the flagged chunk's first
 line or on the line before it (above its decorators, if any); for a file's license notice, on
-any line of the notice or the line before it. RULE is a policy rule id, a
+any line of the notice or the line before it; for a whole-file finding (a file identical to an
+indexed one, also one that is hashed but not chunked: generated, minified, oversize), on one of
+the file's first ``FILE_HEAD_LINES`` lines. RULE is a policy rule id, a
 comma-separated list of them, or ``*``. A comment without a reason suppresses nothing and is
 reported, so that every suppression carries its justification."""
 
@@ -13,6 +15,11 @@ ALLOW_RE = re.compile(
     r"codeguard:\s*allow\s+(?P<rules>[\w*.-]+(?:\s*,\s*[\w*.-]+)*)"
     r"(?:\s+reason\s*=\s*(?:\"(?P<q>[^\"]*)\"|'(?P<s>[^']*)'|(?P<bare>\S+)))?",
 )
+
+
+# Lines at the top of a file where an allow comment for the whole file may stand (below a
+# shebang, an encoding line or a generated-file header that must come first).
+FILE_HEAD_LINES = 10
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,11 @@ def allow_in(lines: list[str], start_line: int, end_line: int) -> Allow | None:
         if found:
             return found
     return None
+
+
+def allow_for_file(lines: list[str]) -> Allow | None:
+    """The allow comment that applies to a whole-file finding: on one of the first lines."""
+    return allow_in(lines, 1, FILE_HEAD_LINES)
 
 
 def hint(rule_id: str) -> str:

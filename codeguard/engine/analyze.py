@@ -20,7 +20,7 @@ import numpy as np
 
 from codeguard.discover import generated_marker, prepare_source
 from codeguard.fingerprint.wholefile import WholeFile, whole_file
-from codeguard.fingerprint.winnow import channel_fingerprints, family_seed
+from codeguard.fingerprint.winnow import channel_fingerprints, chunk_spans, family_seed
 from codeguard.model import Skip
 from codeguard.parsing.chunker import BOILERPLATE, ParsedFile, parse_file
 from codeguard.parsing.languages import LANGUAGES
@@ -131,7 +131,7 @@ def analyze(relpath: str, raw: bytes, language: str) -> Analyzed | Skip:
         return Skip(relpath, "no code (only comments or blank)")
     seed = family_seed(LANGUAGES[language].fingerprint_family)
     hashes, positions, raw_hashes, raw_positions = channel_fingerprints(
-        parsed.tokens, parsed.raw_tokens, parsed.boilerplate, seed
+        parsed.tokens, parsed.raw_tokens, parsed.boilerplate, seed, chunk_spans(parsed.chunks)
     )
     hashes, positions, n_rep = cap_repeats(hashes, positions)
     raw_hashes, raw_positions, n_raw_rep = cap_repeats(raw_hashes, raw_positions)

@@ -690,8 +690,9 @@ def _stored_fingerprints(conn: sqlite3.Connection, file_id: int) -> tuple[list[i
     language, blob = conn.execute("SELECT language, tokens FROM files WHERE id = ?", (file_id,)).fetchone()
     tokens, _, _, raw, flags = unpack_tokens(blob)
     seed = family_seed(LANGUAGES[language].fingerprint_family)
+    spans = conn.execute("SELECT start_tok, end_tok FROM chunks WHERE file_id = ?", (file_id,)).fetchall()
     hashes, positions, raw_hashes, raw_positions = channel_fingerprints(
-        tokens, raw, (flags & BOILERPLATE) != 0, seed
+        tokens, raw, (flags & BOILERPLATE) != 0, seed, [(int(a), int(b)) for a, b in spans]
     )
     hashes, positions, _ = cap_repeats(hashes, positions)
     raw_hashes, raw_positions, _ = cap_repeats(raw_hashes, raw_positions)

@@ -12,6 +12,8 @@ every process (no use of Python's randomized ``hash()``).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -103,16 +105,75 @@ def _outside(mask: np.ndarray, positions: np.ndarray, k: int) -> np.ndarray:
     return ~inside
 
 
+def anchored(
+    hashes: np.ndarray,
+    picked: np.ndarray,
+    spans: Sequence[tuple[int, int]],
+    k: int,
+    w: int,
+    usable: np.ndarray | None = None,
+) -> np.ndarray:
+    """``picked`` (winnowed k-gram positions) plus, for every span (a chunk's tokens, end
+    exclusive) holding fewer than ``w`` k-grams, its own minimum k-gram (rightmost on ties;
+    among ``usable`` positions only, when given).
+
+    Winnowing already selects the minimum of any span of at least ``w`` k-grams (a window lies
+    inside it). A shorter function (a 5-line helper is 10-20 tokens) may have none of its k-grams
+    selected, as its windows reach into the code around it: then a verbatim copy of it, looked up
+    k-gram by k-gram, finds nothing. Its minimum is a pure function of its own tokens, so any
+    copy of the whole chunk holds that k-gram."""
+    extra = []
+    for start, end in spans:
+        lo, hi = start, end - k  # k-grams that lie inside the span
+        if hi < lo or hi - lo + 1 >= w:
+            continue
+        cand = np.arange(lo, hi + 1)
+        if usable is not None:
+            cand = cand[usable[lo : hi + 1]]
+            if len(cand) == 0:
+                continue
+        seg = hashes[cand]
+        extra.append(int(cand[len(seg) - 1 - int(np.argmin(seg[::-1]))]))
+    if not extra:
+        return picked
+    out: np.ndarray = np.union1d(picked, np.array(extra, dtype=np.int64)).astype(np.int64)
+    return out
+
+
+def chunk_spans(chunks: Iterable[Any]) -> list[tuple[int, int]]:
+    """(start_tok, end_tok) of chunks (anything with those attributes)."""
+    return [(int(c.start_tok), int(c.end_tok)) for c in chunks]
+
+
+def _channel(
+    tokens: np.ndarray,
+    boilerplate: np.ndarray | None,
+    seed: int,
+    k: int,
+    w: int,
+    spans: Sequence[tuple[int, int]],
+) -> tuple[np.ndarray, np.ndarray]:
+    h = kgram_hashes(tokens, k, seed)
+    usable = _outside(boilerplate, np.arange(len(h)), k) if boilerplate is not None else None
+    pos = anchored(h, winnow(h, w), spans, k, w, usable)
+    if usable is not None:
+        pos = pos[usable[pos]]
+    return h[pos].view(np.int64), pos
+
+
 def channel_fingerprints(
-    tokens: np.ndarray, raw: np.ndarray, boilerplate: np.ndarray | None, seed: int
+    tokens: np.ndarray,
+    raw: np.ndarray,
+    boilerplate: np.ndarray | None,
+    seed: int,
+    spans: Sequence[tuple[int, int]] = (),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Winnowed fingerprints of both channels, leaving out k-grams made only of boilerplate:
-    (normalized hashes, positions, raw hashes, positions)."""
-    h, pos = fingerprint(tokens, seed)
-    keep = _outside(boilerplate, pos, K) if boilerplate is not None else slice(None)
-    rh, rpos = fingerprint(raw, raw_seed(seed), K_RAW, W_RAW)
-    rkeep = _outside(boilerplate, rpos, K_RAW) if boilerplate is not None else slice(None)
-    return h[keep], pos[keep], rh[rkeep], rpos[rkeep]
+    """Winnowed fingerprints of both channels, anchored in every short chunk of ``spans`` (see
+    ``anchored``), leaving out k-grams made only of boilerplate: (normalized hashes, positions,
+    raw hashes, positions)."""
+    h, pos = _channel(tokens, boilerplate, seed, K, W, spans)
+    rh, rpos = _channel(raw, boilerplate, raw_seed(seed), K_RAW, W_RAW, spans)
+    return h, pos, rh, rpos
 
 
 def dense_fingerprints(

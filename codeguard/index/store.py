@@ -44,7 +44,8 @@ from codeguard.model import Chunk
 #    or license file), problems with it, and whether their package is a vendored copy.
 #    whole_files (content and whitespace-free hashes of every file, chunked or not) and
 #    line_sketch (bottom-k line hashes for files identical up to a few lines).
-FORMAT_VERSION = 3
+# 4: postings also hold every short chunk's minimum k-gram of each channel (winnow.anchored).
+FORMAT_VERSION = 4
 DB_NAME = "index.db"
 MANIFEST_NAME = "manifest.json"
 # A fingerprint found in more file families (distinct contents) than this fraction of the

@@ -176,8 +176,10 @@ class Encoder:
     def pair_probability(
         self, emb_a: np.ndarray, emb_b: np.ndarray, extra_features: np.ndarray | None = None
     ) -> np.ndarray:
-        """P(clone) for aligned rows of embeddings; ``extra_features`` as named in the card (0 if None)."""
-        features = pair_features(emb_a, emb_b, extra_features, len(self.card.head.extra_features))
+        """P(clone) for aligned rows of embeddings; ``extra_features`` as named in the card (0 if None;
+        ignored by a head that takes none, as a model trained on embeddings alone)."""
+        n_extra = len(self.card.head.extra_features)
+        features = pair_features(emb_a, emb_b, extra_features if n_extra else None, n_extra)
         return self.head.probability(features)
 
 

@@ -14,7 +14,14 @@ from typing import TextIO
 
 from codeguard.errors import UsageError
 from codeguard.model import Finding, LicenseFinding, ScanResult
-from codeguard.report.sarif import COPY_RULE, NOTICE_RULE, artifact_base, finding_message, origin_text
+from codeguard.report.sarif import (
+    ACCEPTED_CHANGES,
+    COPY_RULE,
+    NOTICE_RULE,
+    artifact_base,
+    finding_message,
+    origin_text,
+)
 
 # Policy level -> workflow command. Copies the policy accepts ("none") get no annotation: the
 # runner shows only a few annotations of each kind per step, and those belong to problems.
@@ -60,7 +67,8 @@ class GithubReport:
 
 
 def annotation_lines(result: ScanResult, prefix: str = "") -> list[str]:
-    """Workflow commands for the findings at level note or above (errors first), then for allow
+    """Workflow commands for the findings at level note or above (errors first), notices for
+    accepted copies that changed or moved since accepted (they block nothing), then for allow
     comments that suppress nothing because they give no reason."""
     lines: list[tuple[int, str, int, str]] = []
     for f in result.findings:
@@ -69,6 +77,8 @@ def annotation_lines(result: ScanResult, prefix: str = "") -> list[str]:
     for lf in result.license_findings:
         if lf.level in COMMAND:
             lines.append((-SEVERITY[lf.level], lf.path, lf.start_line, _notice_command(lf, prefix, result)))
+    for f in _changed_since_accepted(result):
+        lines.append((0, f.path, f.start_line, _accepted_command(f, prefix)))
     out = [cmd for *_, cmd in sorted(lines)]
     for u in result.stats.get("suppressions_without_reason") or []:
         props = {
@@ -90,6 +100,22 @@ def _finding_command(f: Finding, prefix: str) -> str:
         message += f"\n{f.help}"
     props = {"file": prefix + f.path, "line": f.start_line, "endLine": f.end_line, "title": title}
     return workflow_command(COMMAND[f.level], props, message)
+
+
+def _changed_since_accepted(result: ScanResult) -> list[Finding]:
+    return [f for f in result.suppressed if f.baseline in ACCEPTED_CHANGES]
+
+
+def _accepted_command(f: Finding, prefix: str) -> str:
+    o = f.origin
+    title = f"{f.rule_id or COPY_RULE}: accepted copy of {o.source}:{o.path}, {f.baseline} since accepted"
+    message = (
+        f"This copy was accepted in the baseline at {f.accepted_at} and has {f.baseline} since: not a "
+        f"new violation, it blocks nothing. `codeguard baseline update` records the change.\n"
+        f"{finding_message(f)}"
+    )
+    props = {"file": prefix + f.path, "line": f.start_line, "endLine": f.end_line, "title": title}
+    return workflow_command("notice", props, message)
 
 
 def _notice_command(lf: LicenseFinding, prefix: str, result: ScanResult) -> str:
@@ -118,6 +144,10 @@ def _counts(result: ScanResult) -> str:
         text += f", {len(result.license_findings)} conflicting license notice(s)"
     if result.suppressed or result.suppressed_license:
         text += f", {len(result.suppressed) + len(result.suppressed_license)} suppressed"
+        changes = Counter(f.baseline for f in _changed_since_accepted(result))
+        if changes:
+            said = [f"{changes[b]} {b} since accepted" for b in ACCEPTED_CHANGES if changes[b]]
+            text += " (" + ", ".join(said) + ")"
     return text
 
 

@@ -5,7 +5,10 @@ objection to), results point at repository-relative files under ``%SRCROOT%``, a
 carries a ``codeguard/v1`` fingerprint without line numbers (the copy's content identity, the
 key baselines use), so an alert survives edits above the copied code. The origin of a copy is
 never a SARIF location (it is not in the repository): it is named in the message and in
-``result.properties.origin``. Suppressed findings (baseline, inline allow) are left out.
+``result.properties.origin``. Suppressed findings (baseline, inline allow) are left out, except
+accepted copies that changed or moved since accepted: those are results with ``baselineState``
+``updated``, level note and an external suppression, so that the change shows without looking
+like a new violation; with a baseline applied, every other result is ``new``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from codeguard import __version__
 from codeguard.model import Finding, LicenseFinding, ScanResult
@@ -32,6 +36,8 @@ NOTICE_RULE = "CG-NOTICE"
 # lowest alert level, which fails no check by default); properties.policy_level keeps "none".
 SARIF_LEVEL = {"error": "error", "warning": "warning", "note": "note", "none": "note"}
 # Skip reasons that mean something went wrong (the rest are expected: no code, too large...).
+# Baseline states of accepted findings that reports show (as accepted, not as new violations).
+ACCEPTED_CHANGES = ("changed", "moved")
 _PROBLEM_SKIPS = ("unreadable", "broken", "not a regular file")
 _MATCH_PHRASE = {
     "exact": "an exact copy",
@@ -63,12 +69,18 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
     rules = _rules(result)
     index = {r["id"]: i for i, r in enumerate(rules)}
     results: list[dict[str, Any]] = []
-    for f in result.findings:
+    compared = bool(result.stats.get("baseline"))
+    for f in [*result.findings, *(f for f in result.suppressed if f.baseline in ACCEPTED_CHANGES)]:
         rule_id = f.rule_id or COPY_RULE
         if rule_id not in index:  # a verdict from a rule the catalog lacks: describe it anyway
             index[rule_id] = len(rules)
             rules.append(_rule(rule_id, f.rule_id or "copied-code", f.level, f.reason, f.help))
-        results.append(_finding_result(f, rule_id, index[rule_id], prefix))
+        res = _finding_result(f, rule_id, index[rule_id], prefix)
+        if f.suppressed:
+            _mark_accepted(res, f)
+        elif compared:
+            res["baselineState"] = "new"
+        results.append(res)
     for lf in result.license_findings:
         rule_id = lf.rule_id or NOTICE_RULE
         if rule_id not in index:
@@ -194,13 +206,21 @@ def _generic(text: str) -> str:
 
 
 # -- results -------------------------------------------------------------------------------------
-def _location(uri: str, start: int, end: int) -> dict[str, Any]:
-    return {
-        "physicalLocation": {
-            "artifactLocation": {"uri": uri, "uriBaseId": SRCROOT},
-            "region": {"startLine": max(start, 1), "endLine": max(end, start, 1)},
-        }
-    }
+def artifact_uri(path: str) -> str:
+    """A repository-relative path as a relative URI reference (SARIF 2.1.0 §3.10, RFC 3986):
+    every byte but the unreserved characters and ``/`` percent-encoded (spaces, ``#``, ``%``,
+    ``:``, non-ASCII as UTF-8; a name's bytes that are not UTF-8 as themselves)."""
+    return quote(path, safe="/", errors="surrogateescape")
+
+
+def _artifact(path: str) -> dict[str, Any]:
+    return {"physicalLocation": {"artifactLocation": {"uri": artifact_uri(path), "uriBaseId": SRCROOT}}}
+
+
+def _location(path: str, start: int, end: int) -> dict[str, Any]:
+    loc = _artifact(path)
+    loc["physicalLocation"]["region"] = {"startLine": max(start, 1), "endLine": max(end, start, 1)}
+    return loc
 
 
 def origin_text(f: Finding) -> str:
@@ -240,11 +260,36 @@ def finding_message(f: Finding) -> str:
     return text
 
 
+def accepted_change(f: Finding) -> str:
+    """What happened to a finding the baseline accepted since it was accepted, in words (empty
+    when it is as accepted, or not accepted by the baseline)."""
+    if f.baseline not in ACCEPTED_CHANGES:
+        return ""
+    return f"{f.baseline} since accepted in the baseline (accepted at {f.accepted_at})"
+
+
+def _mark_accepted(res: dict[str, Any], f: Finding) -> None:
+    """A copy the baseline accepted that changed or moved since: reported (so the change is
+    seen) as ``baselineState: updated``, a note, suppressed by the baseline (SARIF 2.1.0
+    §3.27.24, §3.35), never as a new violation."""
+    change = accepted_change(f)
+    res["baselineState"] = "updated"
+    res["level"] = "note"
+    res["message"]["text"] = (
+        f"Accepted copy, {change}: not a new violation; `codeguard baseline update` records it. "
+        + res["message"]["text"]
+    )
+    res["suppressions"] = [
+        {"kind": "external", "status": "accepted", "justification": f.suppressed.removeprefix("baseline: ")}
+    ]
+    res["properties"]["baseline"] = {"state": f.baseline, "accepted_at": f.accepted_at}
+
+
 def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> dict[str, Any]:
-    uri = prefix + f.path
+    path = prefix + f.path
     related = []
     for i, fr in enumerate(f.fragments):
-        loc = _location(uri, fr.start_line, fr.end_line)
+        loc = _location(path, fr.start_line, fr.end_line)
         kind = "identical" if fr.exact else "normalized match"
         loc["id"] = i + 1
         loc["message"] = {
@@ -258,7 +303,7 @@ def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> d
         "ruleIndex": rule_index,
         "level": SARIF_LEVEL.get(f.level, "warning"),
         "message": {"text": finding_message(f)},
-        "locations": [_location(uri, f.start_line, f.end_line)],
+        "locations": [_location(path, f.start_line, f.end_line)],
         "properties": {
             "chunk": {"kind": f.chunk_kind, "name": f.chunk_name},
             "match_type": f.match_type,
@@ -287,7 +332,7 @@ def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> d
         "_identity": f.fingerprint
         or _identity(
             "copy",
-            uri,
+            path,
             f.chunk_kind,
             _stable_name(f.chunk_kind, f.chunk_name),
             o.source,
@@ -303,7 +348,7 @@ def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> d
 def _notice_result(
     lf: LicenseFinding, rule_id: str, rule_index: int, prefix: str, project: dict[str, Any]
 ) -> dict[str, Any]:
-    uri = prefix + lf.path
+    path = prefix + lf.path
     text = (
         f"This file's license notice says {lf.license}, which conflicts with the project's license "
         f"{project.get('license') or 'unknown'}: {lf.reason}."
@@ -313,9 +358,9 @@ def _notice_result(
         "ruleIndex": rule_index,
         "level": SARIF_LEVEL.get(lf.level, "warning"),
         "message": {"text": text},
-        "locations": [_location(uri, lf.start_line, lf.end_line)],
+        "locations": [_location(path, lf.start_line, lf.end_line)],
         "properties": {"license": lf.license, "policy_level": lf.level, "kind": "license-notice"},
-        "_identity": _identity("notice", uri, rule_id, lf.license),
+        "_identity": _identity("notice", path, rule_id, lf.license),
     }
 
 
@@ -353,13 +398,7 @@ def _notifications(result: ScanResult, prefix: str) -> list[dict[str, Any]]:
             {
                 "level": level,
                 "message": {"text": f"skipped {prefix + sk.path}: {sk.reason}"},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": prefix + sk.path, "uriBaseId": SRCROOT}
-                        }
-                    }
-                ],
+                "locations": [_artifact(prefix + sk.path)],
                 "descriptor": {"id": "skipped-file"},
             }
         )
@@ -382,13 +421,7 @@ def _notifications(result: ScanResult, prefix: str) -> list[dict[str, Any]]:
             {
                 "level": "note",
                 "message": {"text": f"{prefix}{note.get('path')}: {note.get('note')}"},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": prefix + str(note.get("path")), "uriBaseId": SRCROOT}
-                        }
-                    }
-                ],
+                "locations": [_artifact(prefix + str(note.get("path")))],
                 "descriptor": {"id": "file-note"},
             }
         )

@@ -8,7 +8,8 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 
-from codeguard.model import Finding, ScanResult
+from codeguard.model import Finding, ScanResult, Skip
+from codeguard.report.sarif import accepted_change
 
 _LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan", "none": "green"}
 _TYPE_STYLE = {"exact": "bold red", "renamed": "red", "modified": "yellow", "semantic": "magenta"}
@@ -86,18 +87,20 @@ class TextReport:
                 f"{n_suppressed} finding(s) suppressed (baseline or inline allow; --format json lists them)."
             )
         for f in result.suppressed:
-            if f.baseline == "changed":
+            change = accepted_change(f)
+            if change:
                 con.print(
                     f"[cyan]{escape(f.path)}:{f.start_line}-{f.end_line} "
-                    f"{f.chunk_kind} {escape(f.chunk_name)}: "
-                    f"changed since accepted in the baseline (copied from {escape(f.origin.source)}:"
-                    f"{escape(f.origin.path)}); `codeguard baseline update` records the change[/cyan]"
+                    f"{f.chunk_kind} {escape(f.chunk_name)}: {escape(change.split(' (')[0])} (copied from "
+                    f"{escape(f.origin.source)}:{escape(f.origin.path)}; accepted at "
+                    f"{escape(f.accepted_at)}); `codeguard baseline update` records the change[/cyan]"
                 )
         base = s.get("baseline")
         if base:
+            moved = f", {base['moved']} moved since accepted" if base.get("moved") else ""
             con.print(
                 f"Baseline: {escape(str(base['path']))} ({base['entries']} accepted finding(s); "
-                f"{base['accepted']} matched, {base['changed']} changed since accepted)."
+                f"{base['accepted']} matched, {base['changed']} changed since accepted{moved})."
             )
         for u in s.get("suppressions_without_reason", []):
             con.print(
@@ -118,10 +121,26 @@ class TextReport:
             )
         elif result.index and sem.get("status"):
             con.print(f"Semantic layer {escape(str(sem['status']))}.")
-        if result.skipped:
-            reasons = Counter(_reason_class(sk.reason) for sk in result.skipped)
-            summary = ", ".join(f"{n} {r}" for r, n in reasons.most_common())
-            con.print(f"Skipped {len(result.skipped)} file(s): {escape(summary)} (details: --format json).")
+        dirs = [sk for sk in result.skipped if _skipped_by_default(sk)]
+        other = [sk for sk in result.skipped if not _skipped_by_default(sk)]
+        if dirs:
+            con.print(
+                f"Skipped {len(dirs)} director{'y' if len(dirs) == 1 else 'ies'} by default: "
+                f"{escape(_reason_counts(dirs))} (--include-skipped-dirs walks them)."
+            )
+        if other:
+            summary = escape(_reason_counts(other))
+            con.print(f"Skipped {len(other)} file(s): {summary} (details: --format json).")
+
+
+def _skipped_by_default(sk: Skip) -> bool:
+    """A directory left out by default (a virtual environment, build output, tool cache...)."""
+    return sk.path.endswith("/") and "skipped by default" in sk.reason
+
+
+def _reason_counts(skips: list[Skip]) -> str:
+    reasons = Counter(_reason_class(sk.reason) for sk in skips)
+    return ", ".join(f"{n} {r}" for r, n in reasons.most_common())
 
 
 def _evidence(project: dict) -> str:  # type: ignore[type-arg]

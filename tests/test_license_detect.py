@@ -189,6 +189,48 @@ def test_license_named_with_its_exception_on_one_line(line: str, spdx: str) -> N
     assert [m.spdx for m in detect_licenses(f"Files: *\nCopyright: 2020 A\n{line}\n")] == [spdx]
 
 
+def _license_text(key: str) -> str:
+    """The full text of a license as ScanCode's database holds it (the installed package)."""
+    from codeguard.licenses.ruledb import _split_front_matter, data_dir
+
+    return _split_front_matter((data_dir() / "licenses" / f"{key}.LICENSE").read_text())[1]
+
+
+@pytest.mark.parametrize("key", ["gpl-3.0", "lgpl-2.1", "gpl-2.0"])
+@pytest.mark.parametrize("edit", ["section deleted", "typos"])
+def test_edited_full_license_text_is_that_license_only(key: str, edit: str) -> None:
+    """A full text with a section deleted or words misspelt is one match of that text: the
+    deleted section does not split it, and no phrase of it ("GNU General Public License",
+    next to an edit) is reported as a license of its own (a spurious GPL-1.0-or-later)."""
+    text = _license_text(key)
+    if edit == "typos":
+        text = text.replace(" the ", " teh ", 40)
+    else:  # 6% of the lines, a third of the way in
+        lines = text.split("\n")
+        text = "\n".join(lines[: len(lines) * 30 // 100] + lines[len(lines) * 36 // 100 :])
+    matches = detect_licenses(text)
+    assert keys(matches) == [key]
+    assert matches[0].kind == "text" and matches[0].score > 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("This code is licensed under the IBM Public License 1.0.\n", "ibmpl-1.0"),
+        ("Distributed under the terms of the IETF Trust License.\n", "ietf-trust"),
+    ],
+)
+def test_license_named_by_its_database_name(text: str, key: str) -> None:
+    """No rule says these names; the database's own name for the license does."""
+    assert key in keys(detect_licenses(text))
+
+
+def test_license_name_split_over_lines_names_nothing() -> None:
+    """A copyright holder on one line and a field on the next are no license name."""
+    text = "Files: doc/rfc5215.*\nCopyright: 2008, The IETF Trust\nLicense: RFC-special\n"
+    assert "ietf-trust" not in keys(detect_licenses(text))
+
+
 def test_apache_header_in_java_comment() -> None:
     matches = detect_licenses(APACHE_JAVA)
     assert keys(matches) == ["apache-2.0"]
@@ -233,6 +275,33 @@ def test_spdx_tag_with_or_expression() -> None:
     assert m.key == "mit OR apache-2.0"
     assert m.spdx == "MIT OR Apache-2.0"
     assert (m.start_line, m.end_line) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "spdx"),
+    [
+        # numpy's and packaging's core metadata (PEP 639): MIT and Zlib were lost, the OR split
+        (
+            "Metadata-Version: 2.4\nLicense-Expression: BSD-3-Clause AND 0BSD AND MIT AND Zlib AND CC0-1.0\n",
+            "BSD-3-Clause AND 0BSD AND MIT AND Zlib AND CC0-1.0",
+        ),
+        ("Name: packaging\nLicense-Expression: Apache-2.0 OR BSD-2-Clause\n", "Apache-2.0 OR BSD-2-Clause"),
+        ('{\n  "name": "x",\n  "license": "(MIT OR CC0-1.0)",\n}\n', "MIT OR CC0-1.0"),
+        ('[package]\nlicense = "MIT OR Apache-2.0"\n', "MIT OR Apache-2.0"),
+        ("Licence: GPL-2.0+ or MIT\n", "GPL-2.0-or-later OR MIT"),
+        ("License: LGPL-2.1 or BSD-2-Clause\n", "LGPL-2.1-only OR BSD-2-Clause"),
+    ],
+)
+def test_license_field_joining_ids_is_read_as_an_expression(text: str, spdx: str) -> None:
+    """A metadata field that joins SPDX ids with operators is one expression, every id kept."""
+    assert [m.spdx for m in detect_licenses(text)] == [spdx]
+
+
+@pytest.mark.parametrize(
+    "line", ["License: Apache License, Version 2.0", "License: MIT", "License: see LICENSE or COPYING"]
+)
+def test_license_field_of_prose_or_one_id_is_left_to_the_rules(line: str) -> None:
+    assert all(m.rule != "spdx-license-identifier" for m in detect_licenses(line + "\n"))
 
 
 def test_spdx_tag_in_comment_closers_and_legacy_ids() -> None:

@@ -39,7 +39,7 @@ from codeguard.engine.analyze import (
 from codeguard.engine.own import OwnCopies, own_copies
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.engine.semantic import load_semantic, semantic_findings
-from codeguard.engine.wholefile import FILE_KIND, whole_file_findings
+from codeguard.engine.wholefile import FILE_KIND, trivial_files, whole_file_findings
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
 from codeguard.fingerprint.wholefile import WholeFile
@@ -302,7 +302,7 @@ def scan(
         # A file's own indexed copy (the tree indexed as a corpus) is set aside everywhere.
         own = own_copies(store, cands, sources, options.own_corpora)
         findings = whole_file_findings(store, wholes, sources, options.min_probability, n_tokens, own)
-        done = {f.path for f in findings}
+        done = {f.path for f in findings} | trivial_files(wholes)
         rest = [a for a in analyzed if a.relpath not in done]
         findings += match_files(
             store, rest, options, progress, near_misses, ref_cache, sources, verdict, own=own

@@ -21,7 +21,7 @@ from codeguard.fingerprint.wholefile import SKETCH_SIZE, WholeFile, matching_lin
 from codeguard.index.store import IndexStore, SourceRow, WholeRow
 from codeguard.licenses.packages import names_project
 from codeguard.model import Finding, Fragment, Provenance, finding_fingerprint
-from codeguard.verdict.wholefile import BYTES, KINDS, LINES, WHITESPACE, FileMatch, probability
+from codeguard.verdict.wholefile import BYTES, KINDS, LINES, WHITESPACE, FileMatch, probability, says_nothing
 
 # Chunk kind of a whole-file finding (reports show it where a chunk's kind stands).
 FILE_KIND = "file"
@@ -79,8 +79,14 @@ def whole_file_findings(
     return out
 
 
+def trivial_files(scanned: Iterable[tuple[str, WholeFile]]) -> set[str]:
+    """The scanned files that say too little to be a finding by any path (an empty
+    ``__init__.py``, a lone ``__version__``): their chunks are not matched either."""
+    return {relpath for relpath, w in scanned if says_nothing(_evidence(w, BYTES, 1))}
+
+
 def _evidence(w: WholeFile, kind: str, sharing: int, line_share: float = 1.0) -> FileMatch:
-    return FileMatch(kind, w.distinct_lines, w.chars, w.code, sharing, line_share)
+    return FileMatch(kind, w.distinct_lines, w.chars, w.code, sharing, line_share, w.metadata)
 
 
 def _order(kind: str, row: WholeRow, sources: dict[int, SourceRow]) -> tuple[bool, bool, int, str, str]:
@@ -250,4 +256,4 @@ def _ranges(lines: list[int]) -> str:
     return ", ".join(text)
 
 
-__all__ = ["SKETCH_SIZE", "whole_file_findings"]
+__all__ = ["SKETCH_SIZE", "trivial_files", "whole_file_findings"]

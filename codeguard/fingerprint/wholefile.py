@@ -9,6 +9,7 @@ machines (hashlib, never Python's ``hash()``).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -23,6 +24,18 @@ MIN_SKETCH_LINES = 50
 # Line hashes kept per file for candidate lookup: the smallest ones (a bottom-k MinHash sketch;
 # Broder 1997), whose overlap estimates the Jaccard similarity of two files' line sets.
 SKETCH_SIZE = 64
+# A metadata line, whitespace removed: names assigned a literal (``__version__="1.2.3"``,
+# ``__version__=version='8.0.4'``, ``__version_tuple__=(8,0,4)``, ``constVersion="1.2"``,
+# ``__author__:str="Ada"``), at most this long; or a comment line. A file of such lines only
+# carries values, not anybody's code.
+METADATA_LINE_CHARS = 80
+_LITERAL = rb"""(?:'[^']*'|"[^"]*"|[-+]?\d[\w.+-]*|True|False|None|true|false|null|nil)"""
+_METADATA_LINE = re.compile(
+    rb"(?:[A-Za-z_$][\w$.]*(?::[\w\[\],.|]+)?=)+"
+    rb"(?:" + _LITERAL + rb"|[(\[](?:" + _LITERAL + rb"(?:," + _LITERAL + rb")*,?)?[)\]])[;,]?"
+)
+_COMMENT_LINE = re.compile(rb"(?:#|//|/\*|\*|--|;)")
+_DOCSTRING = (b'"""', b"'''")
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,7 @@ class WholeFile:
     code: bool  # whether it holds code (False: only comments or blank, per the parser)
     line_hashes: np.ndarray  # int64 per non-blank line, whitespace removed
     line_numbers: np.ndarray  # int64, 1-based line number of each of them
+    metadata: bool = False  # every non-blank line a comment, a docstring or a literal assignment
 
     @property
     def distinct_lines(self) -> int:
@@ -62,10 +76,14 @@ def whole_file(raw: bytes, code: bool = True) -> WholeFile:
     hashes: list[int] = []
     numbers: list[int] = []
     chars = 0
+    metadata = True
+    in_doc: bytes | None = None  # the quote of the docstring a line is inside
     lines = body.split(b"\n")
     for number, line in enumerate(lines, 1):
         stripped = line.translate(None, WHITESPACE)
         if stripped:
+            if metadata:
+                metadata, in_doc = _metadata_line(stripped, in_doc)
             chars += len(stripped)
             norm.update(stripped)
             hashes.append(_line_hash(stripped))
@@ -79,7 +97,22 @@ def whole_file(raw: bytes, code: bool = True) -> WholeFile:
         code=code,
         line_hashes=np.array(hashes, dtype=np.int64),
         line_numbers=np.array(numbers, dtype=np.int64),
+        metadata=metadata and in_doc is None,
     )
+
+
+def _metadata_line(stripped: bytes, in_doc: bytes | None) -> tuple[bool, bytes | None]:
+    """Whether a non-blank line (whitespace removed) can belong to a metadata-only file, and
+    the docstring quote open after it."""
+    if in_doc is not None:
+        return True, (None if in_doc in stripped else in_doc)
+    for quote in _DOCSTRING:
+        if stripped.startswith(quote):
+            closed = len(stripped) >= 6 and stripped.endswith(quote)
+            return True, (None if closed else quote)
+    if _COMMENT_LINE.match(stripped):
+        return True, None
+    return len(stripped) <= METADATA_LINE_CHARS and _METADATA_LINE.fullmatch(stripped) is not None, None
 
 
 def sketch_overlap(a: np.ndarray, b: np.ndarray, size: int = SKETCH_SIZE) -> float:

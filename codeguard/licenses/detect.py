@@ -41,6 +41,7 @@ import numpy as np
 
 from codeguard.licenses.index import KINDS, LicenseIndex, get_index
 from codeguard.licenses.match import match_query
+from codeguard.licenses.ruledb import NAME_RULE
 from codeguard.licenses.spdx import LicenseTable, find_tags, map_expression
 from codeguard.licenses.tokenize import query_ids, query_lookup
 
@@ -131,6 +132,8 @@ def detect_licenses(text: str, *, cache_dir: Path | None = None) -> list[License
         found.append((pos, LicenseMatch(tag.key, tag.spdx, tag.line, tag.line, 1.0, _SPDX_RULE, "tag")))
 
     for m in match_query(idx, ids):
+        if lines[m.qstart] != lines[m.qend - 1] and NAME_RULE in idx.identifiers[m.rid]:
+            continue  # a name is written on one line: "The IETF Trust\nLicense: ..." names none
         key = idx.expressions[int(idx.expr[m.rid])]
         kind = _OUT_KIND.get(KINDS[int(idx.kind[m.rid])], "reference")
         found.append(

@@ -46,7 +46,7 @@ from codeguard.licenses.ruleset import KIND_CODE as KIND_CODE  # re-exported: ma
 from codeguard.licenses.ruleset import KINDS as KINDS
 from codeguard.licenses.ruleset import Ruleset
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 # Gram length for anchors and candidate search: long enough that a gram is specific (few rules
 # share most 6-word grams), short enough that a notice with a changed word every 10 words
 # still shares grams with its rule.

@@ -38,8 +38,11 @@ MAX_CANDIDATES = 60
 MAX_PER_EXPRESSION = 10
 # A candidate must share at least this many distinct grams with the query.
 MIN_SHARED_GRAMS = 2
-# Blocks further apart than this (in words, on either side) are not chained.
+# Blocks further apart than this (in words, on either side) are not chained...
 MAX_GAP = 60
+# ...except a passage of the rule missing from the query (a deleted section of a license text):
+# blocks at most this many words apart in the query chain across any rule-side gap.
+DELETION_QUERY_GAP = 2 * K
 # Two blocks may overlap by this many words (repeated words around an edit).
 OVERLAP_TOLERANCE = K - 1
 # A match may overlap better matches by at most this share of its own words.
@@ -270,7 +273,8 @@ def _chain_dp(b: list[list[int]]) -> tuple[list[int], list[int]]:
     """Best chain score ending at each block, and its predecessor (a DP over blocks).
 
     A block may follow another when it starts after it on both sides (up to
-    OVERLAP_TOLERANCE words of overlap) and the gap is at most MAX_GAP words on both sides.
+    OVERLAP_TOLERANCE words of overlap) and the gap is at most MAX_GAP words on both sides (on
+    the rule side any gap where the query side's is at most DELETION_QUERY_GAP: a deletion).
     The score is the number of rule words covered.
     """
     nb = len(b)
@@ -288,7 +292,7 @@ def _chain_dp(b: list[list[int]]) -> tuple[list[int], list[int]]:
                 break
             if (
                 qs - jqe > MAX_GAP
-                or rs - jre > MAX_GAP
+                or (rs - jre > MAX_GAP and qs - jqe > DELETION_QUERY_GAP)
                 or rs <= jrs
                 or re <= jre
                 or jqe - qs > OVERLAP_TOLERANCE
@@ -312,7 +316,7 @@ def _is_chain(c: np.ndarray) -> bool:
         np.all(rs > c[:-1, 2])
         & np.all(c[1:, 3] > re)
         & np.all(qs - qe <= MAX_GAP)
-        & np.all(rs - re <= MAX_GAP)
+        & np.all((rs - re <= MAX_GAP) | (qs - qe <= DELETION_QUERY_GAP))
         & np.all(qe - qs <= OVERLAP_TOLERANCE)
         & np.all(re - rs <= OVERLAP_TOLERANCE)
     )
@@ -470,5 +474,20 @@ def refine(idx: LicenseIndex, matches: list[RuleMatch], n: int) -> list[RuleMatc
         taken[m.qpos] = True
         kept.append(m)
     kept = [m for m in kept if idx.kind[m.rid] != FALSE_POSITIVE]
+    kept = _without_contained(idx, kept)
     kept.sort(key=lambda m: (m.qstart, m.qend))
     return kept
+
+
+def _without_contained(idx: LicenseIndex, kept: list[RuleMatch]) -> list[RuleMatch]:
+    """Drop the matches that lie inside the span of a long license text's match.
+
+    The words between the first and the last matched word of a license text are that text's,
+    also those an edit kept out of its matched words: "GNU General Public License" next to a
+    typo in a GPL text is no license statement of its own."""
+    texts = [
+        (m.qstart, m.qend, m.mlen) for m in kept if idx.kind[m.rid] == _TEXT and m.mlen >= SUBTRACT_MIN_LENGTH
+    ]
+    if not texts:
+        return kept
+    return [m for m in kept if not any(s <= m.qstart and m.qend <= e and m.mlen < n for s, e, n in texts)]

@@ -10,6 +10,7 @@ only reads them into plain values; tokenizing and indexing happen in ``index.py`
 from __future__ import annotations
 
 import importlib.metadata
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,8 @@ class LicenseInfo:
     is_exception: bool
     is_deprecated: bool
     short_name: str
+    name: str = ""
+    is_generic: bool = False  # a placeholder (unknown, proprietary, other-permissive...)
 
 
 @dataclass(frozen=True)
@@ -122,12 +125,13 @@ def iter_licenses(root: Path | None = None) -> Iterator[tuple[LicenseInfo, RuleS
             is_exception=_flag(meta, "is_exception"),
             is_deprecated=_flag(meta, "is_deprecated"),
             short_name=str(meta.get("short_name") or key),
+            name=str(meta.get("name") or ""),
+            is_generic=_flag(meta, "is_unknown") or _flag(meta, "is_generic"),
         )
         rule = None
         # Deprecated and unknown/generic licenses are never matched by their own text (as in
         # ScanCode): their texts are placeholders or duplicates of a replacement.
-        generic = _flag(meta, "is_unknown") or _flag(meta, "is_generic")
-        if body.strip() and not info.is_deprecated and not generic:
+        if body.strip() and not info.is_deprecated and not info.is_generic:
             rule = RuleSpec(
                 identifier=f"{key}.LICENSE",
                 expression=key,
@@ -138,6 +142,33 @@ def iter_licenses(root: Path | None = None) -> Iterator[tuple[LicenseInfo, RuleS
                 is_continuous=False,
             )
         yield info, rule
+
+
+# A license's name is a reference to it when it has at least this many words: "IBM Public
+# License", "IPL 1.0", "IETF Trust License"; two-word names ("ISC License") have rules already.
+NAME_MIN_WORDS = 3
+NAME_RULE = ".name-"  # in the identifier of every name rule ("ibmpl-1.0.name-1")
+# Only the names of licenses proper: "Google Analytics Terms of Service" in a page's script
+# names a service, not the page's license.
+NAME_CATEGORIES = frozenset({"Permissive", "Copyleft", "Copyleft Limited", "Public Domain"})
+_NAME_WORD = re.compile(r"[^_\W]+")
+
+
+def name_rules(info: LicenseInfo) -> list[RuleSpec]:
+    """References by a license's name and short name (none for generic or deprecated keys).
+
+    The database's rules name many licenses only in the words of their notices; a text that
+    names the license plainly ("distributed under the IBM Public License 1.0") is a reference
+    all the same. A name matches whole and contiguous, or not at all."""
+    if info.is_deprecated or info.is_generic or info.category not in NAME_CATEGORIES:
+        return []
+    names = dict.fromkeys(
+        n for n in (info.name, info.short_name) if len(_NAME_WORD.findall(n)) >= NAME_MIN_WORDS
+    )
+    return [
+        RuleSpec(f"{info.key}{NAME_RULE}{i}", info.key, "reference", name, 100, 100, True)
+        for i, name in enumerate(names, 1)
+    ]
 
 
 _KINDS = (

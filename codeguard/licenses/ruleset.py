@@ -123,11 +123,16 @@ def read_database() -> Ruleset:
     relevance: list[int] = []
     continuous: list[bool] = []
     req: list[tuple[int, int, int]] = []
+    names: list[ruledb.RuleSpec] = []
 
-    def add(spec: ruledb.RuleSpec) -> None:
+    seen: set[int] = set()  # hashes of rule word sequences (the words themselves would not fit)
+
+    def add(spec: ruledb.RuleSpec, new_words_only: bool = False) -> None:
         words, spans = rule_words(spec.text)
-        if not words:
+        said = hash(tuple(words))
+        if not words or (new_words_only and (said in seen or not _is_name(words))):
             return
+        seen.add(said)
         r = len(identifiers)
         ids = [first_seen.setdefault(w, len(first_seen)) for w in words]
         seqs.append(np.array(ids, dtype=np.int32))
@@ -150,8 +155,12 @@ def read_database() -> Ruleset:
         }
         if rule is not None:
             add(rule)
+        names.extend(ruledb.name_rules(info))
     for spec in ruledb.iter_rules():
         add(spec)
+    # names last, and only those that no rule already says word for word (its label wins)
+    for spec in names:
+        add(spec, new_words_only=True)
 
     vocab = sorted(first_seen)
     rank = np.empty(len(first_seen), dtype=np.int32)
@@ -183,6 +192,12 @@ def read_database() -> Ruleset:
         "licenses": licenses,
     }
     return Ruleset(arrays, meta)
+
+
+def _is_name(words: list[str]) -> bool:
+    """Whether a license name's words can stand for it: enough of them, two of them words
+    (markup words are dropped: "H2 1.0" is "1 0", which every version number reads)."""
+    return len(words) >= ruledb.NAME_MIN_WORDS and sum(w.isalpha() for w in words) >= 2
 
 
 def load(path: Path = PACKAGED) -> Ruleset | None:

@@ -23,6 +23,16 @@ _LICENSING = Licensing()
 
 # "SPDX-License-Identifier: <expr>", tolerant of spacing, case and "_"/" " for "-".
 _TAG_RE = re.compile(r"spdx[-_ ]?license[-_ ]?identifiers?\s*[:=]?\s*", re.IGNORECASE)
+# Metadata fields whose value is an SPDX expression by their format's spec: core metadata's
+# ``License-Expression:`` (PEP 639), package.json's ``"license": "..."``, Cargo.toml's and
+# pyproject's ``license = "..."``, and a ``License:`` line (METADATA, Debian, READMEs). They are
+# read as tags only when they join known ids with operators (``MIT OR Apache-2.0``): rules
+# cannot see that ``MIT`` and ``Zlib`` there are licenses, nor that an OR is a choice.
+_FIELD_RE = re.compile(
+    r"""^\W*(?:license[-_ ]expression\s*[:=]|"license"\s*:\s*"|licen[cs]e\s*=\s*["']|licen[cs]es?\s*:)\s*""",
+    re.IGNORECASE,
+)
+_OPERATOR = re.compile(r"\s(?:and|or|with)\s", re.IGNORECASE)
 # What may follow in an expression; anything else (a comment closer, a quote) ends it.
 _EXPR_CHARS = re.compile(r"[A-Za-z0-9.+\-:() _]+")
 
@@ -155,18 +165,22 @@ def find_tags(text: str, table: LicenseTable) -> list[Tag]:
     still a license statement worth reporting, never a crash.
     """
     tags: list[Tag] = []
-    if "spdx" not in text.lower():
+    lowered = text.lower()
+    if "spdx" not in lowered and "licen" not in lowered:
         return tags
     for lineno, line in enumerate(text.split("\n"), 1):  # lines as the tokenizer counts them
         found = _TAG_RE.search(line)
-        if not found:
+        field = None if found else _FIELD_RE.match(line)
+        if not (found or field):
             continue
-        rest = _EXPR_CHARS.match(line, found.end())
+        rest = _EXPR_CHARS.match(line, (found or field).end())  # type: ignore[union-attr]
         raw = rest.group(0).strip(" -:") if rest else ""
         raw = _balance(raw)
-        if not raw:
+        if not raw or (field and not _OPERATOR.search(f" {raw} ")):
             continue
         key, spdx = _map_tag(raw, table)
+        if field and UNKNOWN_SPDX_KEY in key:
+            continue  # prose after "License:", not an expression of known ids
         tags.append(Tag(lineno, key, spdx, raw))
     return tags
 

@@ -4,11 +4,12 @@ files too trivial to be anybody's work.
 A scanned file whose bytes (or bytes up to whitespace, or all but a few lines) equal an indexed
 file's is a copy of it, unless the file says nothing: it is empty or holds no code (a license
 text, only comments), it is a line or two (a lone ``__version__ = "1.0"``, an ``__init__.py``
-that imports one name), or it is small and many files of the index share it (a template's
-stub). Deterministic rules, not a fitted model: the evidence is an equality, and the only
-question is whether the equal content carries information. The probability is on the same
-scale as the chunk classifier's (codeguard.verdict.classifier): at or above 0.9 a finding gates,
-between 0.5 and 0.9 it is a note to review, below 0.5 no finding.
+that imports one name), it holds only metadata (names assigned literals: a ``_version.py``
+that setuptools-scm writes, an ``__about__.py``), or it is small and many files of the index
+share it (a template's stub). Deterministic rules, not a fitted model: the evidence is an
+equality, and the only question is whether the equal content carries information. The
+probability is on the same scale as the chunk classifier's (codeguard.verdict.classifier): at
+or above 0.9 a finding gates, between 0.5 and 0.9 it is a note to review, below 0.5 none.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ WHITESPACE_FACTOR = 0.99
 # a template's boilerplate), not one origin's trace.
 COMMON_FILES = 10
 COMMON_MAX_LINES = 20
+# A file of literal assignments only (``__version__``, ``__author__``...) is metadata, not work,
+# up to this many distinct lines; beyond it, it is a table of constants someone wrote.
+METADATA_MAX_LINES = 20
 # Identical up to lines: the share of the bigger file's non-blank lines in equal runs needed at
 # all, and the probability at that share and at (almost) full identity.
 MIN_LINE_SHARE = 0.95
@@ -56,6 +60,7 @@ class FileMatch:
     code: bool  # whether the scanned file holds code (not only comments or blank)
     sharing: int  # indexed files with this same content (for LINES: 1)
     line_share: float = 1.0  # LINES: share of the bigger file's non-blank lines in equal runs
+    metadata: bool = False  # the scanned file holds only comments and literal assignments
 
 
 def information(m: FileMatch) -> int:
@@ -63,12 +68,18 @@ def information(m: FileMatch) -> int:
     return max(m.distinct_lines, m.chars // LINE_CHARS)
 
 
-def trivial(m: FileMatch) -> bool:
-    """Whether the matched content is too little to be anybody's work, or everybody's."""
+def says_nothing(m: FileMatch) -> bool:
+    """Whether the scanned file is too little to be anybody's work, whatever it matches: such a
+    file is no finding by any path (whole file, chunks, meaning)."""
     info = information(m)
     if not m.code or m.chars < MIN_CHARS or info < MIN_LINES:
         return True
-    return m.sharing >= COMMON_FILES and info < COMMON_MAX_LINES
+    return m.metadata and info <= METADATA_MAX_LINES
+
+
+def trivial(m: FileMatch) -> bool:
+    """Whether the matched content is too little to be anybody's work, or everybody's."""
+    return says_nothing(m) or (m.sharing >= COMMON_FILES and information(m) < COMMON_MAX_LINES)
 
 
 def probability(m: FileMatch) -> float:

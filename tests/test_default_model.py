@@ -36,9 +36,11 @@ def join_spans(spans):
 
 # merge_intervals rewritten with another algorithm shape but its interface, docstring and names
 # kept: no token run long enough for fingerprints, the same meaning for the model.
+# Its docstring is reworded: a docstring kept word for word is evidence of a copy of its own
+# (codeguard.fingerprint.comments), and this rewrite must share nothing but its meaning.
 REWRITTEN = '''\
 def merge_intervals(intervals):
-    """Merge overlapping closed intervals and return them sorted by start."""
+    """Combine the ranges that overlap, ordered by where each one begins."""
     merged = []
     for start, end in sorted(intervals, key=lambda pair: pair[0]):
         if merged and start <= merged[-1][1]:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from codeguard.discover import generated_marker, prepare_source
+from codeguard.fingerprint.comments import EMPTY as NO_COMMENTS
+from codeguard.fingerprint.comments import Segments, segments
 from codeguard.fingerprint.wholefile import WholeFile, whole_file
 from codeguard.fingerprint.winnow import channel_fingerprints, chunk_spans, family_seed
 from codeguard.model import Skip
@@ -44,6 +46,7 @@ class Analyzed:
     note: str = ""
     raw_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # raw channel
     raw_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    comments: Segments = NO_COMMENTS  # comment and docstring segments (fingerprint.comments)
 
 
 def query_side(parsed: ParsedFile, start_tok: int, end_tok: int) -> Side:
@@ -147,8 +150,9 @@ def analyze(relpath: str, raw: bytes, language: str) -> Analyzed | Skip:
             f"{parsed.dropped_chunks:,} chunk(s) over the per-file limits (nesting depth, count) "
             "are not chunks of their own"
         )
+    comments = segments(source, parsed.starts, parsed.ends, parsed.boilerplate, seed)
     return Analyzed(
-        relpath, language, sha, source, parsed, hashes, positions, note, raw_hashes, raw_positions
+        relpath, language, sha, source, parsed, hashes, positions, note, raw_hashes, raw_positions, comments
     )
 
 

@@ -30,6 +30,7 @@ from codeguard.discover import (
 from codeguard.engine.analyze import Analyzed, analyze_file, cap_repeats, compress, parallel_map
 from codeguard.engine.progress import NoProgress, Progress
 from codeguard.errors import IndexUnavailable, SourceError, UsageError
+from codeguard.fingerprint.comments import segments
 from codeguard.fingerprint.winnow import channel_fingerprints, family_seed
 from codeguard.gitio import git_tree, head_commit, parse_source_arg
 from codeguard.index.store import (
@@ -153,8 +154,8 @@ def _row(a: Analyzed) -> tuple[Any, ...]:
         compress(a.source),
         pack_tokens(p.tokens, p.starts, p.ends, p.raw_tokens, p.flags_or_zero),
         chunks,
-        a.hashes.tolist() + a.raw_hashes.tolist(),
-        a.positions.tolist() + a.raw_positions.tolist(),
+        a.hashes.tolist() + a.raw_hashes.tolist() + a.comments.hashes.tolist(),
+        a.positions.tolist() + a.raw_positions.tolist() + a.comments.before.tolist(),
         _file_notice(a.source),
     )
 
@@ -687,8 +688,10 @@ def _insert_file(
 def _stored_fingerprints(conn: sqlite3.Connection, file_id: int) -> tuple[list[int], list[int]]:
     """The (hashes, positions) a stored file was indexed with, both channels (re-fingerprinted
     from its tokens, repeats capped as when it was analysed)."""
-    language, blob = conn.execute("SELECT language, tokens FROM files WHERE id = ?", (file_id,)).fetchone()
-    tokens, _, _, raw, flags = unpack_tokens(blob)
+    language, blob, content = conn.execute(
+        "SELECT language, tokens, content FROM files WHERE id = ?", (file_id,)
+    ).fetchone()
+    tokens, starts, ends, raw, flags = unpack_tokens(blob)
     seed = family_seed(LANGUAGES[language].fingerprint_family)
     spans = conn.execute("SELECT start_tok, end_tok FROM chunks WHERE file_id = ?", (file_id,)).fetchall()
     hashes, positions, raw_hashes, raw_positions = channel_fingerprints(
@@ -696,7 +699,11 @@ def _stored_fingerprints(conn: sqlite3.Connection, file_id: int) -> tuple[list[i
     )
     hashes, positions, _ = cap_repeats(hashes, positions)
     raw_hashes, raw_positions, _ = cap_repeats(raw_hashes, raw_positions)
-    return hashes.tolist() + raw_hashes.tolist(), positions.tolist() + raw_positions.tolist()
+    comments = segments(zlib.decompress(content), starts, ends, (flags & BOILERPLATE) != 0, seed)
+    return (
+        hashes.tolist() + raw_hashes.tolist() + comments.hashes.tolist(),
+        positions.tolist() + raw_positions.tolist() + comments.before.tolist(),
+    )
 
 
 def _delete_file(conn: sqlite3.Connection, file_id: int) -> None:

@@ -34,6 +34,7 @@ from codeguard.engine.analyze import (
     cap_repeats,
     parallel_map,
     query_side,
+    ref_boilerplate,
     ref_side,
 )
 from codeguard.engine.own import OwnCopies, own_copies
@@ -42,6 +43,8 @@ from codeguard.engine.semantic import load_semantic, semantic_findings
 from codeguard.engine.wholefile import FILE_KIND, trivial_files, whole_file_findings
 from codeguard.errors import UsageError
 from codeguard.fingerprint.align import Group, align, group_fragments
+from codeguard.fingerprint.comments import EMPTY as NO_COMMENTS
+from codeguard.fingerprint.comments import Segments, segments, shared
 from codeguard.fingerprint.wholefile import WholeFile
 from codeguard.fingerprint.winnow import K_RAW, W_RAW, K, W, dense_fingerprints, family_seed
 from codeguard.gitio import ChangedFile, ignored_in
@@ -638,8 +641,14 @@ def match_files(
     ref_cache = {} if ref_cache is None else ref_cache
     progress.start(len(analyzed), "matching")
     findings: list[Finding] = []
+    ref_comments: dict[int, Segments] = {}
     for a in analyzed:
         progress.advance()
+        q_comments = a.comments
+        comment_hashes = set(q_comments.hashes.tolist())
+        # Shared comments, per reference file: the code that agrees around them is aligned
+        # however short it is (a docstring's signature), see ``align``.
+        anchors: dict[int, list[tuple[int, int]]] = defaultdict(list)
         seeds: dict[int, tuple[list[int], list[int], list[int]]] = defaultdict(lambda: ([], [], []))
         qh, qp = (x.tolist() for x in dense[a.relpath])
         mine = own.files_of(a.relpath) if own is not None else frozenset()
@@ -654,6 +663,8 @@ def match_files(
                 pair[0].append(qpos)
                 pair[1].append(rpos)
                 pair[2].append(d)
+                if h in comment_hashes:
+                    anchors[file_id].append((qpos, rpos))
         # Candidate files ranked by rarity-weighted seeds and capped: cost follows the matches.
         ranked = sorted(
             (fid for fid, s3 in seeds.items() if len(s3[0]) >= MIN_SEEDS),
@@ -666,7 +677,8 @@ def match_files(
             if ref is None:
                 ref = ref_cache[file_id] = store.load_file(file_id)
             qpos_a, rpos_a = np.array(qpos_l), np.array(rpos_l)
-            frags = align(a.parsed.tokens, ref.tokens, qpos_a, rpos_a, k=K_RAW)
+            anchored = anchors.get(file_id, [])
+            frags = align(a.parsed.tokens, ref.tokens, qpos_a, rpos_a, k=K_RAW, anchors=anchored)
             if not frags:
                 continue
             diag = rpos_a - qpos_a
@@ -684,11 +696,13 @@ def match_files(
                     (_Candidate(g, ref, a, sources[ref.source_id], family=families.get(ref.id, "")), ev)
                 )
         _count_rivals(scored)
+        if len(q_comments.hashes):
+            _comment_evidence(scored, q_comments, store, ref_comments)
         if collect is None:
             # Pairs that cannot be findings whatever their features are near misses unscored.
             possible = []
             for c, ev in scored:
-                if _may_be_finding(c.group, a):
+                if _may_be_finding(c.group, a, ev.comment_chars):
                     possible.append((c, ev))
                 elif near_misses is not None:
                     _near_miss(near_misses, a, c)
@@ -750,8 +764,8 @@ def _whole_chunk(g: Group, a: Analyzed, pieces: list[tuple[int, int, int, int]])
 
 def _enough_evidence(summary: Summary, g: Group | None = None, a: Analyzed | None = None) -> bool:
     """Whether a pair may be a finding at all, whatever the classifier says."""
-    if summary.norm_matched_info < MIN_EVIDENCE:
-        return False  # boilerplate is never a copy on its own
+    if summary.norm_matched_info < MIN_EVIDENCE and summary.comment_chars < SINGLE_RUN_CHARS:
+        return False  # boilerplate is never a copy on its own (a copied docstring is no boilerplate)
     if len(summary.pieces) > 1:
         return True
     norm_run = max((qe - qs for qs, qe, _, _ in summary.pieces), default=0)
@@ -759,7 +773,7 @@ def _enough_evidence(summary: Summary, g: Group | None = None, a: Analyzed | Non
     return (
         norm_run >= SINGLE_RUN_NORM
         or raw_run >= SINGLE_RUN_RAW
-        or summary.raw_longest_chars >= SINGLE_RUN_CHARS
+        or summary.raw_longest_chars + summary.comment_chars >= SINGLE_RUN_CHARS
         or (g is not None and a is not None and _whole_chunk(g, a, summary.pieces))
     )
 
@@ -772,11 +786,11 @@ def _near_miss(
     near_misses[(a.relpath, q.start_tok, q.end_tok)].add((c.ref.id, r.start_tok, r.end_tok))
 
 
-def _may_be_finding(g: Group, a: Analyzed) -> bool:
+def _may_be_finding(g: Group, a: Analyzed, comment_chars: int = 0) -> bool:
     """False for a group whose evidence is too small for ``_enough_evidence`` whatever part of
     it the verdict's summary keeps (its pieces are a subset of the group's, its information at
     most their length)."""
-    if g.matched < MIN_EVIDENCE:
+    if g.matched < MIN_EVIDENCE and comment_chars < SINGLE_RUN_CHARS:
         return False
     if len(g.pieces) > 1:
         return True
@@ -784,7 +798,7 @@ def _may_be_finding(g: Group, a: Analyzed) -> bool:
     chars = int((a.parsed.ends[qs:qe].astype(np.int64) - a.parsed.starts[qs:qe]).sum())
     return (
         qe - qs >= min(SINGLE_RUN_NORM, SINGLE_RUN_RAW)
-        or chars >= SINGLE_RUN_CHARS
+        or chars + comment_chars >= SINGLE_RUN_CHARS
         or _whole_chunk(g, a, g.pieces)
     )
 
@@ -795,7 +809,7 @@ def _query_fingerprints(a: Analyzed) -> tuple[np.ndarray, np.ndarray]:
     seed = family_seed(LANGUAGES[a.language].fingerprint_family)
     h, pos = dense_fingerprints(a.parsed.tokens, a.parsed.raw_tokens, a.parsed.boilerplate, seed)
     h, pos, _ = cap_repeats(h, pos)
-    return h, pos
+    return np.concatenate([h, a.comments.hashes]), np.concatenate([pos, a.comments.before])
 
 
 def _seeds_inside(
@@ -806,6 +820,44 @@ def _seeds_inside(
     for qs, qe, rs, _ in pieces:
         inside |= (qpos >= qs) & (qpos < qe) & (diag == rs - qs)
     return df[inside].tolist(), qpos[inside].tolist()
+
+
+# A comment segment that more reference families than this share with one scanned file is
+# common ground (a generated stub's `// TODO Auto-generated method stub`, a spec's step list),
+# not a trace of one origin.
+COMMENT_MAX_FAMILIES = 3
+
+
+def _comment_evidence(
+    scored: list[tuple[_Candidate, PairEvidence]],
+    q_comments: Segments,
+    store: IndexStore,
+    cache: dict[int, Segments],
+) -> None:
+    """Set each pair's ``comment_chars``: the comment and docstring text its two chunks share
+    word for word, without segments that many reference families share with the file."""
+    spans: list[tuple[slice, Segments, slice]] = []
+    holders: dict[int, set[str]] = defaultdict(set)
+    for c, _ev in scored:
+        ref = c.ref
+        r_comments = cache.get(ref.id)
+        if r_comments is None:
+            seed = family_seed(LANGUAGES[ref.language].fingerprint_family)
+            r_comments = cache[ref.id] = segments(
+                store.file_bytes(ref.id), ref.starts, ref.ends, ref_boilerplate(ref), seed
+            )
+        qs = q_comments.inside(c.group.q_region.start_tok, c.group.q_region.end_tok)
+        rs = r_comments.inside(c.group.r_region.start_tok, c.group.r_region.end_tok)
+        spans.append((qs, r_comments, rs))
+        if r_comments is not NO_COMMENTS:
+            found = set(r_comments.hashes[rs].tolist())
+            for h in q_comments.hashes[qs].tolist():
+                if h in found:
+                    holders[h].add(c.family or str(ref.id))
+    common = frozenset(h for h, fams in holders.items() if len(fams) > COMMENT_MAX_FAMILIES)
+    common |= store.common_among(holders)  # in too many files of the index to be looked up
+    for (_c, ev), (qs, r_comments, rs) in zip(scored, spans):
+        ev.comment_chars = shared(q_comments, qs, r_comments, rs, common)
 
 
 def _count_rivals(scored: list[tuple[_Candidate, PairEvidence]]) -> None:

@@ -8,6 +8,7 @@ winnowed positions. Overlapping fragments (repeated code) are resolved greedily,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,9 +26,18 @@ def _equal_runs(a: np.ndarray, b: np.ndarray, min_len: int) -> list[tuple[int, i
     return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2]) if e - s >= min_len]
 
 
-def align(q: np.ndarray, r: np.ndarray, qpos: np.ndarray, rpos: np.ndarray, k: int = K) -> list[Span]:
-    """Maximal fragments of identical tokens between ``q`` and ``r`` seeded by k-gram matches."""
-    if len(qpos) == 0:
+def align(
+    q: np.ndarray,
+    r: np.ndarray,
+    qpos: np.ndarray,
+    rpos: np.ndarray,
+    k: int = K,
+    anchors: Sequence[tuple[int, int]] = (),
+) -> list[Span]:
+    """Maximal fragments of identical tokens between ``q`` and ``r`` seeded by k-gram matches,
+    and around each of ``anchors`` (query and reference token positions of a shared comment:
+    the tokens that agree on both sides of it, however few)."""
+    if len(qpos) == 0 and not anchors:
         return []
     qpos = np.asarray(qpos, dtype=np.int64)
     rpos = np.asarray(rpos, dtype=np.int64)
@@ -53,6 +63,12 @@ def align(q: np.ndarray, r: np.ndarray, qpos: np.ndarray, rpos: np.ndarray, k: i
             qs, qe = _agree_from(q, r, qs, d), _agree_until(q, r, qe, d)
             last = (qs, qe, qs + d, qe + d)
             found.add(last)
+    for aq, ar in anchors:
+        d = ar - aq
+        if 0 <= aq < nq and 0 <= ar < nr:
+            qs, qe = _agree_from(q, r, aq, d), _agree_until(q, r, aq, d)
+            if qe > qs:
+                found.add((qs, qe, qs + d, qe + d))
     return _resolve_overlaps(sorted(found), nq, nr)
 
 

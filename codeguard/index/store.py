@@ -45,7 +45,9 @@ from codeguard.model import Chunk
 #    whole_files (content and whitespace-free hashes of every file, chunked or not) and
 #    line_sketch (bottom-k line hashes for files identical up to a few lines).
 # 4: postings also hold every short chunk's minimum k-gram of each channel (winnow.anchored).
-FORMAT_VERSION = 4
+# 5: postings also hold comment and docstring segments (fingerprint.comments), at the token
+#    each precedes.
+FORMAT_VERSION = 5
 DB_NAME = "index.db"
 MANIFEST_NAME = "manifest.json"
 # A fingerprint found in more file families (distinct contents) than this fraction of the

@@ -105,7 +105,7 @@ def load_base(base: str, attention: str | None = None) -> tuple[Any, Any]:
     """
     from transformers import AutoModel, AutoTokenizer
 
-    extra = {"attn_implementation": attention} if attention else {}
+    extra: dict[str, Any] = {"attn_implementation": attention} if attention else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True, use_fast=True)
         model = AutoModel.from_pretrained(base, local_files_only=True, **extra)

@@ -38,6 +38,7 @@ FEATURES: tuple[str, ...] = (
     "cosine",
     "cosine_margin",
     "model_probability",
+    "log_comment_chars",
 )
 
 # The sign each feature's weight may take: +1 evidence of copying (more of it can only raise
@@ -66,6 +67,7 @@ SIGNS: dict[str, int] = {
     "cosine": 1,
     "cosine_margin": 1,
     "model_probability": 1,
+    "log_comment_chars": 1,
 }
 
 INFO_N = 4
@@ -117,6 +119,7 @@ class PairEvidence:
     cosine: float | None = None  # embedding cosine, where the semantic layer proposed the pair
     cosine_margin: float = 0.0  # cosine minus the best other candidate's
     model_probability: float = 0.0  # the encoder's pair head, where the semantic layer proposed it
+    comment_chars: int = 0  # comment and docstring text both chunks hold word for word (rare segments)
 
 
 @dataclass
@@ -129,6 +132,7 @@ class Summary:
     raw_matched_info: int
     raw_longest_chars: int
     raw_longest_lines: int
+    comment_chars: int = 0
 
 
 # Pieces further apart than this (tokens, on either side) are separate regions.
@@ -220,10 +224,13 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
             cosine,
             float(e.cosine_margin) if has_cos else 0.0,
             float(e.model_probability) if has_cos else 0.0,
+            np.log1p(e.comment_chars),
         ],
         dtype=np.float64,
     )
-    return x, Summary(raw_pieces, pieces, norm_matched, raw_matched, longest_chars, longest_lines)
+    return x, Summary(
+        raw_pieces, pieces, norm_matched, raw_matched, longest_chars, longest_lines, e.comment_chars
+    )
 
 
 def _order(pieces: list[tuple[int, int, int, int]]) -> float:

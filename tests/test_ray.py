@@ -156,7 +156,47 @@ def test_sharded_scan_finds_exactly_what_one_index_finds(
     assert not any(f["path"] == "records.py" for f in one)
     assert many == one  # same findings, order, also_in, P(copy)
     _, report, _ = scan_json(project, sharded, "--no-baseline")
-    assert report["findings"] == one and "sharded" in report["stats"]["semantic"]["status"]
+    assert report["findings"] == one and "no embeddings" in report["stats"]["semantic"]["status"]
+
+
+def test_the_semantic_layer_fans_out_over_shards_as_over_one_index(
+    tmp_path_factory: pytest.TempPathFactory,
+    corpus: Path,
+    project: Path,
+    run_cli: Run,
+    add_json: Callable[..., Any],
+    scan_json: Callable[..., Any],
+    ray_cluster: None,
+) -> None:
+    """Shards embedded by `index add --ray --model` are searched as one vector index: each
+    shard's neighbours merged by score give the single index's semantic findings."""
+    pytest.importorskip("torch")
+    from test_ml_train import trained_model
+
+    model = trained_model(tmp_path_factory.mktemp("ml"))
+    one = tmp_path_factory.mktemp("single-ml") / "index"
+    add_json(corpus, one, "--name", "corpus", "--model", model)
+    many = tmp_path_factory.mktemp("sharded-ml") / "index"
+    args = [a for a in _add_args(corpus, many, 20) if a != "--no-ml"]
+    code, out, err = run_cli(*args, "--model", model)
+    assert code == 0, err
+    assert len(json.loads(out)["shards"]) == 3
+    (project / "ranges.py").write_text(
+        "def combine(spans):\n    out = []\n    for lo, hi in sorted(spans):\n"
+        "        if out and lo <= out[-1][1]:\n            out[-1] = (out[-1][0], max(out[-1][1], hi))\n"
+        "        else:\n            out.append((lo, hi))\n    return out\n"
+    )
+    try:
+        opts = ("--model", str(model), "--semantic-threshold", "0.000001", "--no-baseline")
+        _, single_report, _ = scan_json(project, one, *opts)
+        _, sharded_report, _ = scan_json(project, many, *opts)
+    finally:
+        (project / "ranges.py").unlink()
+    semantic = [f for f in single_report["findings"] if f["match_type"] == "semantic"]
+    assert semantic, single_report["findings"]
+    assert sharded_report["stats"]["semantic"]["status"] == "on"
+    assert sharded_report["stats"]["semantic"]["vectors"] == single_report["stats"]["semantic"]["vectors"]
+    assert sharded_report["findings"] == single_report["findings"]
 
 
 def test_scanning_the_indexed_tree_sets_its_own_copies_aside_in_shards_as_in_one_index(

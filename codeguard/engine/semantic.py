@@ -84,10 +84,8 @@ def load_semantic(
     from codeguard.index.shards import ShardedStore
     from codeguard.ml.encoder import Encoder
 
-    if isinstance(store, ShardedStore):
-        return None, "off: a sharded index is matched by fingerprints only (no vector fan-out yet)"
     t0 = time.perf_counter()
-    vectors = open_vectors(store)
+    vectors = store.open_vectors() if isinstance(store, ShardedStore) else open_vectors(store)
     if vectors is None:
         return None, "off: the index holds no embeddings (run `codeguard index embed` to add them)"
     model_dir = model or default_model_dir()

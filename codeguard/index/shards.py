@@ -322,8 +322,64 @@ class ShardedStore(IndexStore):
         }
 
     def n_vectors(self) -> int:
-        # The semantic layer does not fan out over shards yet: a sharded scan is fingerprints only.
-        return 0
+        return int(sum(self.doc["shards"][s]["vectors"] for s in self.shard_names))
+
+    def open_vectors(self) -> Any:
+        """The shards' embeddings searched as one (``vectors.ShardedVectors``), or None when no
+        shard holds any. Shards embedded with different models are exit 4."""
+        from codeguard.index.vectors import ShardedVectors, open_vectors
+
+        parts = []
+        for n, shard in enumerate(self.shards, 1):
+            vi = open_vectors(shard)
+            if vi is not None:
+                parts.append((n, vi))
+        if not parts:
+            return None
+        models = {(vi.model_id, vi.dim) for _, vi in parts}
+        if len(models) > 1:
+            raise IndexUnavailable(
+                f"The shards of {self.path} were embedded with different models "
+                f"({', '.join(sorted(m for m, _ in models))}): re-add the sources with one --model."
+            )
+        return ShardedVectors(parts, _ID_BITS)
+
+    def chunk_rows(self, chunk_ids: Iterable[int], batch: int = 900) -> dict[int, tuple[Any, ...]]:
+        out: dict[int, tuple[Any, ...]] = {}
+        for n, locals_ in self._by_shard(chunk_ids).items():
+            shard = self._shard(n)
+            for lid, row in shard.chunk_rows(locals_, batch).items():
+                gid = global_id(n, lid)
+                out[gid] = (gid, global_id(n, int(row[1])), *row[2:])
+        return out
+
+    def embedded_chunk_at(
+        self, file_id: int, start_tok: int, end_tok: int
+    ) -> tuple[int, tuple[Any, ...]] | None:
+        shard, local = self._split(file_id)
+        found = shard.embedded_chunk_at(local, start_tok, end_tok)
+        if found is None:
+            return None
+        lid, row = found
+        gid = global_id(file_id >> _ID_BITS, lid)
+        return gid, (gid, file_id, *row[2:])
+
+    def embedding_blobs(self, chunk_ids: Iterable[int] | None = None, batch: int = 900) -> dict[int, bytes]:
+        out: dict[int, bytes] = {}
+        if chunk_ids is None:
+            for n, shard in enumerate(self.shards, 1):
+                out.update({global_id(n, c): v for c, v in shard.embedding_blobs(None, batch).items()})
+            return out
+        for n, locals_ in self._by_shard(chunk_ids).items():
+            out.update(
+                {global_id(n, c): v for c, v in self._shard(n).embedding_blobs(locals_, batch).items()}
+            )
+        return out
+
+    def _shard(self, n: int) -> IndexStore:
+        if not 1 <= n <= len(self.shards):
+            raise IndexUnavailable(f"The sharded index at {self.path} has no shard {n}.")
+        return self.shards[n - 1]
 
     def _source_entry(self, name: str) -> dict[str, Any]:
         return next(s for s in self.doc["sources"] if s["name"] == name)

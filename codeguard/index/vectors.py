@@ -165,6 +165,51 @@ class VectorIndex:
         return out
 
 
+class ShardedVectors:
+    """The vector indexes of a sharded index searched as one: each shard's top k, merged by
+    score (exact search per shard gives exactly the single index's neighbours; HNSW shards each
+    their own approximation), chunk ids made global as ``shard_no << id_bits | local_id``."""
+
+    def __init__(self, parts: Sequence[tuple[int, VectorIndex]], id_bits: int):
+        self.parts = list(parts)
+        self.id_bits = id_bits
+        first = self.parts[0][1]
+        self.model_id, self.dim = first.model_id, first.dim
+        self.method = "+".join(sorted({vi.method for _, vi in self.parts}))
+        self.generation = 0
+        self.rebuilt: str | None = (
+            "; ".join(f"shard {n}: {vi.rebuilt}" for n, vi in self.parts if vi.rebuilt) or None
+        )
+
+    def __len__(self) -> int:
+        return sum(len(vi) for _, vi in self.parts)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q = np.atleast_2d(queries)
+        scores_l, ids_l = [], []
+        for n, vi in self.parts:
+            s, i = vi.search(q, k)
+            scores_l.append(s)
+            ids_l.append(np.where(i >= 0, (np.int64(n) << self.id_bits) | np.maximum(i, 0), -1))
+        scores, ids = np.concatenate(scores_l, axis=1), np.concatenate(ids_l, axis=1)
+        # Best first; equal scores by id, so the order does not depend on the shard order.
+        order = np.lexsort((ids, -scores.astype(np.float64)), axis=1)[:, :k] if len(q) else ids[:, :0]
+        return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
+
+    def vectors(self, chunk_ids: Sequence[int]) -> np.ndarray:
+        ids = [int(i) for i in chunk_ids]
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        by_part = {n: vi for n, vi in self.parts}
+        groups: dict[int, list[int]] = {}
+        for row, gid in enumerate(ids):
+            groups.setdefault(gid >> self.id_bits, []).append(row)
+        for n, rows in groups.items():
+            vi = by_part.get(n)
+            if vi is not None:
+                out[rows] = vi.vectors([ids[r] & ((1 << self.id_bits) - 1) for r in rows])
+        return out
+
+
 @contextmanager
 def _one_thread() -> Iterator[None]:
     import faiss

@@ -108,6 +108,14 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 Run = Callable[..., tuple[int, str, str]]
 
 
+# Found by the semantic layer at a low --semantic-threshold (it shares no fingerprint run).
+RANGES_REWRITE = (
+    "def combine(spans):\n    out = []\n    for lo, hi in sorted(spans):\n"
+    "        if out and lo <= out[-1][1]:\n            out[-1] = (out[-1][0], max(out[-1][1], hi))\n"
+    "        else:\n            out.append((lo, hi))\n    return out\n"
+)
+
+
 def _add_args(corpus: Path, index: Path, shard_files: int) -> list[str | Path]:
     return [
         "index", "add", corpus, "--name", "corpus", "--index", index, "--no-ml", "--ray", "--json", "--quiet",
@@ -181,11 +189,7 @@ def test_the_semantic_layer_fans_out_over_shards_as_over_one_index(
     code, out, err = run_cli(*args, "--model", model)
     assert code == 0, err
     assert len(json.loads(out)["shards"]) == 3
-    (project / "ranges.py").write_text(
-        "def combine(spans):\n    out = []\n    for lo, hi in sorted(spans):\n"
-        "        if out and lo <= out[-1][1]:\n            out[-1] = (out[-1][0], max(out[-1][1], hi))\n"
-        "        else:\n            out.append((lo, hi))\n    return out\n"
-    )
+    (project / "ranges.py").write_text(RANGES_REWRITE)
     try:
         opts = ("--model", str(model), "--semantic-threshold", "0.000001", "--no-baseline")
         _, single_report, _ = scan_json(project, one, *opts)
@@ -270,6 +274,66 @@ def test_readding_an_unchanged_source_rebuilds_nothing(
     summary = _add_ray(run_cli, corpus, index)
     assert summary["built"] == [] and len(summary["kept"]) == 3
     assert summary["unchanged"] == _manifest(sharded)["common"]["files"]
+
+
+def test_index_embed_on_a_sharded_index_gives_the_single_index_its_semantic_findings(
+    tmp_path_factory: pytest.TempPathFactory,
+    single: Path,
+    sharded: Path,
+    project: Path,
+    tmp_path: Path,
+    run_cli: Run,
+    scan_json: Callable[..., Any],
+) -> None:
+    pytest.importorskip("torch")
+    from test_ml_train import trained_model
+
+    model = trained_model(tmp_path_factory.mktemp("ml"))
+    one, many = _copy(single, tmp_path / "one"), _copy(sharded, tmp_path / "many")
+    for index in (one, many):
+        code, out, err = run_cli("index", "embed", "--model", model, "--index", index, "--json", "--quiet")
+        assert code == 0, err
+        assert json.loads(out)["vectors"] > 0
+    assert sum(r["vectors"] for r in _manifest(many)["shards"].values()) == json.loads(out)["vectors"]
+    opts = ("--model", str(model), "--semantic-threshold", "0.000001", "--no-baseline")
+    (project / "ranges.py").write_text(RANGES_REWRITE)
+    try:
+        _, single_report, _ = scan_json(project, one, *opts)
+        _, sharded_report, _ = scan_json(project, many, *opts)
+    finally:
+        (project / "ranges.py").unlink()
+    assert sharded_report["stats"]["semantic"]["status"] == "on"
+    assert any(f["match_type"] == "semantic" for f in single_report["findings"])
+    assert sharded_report["findings"] == single_report["findings"]
+
+
+def test_removing_a_source_from_a_sharded_index_leaves_what_the_others_find(
+    sharded: Path, project: Path, tmp_path: Path, run_cli: Run, scan_json: Callable[..., Any]
+) -> None:
+    index = _copy(sharded, tmp_path)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    shutil.copy(STDLIB / "heapq.py", extra / "heapq.py")
+    (extra / "records.py").write_text(f'"""Records."""\n{SHARED_HELPER}')
+    code, out, err = run_cli(
+        "index", "add", extra, "--name", "extra", "--index", index, "--no-ml", "--ray", "--json", "--quiet"
+    )
+    assert code == 0, err
+    added = {f["origin"]["source"] for f in _findings(scan_json, project, index)}
+    assert added == {"corpus", "extra"}
+    extra_shards = _manifest(index)["sources"][-1]["shards"]
+
+    code, out, err = run_cli("index", "remove", "extra", "--index", index)
+    assert code == 0, err
+    assert "removed extra (2 files)" in out
+    assert _findings(scan_json, project, index) == _findings(scan_json, project, sharded)
+    assert not any((index / "shards" / n).exists() for n in extra_shards)
+    assert [s["name"] for s in _manifest(index)["sources"]] == ["corpus"]
+
+    code, _, err = run_cli("index", "remove", "nope", "--index", index)
+    assert code == 2 and "No source named 'nope'" in err and "corpus" in err
+    code, _, err = run_cli("index", "remove", "corpus", "--index", index)
+    assert code == 2 and "only source" in err
 
 
 @pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "other-params", "swapped"])

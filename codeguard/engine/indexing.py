@@ -624,8 +624,11 @@ def embed_index(
 
     Embeddings of another model are replaced; those of this model are kept (the same model
     gives the same vectors) unless ``everything``. The vector cache is rebuilt."""
+    from codeguard.index.shards import ShardedStore
     from codeguard.index.vectors import open_vectors
 
+    if isinstance(store, ShardedStore):
+        return _embed_sharded(store, encoder, progress, everything)
     progress = progress or NoProgress()
     started = time.perf_counter()
     replaced: str | None = None
@@ -656,6 +659,28 @@ def embed_index(
         replaced_model=replaced,
         vectors=len(vectors) if vectors else 0,
         method=vectors.method if vectors else None,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _embed_sharded(store: Any, encoder: Encoder, progress: Progress | None, everything: bool) -> EmbedSummary:
+    """``embed_index`` of every shard of a sharded index (each a normal index, embedded in its
+    own transaction), then one atomic manifest update recording each shard's new size,
+    checksum, vectors and model. Until that update a scan refuses the changed shards (exit 4)."""
+    from codeguard.index.shards import record_shards
+
+    started = time.perf_counter()
+    parts = [embed_index(shard, encoder, progress, everything) for shard in store.shards]
+    counts = {name: p.vectors for name, p in zip(store.shard_names, parts)}
+    store.close()
+    record_shards(Path(store.path), counts, encoder.card.model_id)
+    replaced = sorted({p.replaced_model for p in parts if p.replaced_model})
+    return EmbedSummary(
+        model=encoder.card.model_id,
+        embedded=sum(p.embedded for p in parts),
+        replaced_model=", ".join(replaced) or None,
+        vectors=sum(p.vectors for p in parts),
+        method="+".join(sorted({p.method for p in parts if p.method})) or None,
         seconds=time.perf_counter() - started,
     )
 
@@ -739,6 +764,11 @@ def _recount_boilerplate(conn: sqlite3.Connection, source_id: int, boilerplate: 
 
 def remove_source(store: IndexStore, name: str) -> int:
     """Remove a source and everything indexed from it; returns the number of files removed."""
+    from codeguard.index.shards import ShardedStore, remove_sharded_source
+
+    if isinstance(store, ShardedStore):
+        store.close()
+        return remove_sharded_source(Path(store.path), name)
     src = store.source_by_name(name)
     if src is None:
         known = ", ".join(s.name for s in store.sources()) or "none"

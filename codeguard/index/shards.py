@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -191,6 +192,52 @@ def build_common(root: Path, doc: dict[str, Any]) -> dict[str, Any]:
         conn.close()
     os.replace(tmp, root / final)
     return {"of": of, "file": final, "sha256": file_sha256(root / final), "max_df": max_df, "files": n_files}
+
+
+def remove_sharded_source(root: Path, name: str) -> int:
+    """Remove source ``name`` from the sharded index at ``root``: its shards leave the manifest
+    (one atomic replace, with the common-fingerprint table recomputed over the shards that
+    stay), then their directories are deleted. Returns the number of files removed."""
+    root = Path(root)
+    doc = read_manifest(root)
+    entry = next((s for s in doc["sources"] if s["name"] == name), None)
+    if entry is None:
+        known = ", ".join(s["name"] for s in doc["sources"]) or "none"
+        raise UsageError(f"No source named {name!r} in the index (sources: {known}).")
+    if not any(s.get("complete") and s is not entry for s in doc["sources"]):
+        raise UsageError(
+            f"{name!r} is the only source of the sharded index at {root}: delete the directory to remove it."
+        )
+    names = list(entry["shards"])
+    n_files = sum(int(doc["shards"].get(n, {}).get("files", 0)) for n in names)
+    old_common = str((doc.get("common") or {}).get("file") or "")
+    doc["sources"].remove(entry)
+    for n in names:
+        doc["shards"].pop(n, None)
+    (doc.get("pending") or {}).pop(name, None)
+    doc["common"] = build_common(root, doc)
+    write_manifest(root, doc)
+    for n in names:
+        shutil.rmtree(root / SHARDS_DIR / n, ignore_errors=True)
+    if old_common and old_common != doc["common"]["file"]:
+        (root / old_common).unlink(missing_ok=True)
+    return n_files
+
+
+def record_shards(root: Path, vectors: dict[str, int], model: str | None) -> None:
+    """Record in the manifest the new size and checksum of shards changed in place (``index
+    embed``), with their vector count and model."""
+    root = Path(root)
+    doc = read_manifest(root)
+    for name, n in vectors.items():
+        db = root / SHARDS_DIR / name / DB_NAME
+        doc["shards"][name] |= {
+            "bytes": db.stat().st_size,
+            "sha256": file_sha256(db),
+            "vectors": int(n),
+            "model": model if n else None,
+        }
+    write_manifest(root, doc)
 
 
 # -- reading -----------------------------------------------------------------------------------

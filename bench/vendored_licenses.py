@@ -295,14 +295,20 @@ def origins_part(work: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     report = cli("scan", VENDOR, "--index", index, "--format", "json", "--fail-on", "none", "--no-ml")
     seconds = time.perf_counter() - t0
-    total = upstream = vendored_named = upstream_only_also = 0
+    total = upstream = vendored_named = upstream_only_also = same = same_upstream = 0
     for f in report["findings"]:
         pkg = f["path"].split("/", 1)[0]
         if pkg not in UPSTREAMS or not UPSTREAMS[pkg].is_dir():
             continue
         total += 1
+        # Whether the upstream release on this machine holds the copied lines verbatim at the
+        # same path: where it does not (another version), a bundled copy that does is the right
+        # origin ("an identical file preferred over a similar one").
+        held = _upstream_holds(pkg, f)
+        same += held
         if f["origin"]["source"] == pkg:
             upstream += 1
+            same_upstream += held
         else:
             vendored_named += "_vendor/" in f["origin"]["path"]
             upstream_only_also += any(p["source"] == pkg for p in f.get("also_in", []))
@@ -311,8 +317,19 @@ def origins_part(work: Path) -> dict[str, Any]:
         "upstream_named": upstream,
         "vendored_copy_named": vendored_named,
         "upstream_only_in_also_in": upstream_only_also,
+        "upstream_holds_the_lines": same,
+        "upstream_named_where_it_holds_the_lines": same_upstream,
         "scan_seconds": round(seconds, 1),
     }
+
+
+def _upstream_holds(pkg: str, f: dict[str, Any]) -> bool:
+    up = UPSTREAMS[pkg] / f["path"].split("/", 1)[1]
+    if not up.is_file():
+        return False
+    lines = (VENDOR / f["path"]).read_text(errors="replace").splitlines()[f["start_line"] - 1 : f["end_line"]]
+    region = "\n".join(lines).strip()
+    return bool(region) and region in up.read_text(errors="replace")
 
 
 def main() -> None:

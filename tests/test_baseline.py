@@ -552,3 +552,42 @@ def test_changed_and_moved_accepted_copies_are_listed_in_the_job_summary_and_the
     assert '<div class="num">1</div><div class="lbl">changed since accepted</div>' in html
     assert '<div class="num">1</div><div class="lbl">moved since accepted</div>' in html
     assert "Baseline</dt>" in html and "1 changed and 1 moved since accepted" in html
+
+
+def test_a_copy_of_an_accepted_copy_into_another_file_is_new_and_names_the_accepted_one(
+    repo: tuple[Path, Path], run_cli: Any
+) -> None:
+    """Accepted code copied once more, the accepted copy still there, is a new finding (the
+    baseline accepts a copy where it is); every format says which accepted copy it resembles.
+    A new copy of something else resembles nothing."""
+    root, index = repo
+    assert run_cli("baseline", "create", root, "--index", index)[0] == 0
+    (root / "src" / "again.py").write_text(
+        "import sys\n\n\n" + LEVENSHTEIN.replace("delete = previous[j] + 1", "delete = previous[j] - 1")
+    )
+    (root / "src" / "graph.py").write_text(TOPO_SORT)
+    code, report = _scan(run_cli, root, index)
+    assert code == 1
+    assert {f["path"]: f.get("resembles") for f in report["findings"]} == {
+        "src/again.py": "src/toy/tokens.py:4-17",
+        "src/graph.py": None,
+    }
+    assert [f["baseline"] for f in report["suppressed"]] == ["same"]
+    said = "It resembles the copy accepted in the baseline at src/toy/tokens.py:4-17, which is still there"
+    code, out, _ = run_cli("scan", root, "--index", index)
+    assert code == 1 and out.count(said) == 1
+    code, out, _ = run_cli("scan", root, "--index", index, "--format", "github")
+    [line] = [ln for ln in out.splitlines() if ln.startswith("::error file=src/again.py")]
+    assert said in line
+    code, out, _ = run_cli("scan", root, "--index", index, "--format", "sarif")
+    results = json.loads(out)["runs"][0]["results"]
+    again = next(
+        r
+        for r in results
+        if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "src/again.py"
+    )
+    assert again["baselineState"] == "new" and said in again["message"]["text"]
+    assert again["properties"]["resembles_accepted"] == "src/toy/tokens.py:4-17"
+    # without a baseline there is nothing to resemble
+    code, report = _scan(run_cli, root, index, "--no-baseline")
+    assert all("resembles" not in f for f in report["findings"])

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from codeguard import __version__
 from codeguard.model import Finding, ScanResult
-from codeguard.report.sarif import ACCEPTED_CHANGES
+from codeguard.report.sarif import ACCEPTED_CHANGES, resembles_text
 
 # Lines of context shown around a chunk on each side.
 CONTEXT_LINES = 3
@@ -273,6 +273,7 @@ def _finding(
         f'<div class="verdict lvl-{e(f.level)}">{_level_badge(f.level)} '
         f"{rule}{e(f.reason or 'no license conflict')}"
         + (f'<div class="help">{e(f.help)}</div>' if f.help else "")
+        + (f'<div class="help">{e(resembles_text(f))}.</div>' if f.resembles else "")
         + "</div>"
     )
     legend = "".join(
@@ -377,7 +378,7 @@ def _accepted_changes(result: ScanResult) -> str:
         f'<td>{e(_code_name(f))}</td><td class="mono">{e(origin_label(f))}</td>'
         f'<td class="nw">{e(f.origin.license or "unknown")}</td>'
         f'<td class="mono nw">{e(f.accepted_at)}</td>'
-        f'<td>{e(f.suppressed.removeprefix("baseline: "))}</td></tr>'
+        f"<td>{e(f.suppressed.removeprefix('baseline: '))}</td></tr>"
         for f in changed
     )
     return (

@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -333,8 +333,8 @@ def index_add(
     )
     if summary.notes and not quiet:
         click.echo(
-            f"  {len(summary.notes)} file(s) indexed with notes "
-            "(re-encoded or syntax errors; --json lists them)",
+            f"  {len(summary.notes)} file(s) indexed with notes: {_note_kinds(n for _, n in summary.notes)} "
+            "(--json lists them)",
             err=True,
         )
     if summary.skipped and not quiet:
@@ -780,6 +780,27 @@ def _default_baseline(path: Path) -> Path | None:
 
 def _clean(result: Any) -> bool:
     return not (result.findings or result.license_findings or result.stats.get("suppressions_without_reason"))
+
+
+# The start of an indexing note -> what the summary of `index add` calls that kind of note.
+_NOTE_KINDS = (
+    ("decoded from", "re-encoded"),
+    ("syntax errors", "with syntax errors"),
+    ("fingerprint(s) of code repeated", "with repeated code left out (a data table?)"),
+    ("chunk(s) over the per-file limits", "with chunks over the per-file limits"),
+)
+
+
+def _note_kinds(notes: Iterable[str]) -> str:
+    """``1 re-encoded, 2 with syntax errors``: how many indexed files carry each kind of note."""
+    from collections import Counter
+
+    kinds: Counter[str] = Counter()
+    for note in notes:
+        parts = [part.strip() for part in note.split(";")]
+        found = {label for part in parts for key, label in _NOTE_KINDS if key in part}
+        kinds.update(found or {"other"})
+    return ", ".join(f"{n} {label}" for label, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _next_step(blocking: list[Any], fail_on: str, baseline: Path | None, path: Path) -> str:

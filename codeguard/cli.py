@@ -929,9 +929,16 @@ _HOOK_MARK = "# installed by codeguard hook install"
 @handle_errors
 def hook_install(force: bool, repo: Path) -> None:
     """Install a pre-commit hook in REPO that runs `codeguard scan --staged` with this Python."""
+    from codeguard.errors import SourceError
     from codeguard.gitio import hooks_dir
 
-    target = hooks_dir(repo) / "pre-commit"
+    try:
+        target = hooks_dir(repo) / "pre-commit"
+    except SourceError:
+        raise UsageError(
+            f"codeguard hook install: {repo} is not inside a git repository; run `git init` there "
+            "first (or install the hook with the pre-commit framework in a repository)."
+        ) from None
     if target.exists() and _HOOK_MARK not in target.read_text(errors="replace") and not force:
         raise UsageError(f"{target} exists and was not installed by codeguard; use --force to replace it.")
     target.parent.mkdir(parents=True, exist_ok=True)

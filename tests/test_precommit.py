@@ -276,3 +276,12 @@ def _identity() -> dict[str, str]:
         "GIT_COMMITTER_NAME": "t",
         "GIT_COMMITTER_EMAIL": "t@example.org",
     }
+
+
+def test_hook_install_outside_git_says_what_to_do(tmp_path: Path, run_cli: Any) -> None:
+    """`codeguard hook install` outside a git repository is a usage error about the hook (not
+    about --staged / --diff, which the user did not give)."""
+    code, out, err = run_cli("hook", "install", tmp_path)
+    assert code == 2 and out == ""
+    assert f"codeguard hook install: {tmp_path} is not inside a git repository" in err
+    assert "`git init`" in err and "--staged" not in err and "Traceback" not in err

@@ -534,6 +534,7 @@ def test_changed_and_moved_accepted_copies_are_listed_in_the_job_summary_and_the
     assert text.startswith(
         "## codeguard: 0 finding(s), 2 suppressed (1 changed since accepted, 1 moved since accepted)"
     )
+    assert "baseline .codeguard-baseline.json (2 accepted finding(s), 2 matched)." in text
     section = text.split("### Accepted copies changed or moved since accepted\n", 1)[1]
     rows = [r.strip("| ").split(" | ") for r in section.splitlines() if r.startswith("| ") and "since" in r]
     assert [(r[0], r[1].split(":")[0], r[5]) for r in rows] == [

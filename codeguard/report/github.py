@@ -182,6 +182,12 @@ def job_summary(result: ScanResult, prefix: str = "") -> str:
         facts.append(f"against {result.index.get('files', 0):,} reference file(s)")
     if result.skipped:
         facts.append(f"{len(result.skipped)} file(s) skipped")
+    base = s.get("baseline") if s else None
+    if base:
+        facts.append(
+            f"baseline {md(str(base.get('path')))} ({base.get('entries', 0):,} accepted finding(s), "
+            f"{base.get('accepted', 0):,} matched)"
+        )
     out += [", ".join(facts) + ".", ""]
     findings = sorted(result.findings, key=lambda f: (-SEVERITY.get(f.level, 0), f.path, f.start_line))
     if findings:

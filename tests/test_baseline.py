@@ -589,6 +589,8 @@ def test_a_copy_of_an_accepted_copy_into_another_file_is_new_and_names_the_accep
     )
     assert again["baselineState"] == "new" and said in again["message"]["text"]
     assert again["properties"]["resembles_accepted"] == "src/toy/tokens.py:4-17"
+    code, out, _ = run_cli("scan", root, "--index", index, "--format", "html")
+    assert code == 1 and out.count(said) == 1
     # without a baseline there is nothing to resemble
     code, report = _scan(run_cli, root, index, "--no-baseline")
     assert all("resembles" not in f for f in report["findings"])

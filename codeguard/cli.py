@@ -11,7 +11,7 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -333,8 +333,8 @@ def index_add(
     )
     if summary.notes and not quiet:
         click.echo(
-            f"  {len(summary.notes)} file(s) indexed with notes "
-            "(re-encoded or syntax errors; --json lists them)",
+            f"  {len(summary.notes)} file(s) indexed with notes: {_note_kinds(n for _, n in summary.notes)} "
+            "(--json lists them)",
             err=True,
         )
     if summary.skipped and not quiet:
@@ -782,6 +782,27 @@ def _clean(result: Any) -> bool:
     return not (result.findings or result.license_findings or result.stats.get("suppressions_without_reason"))
 
 
+# The start of an indexing note -> what the summary of `index add` calls that kind of note.
+_NOTE_KINDS = (
+    ("decoded from", "re-encoded"),
+    ("syntax errors", "with syntax errors"),
+    ("fingerprint(s) of code repeated", "with repeated code left out (a data table?)"),
+    ("chunk(s) over the per-file limits", "with chunks over the per-file limits"),
+)
+
+
+def _note_kinds(notes: Iterable[str]) -> str:
+    """``1 re-encoded, 2 with syntax errors``: how many indexed files carry each kind of note."""
+    from collections import Counter
+
+    kinds: Counter[str] = Counter()
+    for note in notes:
+        parts = [part.strip() for part in note.split(";")]
+        found = {label for part in parts for key, label in _NOTE_KINDS if key in part}
+        kinds.update(found or {"other"})
+    return ", ".join(f"{n} {label}" for label, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _next_step(blocking: list[Any], fail_on: str, baseline: Path | None, path: Path) -> str:
     """What a user whose scan (or commit) is blocked can do about it."""
     from codeguard.baseline.file import DEFAULT_NAME
@@ -908,9 +929,16 @@ _HOOK_MARK = "# installed by codeguard hook install"
 @handle_errors
 def hook_install(force: bool, repo: Path) -> None:
     """Install a pre-commit hook in REPO that runs `codeguard scan --staged` with this Python."""
+    from codeguard.errors import SourceError
     from codeguard.gitio import hooks_dir
 
-    target = hooks_dir(repo) / "pre-commit"
+    try:
+        target = hooks_dir(repo) / "pre-commit"
+    except SourceError:
+        raise UsageError(
+            f"codeguard hook install: {repo} is not inside a git repository; run `git init` there "
+            "first (or install the hook with the pre-commit framework in a repository)."
+        ) from None
     if target.exists() and _HOOK_MARK not in target.read_text(errors="replace") and not force:
         raise UsageError(f"{target} exists and was not installed by codeguard; use --force to replace it.")
     target.parent.mkdir(parents=True, exist_ok=True)

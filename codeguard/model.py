@@ -128,6 +128,9 @@ class Finding:
     baseline: str = ""
     # Where the baseline accepted it ("a.py:4-17"), when it changed or moved since.
     accepted_at: str = ""
+    # A new finding only: the accepted copy of another file it resembles ("a.py:4-17"; the same
+    # origin and evidence, the accepted file still there), so the report can say why it is new.
+    resembles: str = ""
     # A small sample of the copied code's fingerprints (hex, space-separated) that lets a
     # baseline recognise an accepted copy after edits; not part of the reports.
     sketch: str = field(default="", repr=False, compare=False)
@@ -155,6 +158,7 @@ class Finding:
             "suppressed": self.suppressed,
             "baseline": self.baseline,
             **({"accepted_at": self.accepted_at} if self.accepted_at else {}),
+            **({"resembles": self.resembles} if self.resembles else {}),
             "fragments": [f.to_json() for f in self.fragments],
             "origin": self.origin.to_json(),
             "also_in": [p.to_json() for p in self.also_in],

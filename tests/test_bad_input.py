@@ -227,6 +227,27 @@ def test_index_add_lists_every_bad_file_as_skipped_with_its_reason(bad_index: An
         assert note in notes[path], (path, notes[path])
 
 
+def test_index_add_says_what_its_notes_are(tmp_path: Path, run_cli: Any) -> None:
+    """The text summary of `index add` counts its notes by kind: a data table whose repeated
+    code was left out is not "re-encoded or syntax errors" (what it said for all of rich's)."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    rows = "\n".join(f"    (0x{i:X}, 'M', 'x{i}')," for i in range(400))
+    (tree / "table.py").write_text("def table():\n    return [\n" + rows + "\n    ]\n")
+    (tree / "latin1.py").write_bytes(("# Auteur : François\n\n\n" + MERGE_INTERVALS).encode("latin-1"))
+    (tree / "broken.py").write_text("def broken(:\n    return )\n\n\n" + TOPO_SORT)
+    (tree / "plain.py").write_text(LEVENSHTEIN)
+    code, out, err = run_cli(
+        "index", "add", tree, "--index", tmp_path / "index", "--license", "MIT", "--no-ml"
+    )
+    assert code == 0, err
+    assert (
+        "  3 file(s) indexed with notes: 1 re-encoded, 1 with repeated code left out (a data table?), "
+        "1 with syntax errors (--json lists them)"
+    ) in err
+    assert "re-encoded or syntax errors" not in err
+
+
 def test_copies_of_code_indexed_from_bad_files_are_found(
     bad_index: Any, tmp_path: Path, scan_json: Any
 ) -> None:

@@ -506,3 +506,91 @@ def test_an_inline_allow_accepts_a_file_that_is_only_hashed(
     assert code == 1
     assert "tables.py:2: codeguard: allow without reason" in out
     assert "(on one of the first 10 lines of tables.py)" in err
+
+
+def test_changed_and_moved_accepted_copies_are_listed_in_the_job_summary_and_the_html_report(
+    repo: tuple[Path, Path], run_cli: Any, tmp_path: Path
+) -> None:
+    """The job summary and the HTML report list accepted copies changed or moved since accepted
+    on their own (state, where, where accepted), not as findings and not hidden among the other
+    suppressed ones."""
+    root, index = repo
+    (root / "src" / "graph.py").write_text(TOPO_SORT)
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "graph")
+    assert run_cli("baseline", "create", root, "--index", index)[0] == 0
+    tokens = root / "src" / "toy" / "tokens.py"
+    tokens.write_text(
+        "import os\n\n\n" + LEVENSHTEIN.replace("delete = previous[j] + 1", "delete = previous[j] - 1")
+    )
+    (root / "lib").mkdir()
+    git(root, "mv", "src/graph.py", "lib/graph.py")
+    summary = tmp_path / "summary.md"
+    code, out, err = run_cli(
+        "scan", root, "--index", index, "--format", "github", env={"GITHUB_STEP_SUMMARY": str(summary)}
+    )
+    assert code == 0, err
+    text = summary.read_text()
+    assert text.startswith(
+        "## codeguard: 0 finding(s), 2 suppressed (1 changed since accepted, 1 moved since accepted)"
+    )
+    assert "baseline .codeguard-baseline.json (2 accepted finding(s), 2 matched)." in text
+    section = text.split("### Accepted copies changed or moved since accepted\n", 1)[1]
+    rows = [r.strip("| ").split(" | ") for r in section.splitlines() if r.startswith("| ") and "since" in r]
+    assert [(r[0], r[1].split(":")[0], r[5]) for r in rows] == [
+        ("moved since accepted", "lib/graph.py", "src/graph.py:1-18"),
+        ("changed since accepted", "src/toy/tokens.py", "src/toy/tokens.py:4-17"),
+    ]
+    assert "`codeguard baseline update` records them." in section
+    page = tmp_path / "report.html"
+    code, _, err = run_cli("scan", root, "--index", index, "--format", "html", "-o", page)
+    assert code == 0, err
+    html = page.read_text(encoding="utf-8")
+    section = html.split('<section class="accepted">', 1)[1].split("</section>", 1)[0]
+    assert "Accepted copies changed or moved since accepted (2)" in section
+    assert '<td class="nw">moved since accepted</td><td class="mono nw">lib/graph.py:1-' in section
+    assert "src/graph.py:1-18" in section and "src/toy/tokens.py:4-17" in section
+    assert '<div class="num">1</div><div class="lbl">changed since accepted</div>' in html
+    assert '<div class="num">1</div><div class="lbl">moved since accepted</div>' in html
+    assert "Baseline</dt>" in html and "1 changed and 1 moved since accepted" in html
+
+
+def test_a_copy_of_an_accepted_copy_into_another_file_is_new_and_names_the_accepted_one(
+    repo: tuple[Path, Path], run_cli: Any
+) -> None:
+    """Accepted code copied once more, the accepted copy still there, is a new finding (the
+    baseline accepts a copy where it is); every format says which accepted copy it resembles.
+    A new copy of something else resembles nothing."""
+    root, index = repo
+    assert run_cli("baseline", "create", root, "--index", index)[0] == 0
+    (root / "src" / "again.py").write_text(
+        "import sys\n\n\n" + LEVENSHTEIN.replace("delete = previous[j] + 1", "delete = previous[j] - 1")
+    )
+    (root / "src" / "graph.py").write_text(TOPO_SORT)
+    code, report = _scan(run_cli, root, index)
+    assert code == 1
+    assert {f["path"]: f.get("resembles") for f in report["findings"]} == {
+        "src/again.py": "src/toy/tokens.py:4-17",
+        "src/graph.py": None,
+    }
+    assert [f["baseline"] for f in report["suppressed"]] == ["same"]
+    said = "It resembles the copy accepted in the baseline at src/toy/tokens.py:4-17, which is still there"
+    code, out, _ = run_cli("scan", root, "--index", index)
+    assert code == 1 and out.count(said) == 1
+    code, out, _ = run_cli("scan", root, "--index", index, "--format", "github")
+    [line] = [ln for ln in out.splitlines() if ln.startswith("::error file=src/again.py")]
+    assert said in line
+    code, out, _ = run_cli("scan", root, "--index", index, "--format", "sarif")
+    results = json.loads(out)["runs"][0]["results"]
+    again = next(
+        r
+        for r in results
+        if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "src/again.py"
+    )
+    assert again["baselineState"] == "new" and said in again["message"]["text"]
+    assert again["properties"]["resembles_accepted"] == "src/toy/tokens.py:4-17"
+    code, out, _ = run_cli("scan", root, "--index", index, "--format", "html")
+    assert code == 1 and out.count(said) == 1
+    # without a baseline there is nothing to resemble
+    code, report = _scan(run_cli, root, index, "--no-baseline")
+    assert all("resembles" not in f for f in report["findings"])

@@ -164,6 +164,49 @@ def test_pre_commit_passes_a_git_mv_of_an_accepted_file(
     assert run.returncode == 1 and "pkg/copy.py:4-" in run.stdout, run.stdout + run.stderr
 
 
+@pytest.mark.skipif(
+    PRE_COMMIT is None, reason="the pre-commit tool is not installed (pip install -e '.[dev]')"
+)
+def test_pre_commit_and_git_hook_accept_a_vendored_notice_and_an_edited_accepted_copy(
+    project: tuple[Path, dict[str, str]], run_cli: Any
+) -> None:
+    """Issue 14, items 4 and 5 through the real pre-commit and the plain git hook: a vendored GPL
+    file (its own notice and its copy) accepted in the baseline passes; an edit of one operator in
+    the accepted copy passes as changed since accepted; an inline allow accepts the notice."""
+    root, env = project
+    vendored = root / "vendor" / "distance.py"
+    vendored.parent.mkdir()
+    vendored.write_text("# SPDX-License-Identifier: GPL-3.0-only\nimport os\n\n\n" + LEVENSHTEIN)
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "vendored")
+    run = pre_commit(root, env, "--all-files")
+    assert run.returncode == 1 and "vendor/distance.py:1-1 license notice GPL-3.0-only" in run.stdout
+    code, out, err = run_cli("baseline", "create", root, "--index", env["CODEGUARD_INDEX"])
+    assert code == 0 and "2 finding(s) accepted (1 license notice(s))" in out, err
+    git(root, "add", ".codeguard-baseline.json")
+    run = pre_commit(root, env, "--all-files")
+    assert run.returncode == 0 and "Passed" in run.stdout, run.stdout + run.stderr
+    git(root, "commit", "-qm", "baseline")
+    vendored.write_text(vendored.read_text().replace("delete = previous[j] + 1", "delete = previous[j] - 1"))
+    git(root, "add", "vendor/distance.py")
+    run = pre_commit(root, env, "--verbose")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 accepted finding(s) changed since accepted" in run.stdout
+    assert run_cli("hook", "install", root)[0] == 0
+    commit = subprocess.run(
+        ["git", "commit", "-qm", "edit"], cwd=root, env={**env, **_identity()}, capture_output=True, text=True
+    )
+    assert commit.returncode == 0, commit.stdout + commit.stderr
+    assert "1 accepted finding(s) changed since accepted" in commit.stdout + commit.stderr
+    # without the baseline, an allow comment with a reason accepts the notice (not the copy)
+    (root / ".codeguard-baseline.json").unlink()
+    vendored.write_text('# codeguard: allow * reason="vendored, LEGAL-9"\n' + vendored.read_text())
+    git(root, "add", "-A")
+    run = pre_commit(root, env)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "license notice" not in run.stdout and "vendor/distance.py:" in run.stdout
+
+
 # An OpenJDK source file: its header puts it under GPL-2.0-only WITH Classpath-exception-2.0.
 OPENJDK_HEADER = """\
 /*
@@ -276,3 +319,12 @@ def _identity() -> dict[str, str]:
         "GIT_COMMITTER_NAME": "t",
         "GIT_COMMITTER_EMAIL": "t@example.org",
     }
+
+
+def test_hook_install_outside_git_says_what_to_do(tmp_path: Path, run_cli: Any) -> None:
+    """`codeguard hook install` outside a git repository is a usage error about the hook (not
+    about --staged / --diff, which the user did not give)."""
+    code, out, err = run_cli("hook", "install", tmp_path)
+    assert code == 2 and out == ""
+    assert f"codeguard hook install: {tmp_path} is not inside a git repository" in err
+    assert "`git init`" in err and "--staged" not in err and "Traceback" not in err

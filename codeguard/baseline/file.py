@@ -11,7 +11,9 @@ accepted, and is reported as *changed since accepted*, not as new; so is a findi
 file and origin file whose origin lines lie inside an accepted region (an accepted copy that an
 edit split into several findings). A copy entry whose file is gone from the tree (``git mv``)
 accepts a finding of another file copied from the same origin file with the same evidence: that
-copy *moved since accepted*, not new (a file copied, its original still there, is new). A notice
+copy *moved since accepted*, not new. A copy of accepted code into another file while the
+accepted copy is still there is new (the baseline accepts a copy where it is, not every later
+use of its origin); ``resembling`` names the entry it resembles, for the reports. A notice
 entry matches the same file declaring the same license.
 
 The file is meant to be committed: paths in it are relative to the repository (the findings)
@@ -277,6 +279,33 @@ def match(
                     used.add(id(e))
                     break
     return out
+
+
+def resembling(data: dict[str, Any], f: Finding) -> dict[str, Any] | None:
+    """The copy entry of *another* file that a finding the baseline does not accept resembles
+    (same origin file, a similar fingerprint sample), if any: the accepted code copied once more
+    while the accepted copy stays. That is a new finding (the baseline accepts a copy where it
+    is, not every later use of the same origin); the reports name the entry so that the user sees
+    why, and can accept it with ``baseline update`` after a look."""
+    best, best_sim = None, CHANGED_MIN_SIMILARITY
+    for e in data.get("findings") or []:
+        origin = e.get("origin") or {}
+        if (
+            e.get("kind", COPY) != COPY
+            or e.get("path") == f.path
+            or origin.get("source") != f.origin.source
+            or origin.get("path") != f.origin.path
+        ):
+            continue
+        sketch = str(e.get("sketch") or "")
+        if sketch or f.sketch:
+            sim = similarity(sketch, f.sketch)
+        else:  # a whole file hashed, not chunked: the same origin lines
+            same = origin.get("lines") == [f.origin.start_line, f.origin.end_line]
+            sim = 1.0 if same and e.get("chunk") == f.chunk_name else 0.0
+        if sim >= best_sim and (best is None or sim > best_sim):
+            best, best_sim = e, sim
+    return best
 
 
 def _moved(e: dict[str, Any], f: Finding, gone: Callable[[str], bool]) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from codeguard.baseline.file import gone_from, make_sketch
+from codeguard.baseline.file import gone_from, make_sketch, resembling
 from codeguard.baseline.file import load as load_baseline
 from codeguard.baseline.file import match as match_baseline
 from codeguard.baseline.inline import Allow, allow_for, allow_for_file, allow_in
@@ -532,7 +532,8 @@ def _suppress(
         allow = allow_for_file(lines) if f.chunk_kind == FILE_KIND else allow_for(lines, f.start_line)
         if _allowed_inline(f, allow, suppressed, unjustified):
             continue
-        active.append(f)
+        like = resembling(accepted.data, f) if accepted.path else None
+        active.append(replace(f, resembles=f"{like.get('path')}:{_lines(like)}") if like else f)
     return active, suppressed, unjustified
 
 

@@ -2,7 +2,8 @@
 
 Annotations (``::error file=...,line=...::message``) go to the output stream, where the runner
 picks them up from the step's log; with ``-o FILE`` they land in the file instead. When
-``GITHUB_STEP_SUMMARY`` is set, a markdown table of every finding is appended to that file.
+``GITHUB_STEP_SUMMARY`` is set, a markdown table of every finding is appended to that file, then
+the conflicting license notices and the accepted copies that changed or moved since accepted.
 """
 
 from __future__ import annotations
@@ -170,7 +171,8 @@ def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
 
 
 def job_summary(result: ScanResult, prefix: str = "") -> str:
-    """The markdown job summary: totals, then one table row per finding (most severe first)."""
+    """The markdown job summary: totals, one table row per finding (most severe first), then the
+    conflicting license notices and the accepted copies changed or moved since accepted."""
     out = [f"## codeguard: {_counts(result)}", ""]
     s = result.stats
     facts = [f"Project license **{md(result.project.get('license') or 'unknown')}**"]
@@ -180,6 +182,12 @@ def job_summary(result: ScanResult, prefix: str = "") -> str:
         facts.append(f"against {result.index.get('files', 0):,} reference file(s)")
     if result.skipped:
         facts.append(f"{len(result.skipped)} file(s) skipped")
+    base = s.get("baseline") if s else None
+    if base:
+        facts.append(
+            f"baseline {md(str(base.get('path')))} ({base.get('entries', 0):,} accepted finding(s), "
+            f"{base.get('accepted', 0):,} matched)"
+        )
     out += [", ".join(facts) + ".", ""]
     findings = sorted(result.findings, key=lambda f: (-SEVERITY.get(f.level, 0), f.path, f.start_line))
     if findings:
@@ -216,4 +224,26 @@ def job_summary(result: ScanResult, prefix: str = "") -> str:
         ]
         out += _table(["Level", "File:lines", "License", "Rule", "Policy"], rows)
         out.append("")
+    changed = sorted(_changed_since_accepted(result), key=lambda f: (f.path, f.start_line))
+    if changed:
+        # Not violations (they block nothing), but a reviewer should see what moved or was edited
+        # under an acceptance before `baseline update` records it.
+        out += ["### Accepted copies changed or moved since accepted", ""]
+        rows = [
+            [
+                md(f"{f.baseline} since accepted"),
+                md(f"{prefix}{f.path}:{f.start_line}-{f.end_line}"),
+                md(f"{f.chunk_kind} {f.chunk_name}" if f.chunk_kind != "window" else "top-level code"),
+                md(origin_text(f)),
+                md(f.origin.license or "unknown"),
+                md(f"{prefix}{f.accepted_at}"),
+                md(f.suppressed.removeprefix("baseline: ")),
+            ]
+            for f in changed[:MAX_SUMMARY_ROWS]
+        ]
+        header = ["State", "File:lines", "Code", "Origin", "License", "Accepted at", "Baseline"]
+        out += _table(header, rows)
+        if len(changed) > MAX_SUMMARY_ROWS:
+            out += ["", f"{len(changed) - MAX_SUMMARY_ROWS} more not shown: see the full report."]
+        out += ["", "`codeguard baseline update` records them.", ""]
     return "\n".join(out) + "\n"

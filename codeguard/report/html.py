@@ -17,6 +17,7 @@ from typing import TextIO
 
 from codeguard import __version__
 from codeguard.model import Finding, ScanResult
+from codeguard.report.sarif import ACCEPTED_CHANGES, resembles_text
 
 # Lines of context shown around a chunk on each side.
 CONTEXT_LINES = 3
@@ -117,6 +118,7 @@ def render(result: ScanResult, origins: OriginReader) -> str:
         parts.append('<p class="empty">No copied code found.</p>')
     if result.license_findings:
         parts.append(_license_findings(result))
+    parts.append(_accepted_changes(result))
     parts.append(_skipped(result))
     parts.append("</body></html>\n")
     return "\n".join(p for p in parts if p)
@@ -154,6 +156,13 @@ def _summary(result: ScanResult) -> str:
             f'<div class="card lvl-suppressed"><div class="num">{n_suppressed}</div>'
             '<div class="lbl">suppressed</div></div>'
         )
+    changes = Counter(f.baseline for f in result.suppressed if f.baseline in ACCEPTED_CHANGES)
+    cards += "".join(
+        f'<div class="card lvl-accepted"><div class="num">{changes[state]}</div>'
+        f'<div class="lbl">{e(state)} since accepted</div></div>'
+        for state in ACCEPTED_CHANGES
+        if changes[state]
+    )
     p = result.project or {}
     evidence = [str(x.get("file") or x.get("kind")) for x in p.get("evidence") or [] if x.get("license")]
     lic = e(p.get("license") or "unknown") + (
@@ -176,6 +185,17 @@ def _summary(result: ScanResult) -> str:
         )
     else:
         facts.append(("Index", '<span class="dim">none (license notices only)</span>'))
+    base = (result.stats or {}).get("baseline")
+    if base:
+        facts.append(
+            (
+                "Baseline",
+                f'<span class="mono">{e(base.get("path"))}</span> <span class="dim">· '
+                f"{int(base.get('entries', 0)):,} accepted finding(s); {int(base.get('accepted', 0)):,} "
+                f"matched, {int(base.get('changed', 0)):,} changed and {int(base.get('moved', 0)):,} "
+                "moved since accepted</span>",
+            )
+        )
     s = result.stats or {}
     scan = (
         f"{s.get('files_scanned', 0):,} files, {s.get('lines', 0):,} lines "
@@ -253,6 +273,7 @@ def _finding(
         f'<div class="verdict lvl-{e(f.level)}">{_level_badge(f.level)} '
         f"{rule}{e(f.reason or 'no license conflict')}"
         + (f'<div class="help">{e(f.help)}</div>' if f.help else "")
+        + (f'<div class="help">{e(resembles_text(f))}.</div>' if f.resembles else "")
         + "</div>"
     )
     legend = "".join(
@@ -343,6 +364,32 @@ def _license_findings(result: ScanResult) -> str:
     )
 
 
+def _accepted_changes(result: ScanResult) -> str:
+    """Accepted copies that changed or moved since accepted: shown open (not with the other
+    suppressed findings), since a reviewer should see them before `baseline update` records them."""
+    changed = sorted(
+        (f for f in result.suppressed if f.baseline in ACCEPTED_CHANGES), key=lambda f: (f.path, f.start_line)
+    )
+    if not changed:
+        return ""
+    rows = "".join(
+        f'<tr><td class="nw">{e(f.baseline)} since accepted</td>'
+        f'<td class="mono nw">{e(f.path)}:{f.start_line}-{f.end_line}</td>'
+        f'<td>{e(_code_name(f))}</td><td class="mono">{e(origin_label(f))}</td>'
+        f'<td class="nw">{e(f.origin.license or "unknown")}</td>'
+        f'<td class="mono nw">{e(f.accepted_at)}</td>'
+        f"<td>{e(f.suppressed.removeprefix('baseline: '))}</td></tr>"
+        for f in changed
+    )
+    return (
+        f'<section class="accepted"><h2>Accepted copies changed or moved since accepted ({len(changed)})</h2>'
+        '<p class="dim">Not new violations: they block nothing. <span class="mono">codeguard baseline '
+        "update</span> records them.</p><table><thead><tr><th>State</th><th>Scanned code</th><th>Chunk</th>"
+        "<th>Origin</th><th>License</th><th>Accepted at</th><th>Baseline</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></section>"
+    )
+
+
 def _skipped(result: ScanResult) -> str:
     """Collapsed lists: suppressed findings (for audit), skipped files, notes."""
     stats = result.stats or {}
@@ -407,7 +454,7 @@ border-top:4px solid var(--dim)}
 .card .lbl{color:var(--dim);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .card.lvl-error{border-top-color:var(--err)}.card.lvl-warning{border-top-color:var(--warn)}
 .card.lvl-note{border-top-color:var(--note)}.card.lvl-none{border-top-color:var(--ok)}
-.card.lvl-notice{border-top-color:#8250df}
+.card.lvl-notice{border-top-color:#8250df}.card.lvl-accepted{border-top-color:var(--note)}
 .facts{display:grid;grid-template-columns:auto 1fr;gap:3px 14px;margin:0}
 .facts dt{color:var(--dim)}.facts dd{margin:0}
 table{border-collapse:collapse;width:100%}
@@ -461,7 +508,7 @@ overflow:hidden;text-overflow:ellipsis}
 .f3{background:#ffebe9}.ln.f3{border-left-color:#ff8182}
 .f4{background:#fbefff}.ln.f4{border-left-color:#c297ff}
 .f5{background:#fff1e5}.ln.f5{border-left-color:#fb8f44}
-.notices,.skipped{margin-top:26px}
+.notices,.accepted,.skipped{margin-top:26px}
 details{margin-top:10px}summary{cursor:pointer;color:var(--dim)}
 .empty{padding:24px 0;color:var(--ok);font-weight:600}
 @media (max-width:900px){.sides,.meta{grid-template-columns:1fr}

@@ -257,7 +257,19 @@ def finding_message(f: Finding) -> str:
         text += f" Allowed by the policy: {f.reason or 'no license conflict'}."
     elif f.reason:
         text += f" Policy {f.rule_id}: {f.reason}."
+    if f.resembles:
+        text += f" {resembles_text(f)}."
     return text
+
+
+def resembles_text(f: Finding) -> str:
+    """Why a copy of accepted code is new, in words (empty when it resembles no accepted copy)."""
+    if not f.resembles:
+        return ""
+    return (
+        f"It resembles the copy accepted in the baseline at {f.resembles}, which is still there: "
+        "a new copy of accepted code, not that one moved (`codeguard baseline update` accepts it too)"
+    )
 
 
 def accepted_change(f: Finding) -> str:
@@ -328,6 +340,7 @@ def _finding_result(f: Finding, rule_id: str, rule_index: int, prefix: str) -> d
             },
             "fragments": [fr.to_json() for fr in f.fragments],
             "also_in": [p.to_json() for p in f.also_in],
+            **({"resembles_accepted": f.resembles} if f.resembles else {}),
         },
         "_identity": f.fingerprint
         or _identity(

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from codeguard.model import Finding, ScanResult, Skip
-from codeguard.report.sarif import accepted_change
+from codeguard.report.sarif import accepted_change, resembles_text
 
 _LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan", "none": "green"}
 _TYPE_STYLE = {"exact": "bold red", "renamed": "red", "modified": "yellow", "semantic": "magenta"}
@@ -65,6 +65,8 @@ class TextReport:
                 con.print(f"  also in: {escape(more)}")
             verdict = f"{f.rule_id} " if f.rule_id else ""
             con.print(f"  [{lstyle}]{f.level}[/{lstyle}] {verdict}{escape(f.reason)}")
+            if f.resembles:
+                con.print(f"  [cyan]{escape(resembles_text(f))}[/cyan]")
         for lf in result.license_findings:
             lstyle = _LEVEL_STYLE.get(lf.level, "")
             con.print(

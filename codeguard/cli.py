@@ -671,13 +671,15 @@ def scan(
     from codeguard.report import get_report
 
     change = None
+    tracked = None
     if staged and diff_range:
         raise UsageError("Use --staged or --diff, not both.")
     if staged or diff_range:
-        from codeguard.gitio import diff_files, named_files, repo_root, staged_files
+        from codeguard.gitio import diff_files, diff_head, named_files, repo_root, staged_files, tracked_paths
 
         path = repo_root(paths[0] if paths else Path.cwd())
         change = staged_files(path) if staged else diff_files(path, diff_range or "")
+        tracked = tracked_paths(path, None if staged else diff_head(diff_range or ""))
         if paths and staged:
             change = named_files(path, list(paths), change)
         elif paths:
@@ -740,7 +742,7 @@ def scan(
     if no_ml and model_dir is not None:
         raise UsageError("--model and --no-ml exclude each other.")
     try:
-        result = run_scan(store, path, options, progress, change=change)
+        result = run_scan(store, path, options, progress, change=change, tracked=tracked)
     finally:
         progress.stop()
     report = get_report(fmt)

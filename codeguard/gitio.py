@@ -226,6 +226,28 @@ def staged_files(path: Path) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
 _EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
+def tracked_paths(path: Path, rev: str | None = None) -> frozenset[str]:
+    """The files the next commit holds (``rev`` None: the git index) or that ``rev``'s tree
+    holds, relative to the repository root (names escaped as reports show them)."""
+    import git
+
+    repo = _repo(path)
+    g = repo.git  # type: ignore[attr-defined]
+    try:
+        out = g.ls_files("-z") if rev is None else g.ls_tree("-r", "--name-only", "-z", rev)
+    except git.GitCommandError as exc:
+        raise SourceError(f"Cannot list the files of {rev or 'the git index'}: {_git_msg(exc)}") from None
+    return frozenset(display_name(n) for n in out.split("\0") if n)
+
+
+def diff_head(spec: str) -> str:
+    """The new side of a diff range ``BASE...HEAD`` / ``BASE..HEAD`` / ``BASE``."""
+    for sep in ("...", ".."):
+        if sep in spec:
+            return spec.split(sep, 1)[1] or "HEAD"
+    return "HEAD"
+
+
 def diff_files(path: Path, spec: str) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
     """Files changed by a range ``BASE...HEAD`` (since the merge base) or ``BASE..HEAD``, with
     their content on the HEAD side and the changed lines."""

@@ -426,6 +426,26 @@ def test_a_changed_accepted_copy_is_a_notice_in_github_and_updated_in_sarif(
     assert all("baselineState" not in r for r in json.loads(out)["runs"][0]["results"])
 
 
+def test_a_staged_copy_is_new_while_the_git_index_still_holds_the_accepted_file(
+    repo: tuple[Path, Path], run_cli: Any
+) -> None:
+    """Deleting the accepted file from the work tree without staging the deletion does not make
+    a staged copy of it "moved": the commit would hold both. Staging the deletion does."""
+    root, index = repo
+    _justified_baseline(run_cli, root, index, "LEGAL-7")
+    git(root, "add", ".codeguard-baseline.json")
+    git(root, "commit", "-qm", "baseline")
+    (root / "lib").mkdir()
+    shutil.copy(root / "src" / "toy" / "tokens.py", root / "lib" / "tokens.py")
+    git(root, "add", "lib/tokens.py")
+    (root / "src" / "toy" / "tokens.py").unlink()  # gone from the work tree, still in the index
+    code, report = _scan(run_cli, root, index, "--staged")
+    assert code == 1 and [f["path"] for f in report["findings"]] == ["lib/tokens.py"]
+    git(root, "rm", "-q", "--cached", "src/toy/tokens.py")
+    code, report = _scan(run_cli, root, index, "--staged")
+    assert code == 0 and [f["baseline"] for f in report["suppressed"]] == ["moved"]
+
+
 def test_a_git_mv_of_an_accepted_file_stays_accepted_through_the_hook(
     repo: tuple[Path, Path], run_cli: Any
 ) -> None:

@@ -251,12 +251,15 @@ def scan(
     options: ScanOptions | None = None,
     progress: Progress | None = None,
     change: tuple[list[ChangedFile], list[tuple[str, str]]] | None = None,
+    tracked: frozenset[str] | None = None,
 ) -> ScanResult:
     """Scan a directory (or one file) against the reference index and the license policy.
 
     Without an index (``store`` None) only the project's own license notices are checked. With
     a ``change`` (files of the git index or of a diff range, ``root`` being the repository),
-    only those contents are scanned and only findings on changed lines are kept.
+    only those contents are scanned and only findings on changed lines are kept; ``tracked``
+    then names the files that content holds (the git index, the range's new tree), so that a
+    baseline entry's file counts as gone only when the scanned content no longer holds it.
     """
     options = options or ScanOptions()
     progress = progress or NoProgress()
@@ -333,7 +336,7 @@ def scan(
             semantic_stats = {"status": status}
     findings = _with_sketches([_judge(f, policy, project, proj_root) for f in findings], analyzed)
     license_findings = _license_findings(analyzed, policy, project.expression)
-    accepted = _Accepted.load(options.baseline, base)
+    accepted = _Accepted.load(options.baseline, base, tracked)
     # Allow comments are read from every reported file, hashed-only ones (generated...) too.
     lines_of = _file_lines(_reader(analyzed, _paths(findings, license_findings), cands))
     findings, suppressed, unjustified = _suppress(findings, lines_of, accepted)
@@ -462,10 +465,18 @@ class _Accepted:
     path: Path | None
     base: Path
     data: dict[str, Any] = field(default_factory=dict)
+    tracked: frozenset[str] | None = None  # the scanned content's files (staged or a range)
 
     @classmethod
-    def load(cls, path: Path | None, base: Path) -> _Accepted:
-        return cls(path, base, load_baseline(path) if path else {})
+    def load(cls, path: Path | None, base: Path, tracked: frozenset[str] | None = None) -> _Accepted:
+        return cls(path, base, load_baseline(path) if path else {}, tracked)
+
+    def gone(self) -> Callable[[str], bool]:
+        """Whether a file a baseline entry names is gone from what is scanned."""
+        if self.tracked is None:
+            return gone_from(self.base)
+        tracked = self.tracked
+        return lambda path: path not in tracked
 
     def match(self, findings: list[Any]) -> dict[int, tuple[str, dict[str, Any]]]:
         if self.path is None:
@@ -474,7 +485,7 @@ class _Accepted:
             self.data,
             [f for f in findings if isinstance(f, Finding)],
             [f for f in findings if isinstance(f, LicenseFinding)],
-            gone_from(self.base),
+            self.gone(),
         )
 
     def to_json(self, suppressed: list[Finding], notices: list[LicenseFinding]) -> dict[str, Any] | None:

@@ -166,6 +166,20 @@ def _open_index(index_dir: Path | None, create: bool = False) -> Any:
     return open_index(index_dir or default_index(), create=create)
 
 
+def _open_scan_index(index_dir: Path | None) -> Any:
+    """The index a scan reads; a missing one says how to scan without it too."""
+    from codeguard.errors import IndexUnavailable
+
+    try:
+        return _open_index(index_dir)
+    except IndexUnavailable as exc:
+        if str(exc).startswith("No reference index at"):
+            raise IndexUnavailable(
+                f"{exc} To check only the project's own license notices, scan with --no-index."
+            ) from None
+        raise
+
+
 model_option = click.option(
     "--model",
     "model_dir",
@@ -721,7 +735,7 @@ def scan(
     max_file_size = setting("max_file_size", "max-file-size", max_file_size)
     if project_license:
         project_license = checked_license(project_license, "project license")
-    store = None if no_index else _open_index(Path(index_dir) if index_dir else None)
+    store = None if no_index else _open_scan_index(Path(index_dir) if index_dir else None)
     progress = RichProgress(not quiet)
     options = ScanOptions(
         jobs=jobs,

@@ -136,3 +136,11 @@ def test_a_real_scan_imports_neither_torch_nor_faiss_without_the_model(demo: Pat
     out = subprocess.run([sys.executable, "-c", fingerprints_only], capture_output=True, text=True)
     assert json.loads(out.stdout)["findings"]
     assert out.stderr.strip().splitlines()[-1] == "False False"
+
+
+def test_a_missing_index_is_exit_4_saying_how_to_scan_without_one(demo: Path, tmp_path: Path) -> None:
+    code, _, err = cli("scan", str(demo), "--index", str(tmp_path / "nowhere"))
+    assert code == 4
+    assert "No reference index at" in err and "codeguard index add PATH" in err and "--no-index" in err
+    code, _, _ = cli("scan", str(demo), "--no-index", "--fail-on", "none")
+    assert code == 0

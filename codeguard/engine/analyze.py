@@ -61,22 +61,30 @@ def query_side(parsed: ParsedFile, start_tok: int, end_tok: int) -> Side:
 
 
 def ref_boilerplate(ref: RefFile) -> np.ndarray:
-    """Which tokens of a reference file are boilerplate (none for files indexed without flags)."""
-    if ref.flags is None:
-        return np.zeros(len(ref.tokens), dtype=bool)
-    out: np.ndarray = (ref.flags & BOILERPLATE) != 0
+    """Which tokens of a reference file are boilerplate (none for files indexed without flags);
+    computed once per loaded file."""
+    out: np.ndarray | None = ref.derived.get("boilerplate")
+    if out is None:
+        if ref.flags is None:
+            out = np.zeros(len(ref.tokens), dtype=bool)
+        else:
+            out = (ref.flags & BOILERPLATE) != 0
+        ref.derived["boilerplate"] = out
     return out
 
 
 def ref_side(ref: RefFile, start_tok: int, end_tok: int) -> Side:
     """A reference chunk as the other side of a candidate pair."""
+    lines: np.ndarray | None = ref.derived.get("no_lines")
+    if lines is None:  # the reference side's lines are not needed: zeros, shared by its pairs
+        lines = ref.derived["no_lines"] = np.zeros(len(ref.tokens), dtype=np.int64)
     return Side(
         ref.tokens,
         ref.raw_tokens,
         ref_boilerplate(ref),
         ref.starts,
         ref.ends,
-        np.zeros(len(ref.tokens), dtype=np.int64),
+        lines,
         start_tok,
         end_tok,
     )

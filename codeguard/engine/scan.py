@@ -41,7 +41,7 @@ from codeguard.engine.progress import NoProgress, Progress
 from codeguard.engine.semantic import load_semantic, semantic_findings
 from codeguard.engine.wholefile import FILE_KIND, trivial_files, whole_file_findings
 from codeguard.errors import UsageError
-from codeguard.fingerprint.align import Group, align, group_fragments
+from codeguard.fingerprint.align import ChunkIndex, Group, align, group_fragments
 from codeguard.fingerprint.wholefile import WholeFile
 from codeguard.fingerprint.winnow import K_RAW, W_RAW, K, W, dense_fingerprints, family_seed
 from codeguard.gitio import ChangedFile, ignored_in
@@ -659,7 +659,8 @@ def match_files(
             (fid for fid, s3 in seeds.items() if len(s3[0]) >= MIN_SEEDS),
             key=lambda fid: (-sum(1.0 / d for d in seeds[fid][2]), fid),
         )[:MAX_CANDIDATE_FILES]
-        scored: list[tuple[_Candidate, PairEvidence]] = []
+        pairs: list[tuple[_Candidate, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
+        q_index = ChunkIndex(a.parsed.chunks)
         for file_id in ranked:
             qpos_l, rpos_l, df_l = seeds[file_id]
             ref = ref_cache.get(file_id)
@@ -669,30 +670,29 @@ def match_files(
             frags = align(a.parsed.tokens, ref.tokens, qpos_a, rpos_a, k=K_RAW)
             if not frags:
                 continue
-            diag = rpos_a - qpos_a
-            df_a = np.array(df_l)
-            for g in group_fragments(frags, a.parsed.chunks, ref.chunks, a.parsed.tokens):
-                seed_df, seed_pos = _seeds_inside(g.pieces, qpos_a, diag, df_a)
-                ev = PairEvidence(
-                    query=query_side(a.parsed, g.q_region.start_tok, g.q_region.end_tok),
-                    origin=ref_side(ref, g.r_region.start_tok, g.r_region.end_tok),
-                    pieces=g.pieces,
-                    seed_df=seed_df,
-                    seed_pos=seed_pos,
-                )
-                scored.append(
-                    (_Candidate(g, ref, a, sources[ref.source_id], family=families.get(ref.id, "")), ev)
-                )
-        _count_rivals(scored)
-        if collect is None:
-            # Pairs that cannot be findings whatever their features are near misses unscored.
-            possible = []
-            for c, ev in scored:
-                if _may_be_finding(c.group, a):
-                    possible.append((c, ev))
-                elif near_misses is not None:
+            seed_arrays = (qpos_a, rpos_a - qpos_a, np.array(df_l))
+            for g in group_fragments(frags, q_index, _ref_chunk_index(ref), a.parsed.tokens):
+                c = _Candidate(g, ref, a, sources[ref.source_id], family=families.get(ref.id, ""))
+                pairs.append((c, seed_arrays))
+        rivals = _count_rivals([c for c, _ in pairs])
+        scored: list[tuple[_Candidate, PairEvidence]] = []
+        for (c, (qpos_a, diag, df_a)), n_rivals in zip(pairs, rivals):
+            g = c.group
+            if collect is None and not _may_be_finding(g, a):
+                # A pair that cannot be a finding whatever its features are is a near miss unscored.
+                if near_misses is not None:
                     _near_miss(near_misses, a, c)
-            scored = possible
+                continue
+            seed_df, seed_pos = _seeds_inside(g.pieces, qpos_a, diag, df_a)
+            ev = PairEvidence(
+                query=query_side(a.parsed, g.q_region.start_tok, g.q_region.end_tok),
+                origin=ref_side(c.ref, g.r_region.start_tok, g.r_region.end_tok),
+                pieces=g.pieces,
+                seed_df=seed_df,
+                seed_pos=seed_pos,
+                rivals=n_rivals,
+            )
+            scored.append((c, ev))
         cands: list[_Candidate] = []
         if scored:
             rows = [summarize(ev) for _, ev in scored]
@@ -808,17 +808,31 @@ def _seeds_inside(
     return df[inside].tolist(), qpos[inside].tolist()
 
 
-def _count_rivals(scored: list[tuple[_Candidate, PairEvidence]]) -> None:
-    """Per scanned chunk, how many other reference families match it about as well: a copy has
-    one clear origin; code that many references share is common ground."""
-    by_region: dict[tuple[int, int], list[tuple[_Candidate, PairEvidence]]] = defaultdict(list)
-    for c, ev in scored:
-        by_region[(c.group.q_region.start_tok, c.group.q_region.end_tok)].append((c, ev))
-    for group in by_region.values():
-        best = max(c.group.matched for c, _ in group)
-        close = {c.family or str(c.ref.id) for c, _ in group if c.group.matched >= RIVAL_RATIO * best}
-        for _, ev in group:
-            ev.rivals = max(0, len(close) - 1)
+def _count_rivals(cands: list[_Candidate]) -> list[int]:
+    """Per candidate pair, how many other reference families match its scanned chunk about as
+    well: a copy has one clear origin; code that many references share is common ground."""
+    by_region: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, c in enumerate(cands):
+        by_region[(c.group.q_region.start_tok, c.group.q_region.end_tok)].append(i)
+    out = [0] * len(cands)
+    for members in by_region.values():
+        best = max(cands[i].group.matched for i in members)
+        close = {
+            cands[i].family or str(cands[i].ref.id)
+            for i in members
+            if cands[i].group.matched >= RIVAL_RATIO * best
+        }
+        for i in members:
+            out[i] = max(0, len(close) - 1)
+    return out
+
+
+def _ref_chunk_index(ref: RefFile) -> ChunkIndex:
+    """A reference file's chunk bounds as arrays, built once per loaded file."""
+    index: ChunkIndex | None = ref.derived.get("chunk_index")
+    if index is None:
+        index = ref.derived["chunk_index"] = ChunkIndex(ref.chunks)
+    return index
 
 
 def _select(cands: list[_Candidate]) -> list[Finding]:

@@ -140,7 +140,7 @@ def _top_bounds(chunks: list[Chunk]) -> np.ndarray:
 SLACK = 3
 
 
-def _smallest_enclosing(chunks: _Chunks, start: int, end: int) -> Chunk:
+def _smallest_enclosing(chunks: ChunkIndex, start: int, end: int) -> Chunk:
     """The smallest chunk holding [start, end), up to SLACK tokens at either end (the first of
     equally small ones)."""
     c = chunks
@@ -179,8 +179,9 @@ def information(tokens: np.ndarray) -> int:
     return int(len(np.unique(kgram_hashes(tokens, INFO_N)))) + INFO_N - 1
 
 
-class _Chunks:
-    """A side's chunks as arrays: the smallest chunk holding a token range, fast."""
+class ChunkIndex:
+    """A side's chunks as arrays: the smallest chunk holding a token range, fast (built once per
+    file and passed to ``group_fragments`` for each of its candidate pairs)."""
 
     def __init__(self, chunks: list[Chunk]) -> None:
         self.chunks = chunks
@@ -200,7 +201,7 @@ class _Chunks:
         return int(inside[np.argmin(self.sizes[inside])])
 
 
-def _cut(frags: list[Span], q: _Chunks, r: _Chunks) -> list[Span]:
+def _cut(frags: list[Span], q: ChunkIndex, r: ChunkIndex) -> list[Span]:
     """Fragments split at every chunk boundary of either side."""
     out: list[Span] = []
     for qs, qe, rs, re_ in frags:
@@ -214,7 +215,10 @@ def _cut(frags: list[Span], q: _Chunks, r: _Chunks) -> list[Span]:
 
 
 def group_fragments(
-    frags: list[Span], q_chunks: list[Chunk], r_chunks: list[Chunk], q_tokens: np.ndarray
+    frags: list[Span],
+    q_chunks: list[Chunk] | ChunkIndex,
+    r_chunks: list[Chunk] | ChunkIndex,
+    q_tokens: np.ndarray,
 ) -> list[Group]:
     """Group fragments per chunk pair, at two levels.
 
@@ -224,7 +228,8 @@ def group_fragments(
     group too, reported on the smallest chunk holding them all (a copied class is the class).
     An inner group on the same chunk pair as its container is the container.
     """
-    q, r = _Chunks(q_chunks), _Chunks(r_chunks)
+    q = q_chunks if isinstance(q_chunks, ChunkIndex) else ChunkIndex(q_chunks)
+    r = r_chunks if isinstance(r_chunks, ChunkIndex) else ChunkIndex(r_chunks)
     inner: dict[tuple[int, int], list[Span]] = {}
     top: dict[tuple[int, int], list[Span]] = {}
     for a, b, ra, rb in _cut(frags, q, r):
@@ -247,7 +252,7 @@ def group_fragments(
     for (qi, ri), pieces in inner.items():
         if qi < 0 or ri < 0:
             continue
-        qc, rc = q_chunks[qi], r_chunks[ri]
+        qc, rc = q.chunks[qi], r.chunks[ri]
         key = (qc.start_tok, qc.end_tok, rc.start_tok, rc.end_tok)
         if key not in seen:  # the container is this group already (or holds all its pieces)
             seen.add(key)

@@ -184,6 +184,9 @@ class RefFile:
     package: str = ""
     package_name: str = ""
     vendored: bool = False
+    # Arrays the matcher derives from the file once and reads for every candidate pair of it
+    # (boilerplate mask, chunk bounds), keyed by what they are.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def raw_tokens(self) -> np.ndarray:

@@ -46,8 +46,14 @@ class Analyzed:
     raw_positions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-def query_side(parsed: ParsedFile, start_tok: int, end_tok: int) -> Side:
-    """A scanned chunk as one side of a candidate pair (codeguard.verdict.features)."""
+def query_side(
+    parsed: ParsedFile,
+    start_tok: int,
+    end_tok: int,
+    memo: dict[tuple[str, int, int], tuple[int, int]] | None = None,
+) -> Side:
+    """A scanned chunk as one side of a candidate pair (codeguard.verdict.features); ``memo``
+    (one per scanned file) keeps what its pairs compute about its token ranges."""
     return Side(
         parsed.tokens,
         parsed.raw_tokens,
@@ -57,6 +63,7 @@ def query_side(parsed: ParsedFile, start_tok: int, end_tok: int) -> Side:
         parsed.lines,
         start_tok,
         end_tok,
+        memo,
     )
 
 
@@ -87,6 +94,7 @@ def ref_side(ref: RefFile, start_tok: int, end_tok: int) -> Side:
         lines,
         start_tok,
         end_tok,
+        ref.derived.setdefault("info", {}),
     )
 
 

@@ -661,6 +661,7 @@ def match_files(
         )[:MAX_CANDIDATE_FILES]
         pairs: list[tuple[_Candidate, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
         q_index = ChunkIndex(a.parsed.chunks)
+        q_memo: dict[tuple[str, int, int], tuple[int, int]] = {}
         for file_id in ranked:
             qpos_l, rpos_l, df_l = seeds[file_id]
             ref = ref_cache.get(file_id)
@@ -685,7 +686,7 @@ def match_files(
                 continue
             seed_df, seed_pos = _seeds_inside(g.pieces, qpos_a, diag, df_a)
             ev = PairEvidence(
-                query=query_side(a.parsed, g.q_region.start_tok, g.q_region.end_tok),
+                query=query_side(a.parsed, g.q_region.start_tok, g.q_region.end_tok, q_memo),
                 origin=ref_side(c.ref, g.r_region.start_tok, g.r_region.end_tok),
                 pieces=g.pieces,
                 seed_df=seed_df,

@@ -71,16 +71,21 @@ SIGNS: dict[str, int] = {
 INFO_N = 4
 
 
+_P = np.uint64(0x100000001B3)
+
+
 def information(tokens: np.ndarray, n: int = INFO_N) -> int:
     """Distinct token n-grams of a run (+ n - 1): its length without repetition."""
     if len(tokens) < n:
         return int(len(tokens))
     t = np.asarray(tokens, dtype=np.uint64)
-    h = t[: len(t) - n + 1].copy()
-    with np.errstate(over="ignore"):
-        for j in range(1, n):
-            h = h * np.uint64(0x100000001B3) + t[j : len(t) - n + 1 + j]
-    return int(len(np.unique(h))) + n - 1
+    m = len(t) - n + 1
+    h = t[:m].copy()
+    for j in range(1, n):  # array arithmetic wraps modulo 2**64 (arrays have no overflow check)
+        h *= _P
+        h += t[j : m + j]
+    # A set counts the distinct values of the short runs most pairs have faster than np.unique.
+    return len(set(h.tolist())) + n - 1
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -102,6 +107,38 @@ class Side:
     lines: np.ndarray  # first line of each token
     start_tok: int
     end_tok: int
+    # Information of token ranges of this file, shared by the sides of all its pairs (a chunk
+    # is one side of many candidate pairs): (channel, start, end) -> value.
+    memo: dict[tuple[str, int, int], tuple[int, int]] | None = None
+
+
+def _kept_info(side: Side, start: int, end: int) -> tuple[int, int]:
+    """(information of the non-boilerplate normalized tokens of a range, boilerplate tokens in it)."""
+    key = ("norm", start, end)
+    memo = side.memo
+    if memo is not None:
+        found = memo.get(key)
+        if found is not None:
+            return found
+    keep = ~side.boilerplate[start:end]
+    value = (information(side.tokens[start:end][keep]), int((~keep).sum()))
+    if memo is not None:
+        memo[key] = value
+    return value
+
+
+def _raw_info(side: Side, start: int, end: int) -> int:
+    """Information of a range of raw tokens."""
+    key = ("raw", start, end)
+    memo = side.memo
+    if memo is not None:
+        found = memo.get(key)
+        if found is not None:
+            return found[0]
+    value = information(side.raw[start:end])
+    if memo is not None:
+        memo[key] = (value, 0)
+    return value
 
 
 @dataclass
@@ -166,26 +203,26 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
     seed_df = e.seed_df
     if e.seed_pos and len(pieces) < len(e.pieces):
         seed_df = np.asarray(e.seed_df)[_inside(np.asarray(e.seed_pos), pieces)].tolist()
-    q_keep = ~q.boilerplate[q.start_tok : q.end_tok]
-    r_keep = ~r.boilerplate[r.start_tok : r.end_tok]
-    q_info = max(1, information(q.tokens[q.start_tok : q.end_tok][q_keep]))
-    r_info = max(1, information(r.tokens[r.start_tok : r.end_tok][r_keep]))
+    q_info = max(1, _kept_info(q, q.start_tok, q.end_tok)[0])
+    r_info = max(1, _kept_info(r, r.start_tok, r.end_tok)[0])
     norm_infos: list[int] = []
     raw_infos: list[int] = []
     raw_pieces: list[tuple[int, int, int, int]] = []
     longest_chars = longest_lines = 0
     boiler = total = 0
     for qs, qe, rs, re_ in pieces:
-        keep = ~q.boilerplate[qs:qe]
-        boiler += int((~keep).sum())
+        info, n_boiler = _kept_info(q, qs, qe)
+        boiler += n_boiler
         total += qe - qs
-        norm_infos.append(information(q.tokens[qs:qe][keep]))
+        norm_infos.append(info)
         same = q.raw[qs:qe] == r.raw[rs:re_]
-        for a, b in _runs(same & keep):
+        if n_boiler:
+            same &= ~q.boilerplate[qs:qe]
+        for a, b in _runs(same):
             if b - a < 2:
                 continue
             raw_pieces.append((qs + a, qs + b, rs + a, rs + b))
-            raw_infos.append(information(q.raw[qs + a : qs + b]))
+            raw_infos.append(_raw_info(q, qs + a, qs + b))
             chars = int((q.ends[qs + a : qs + b].astype(np.int64) - q.starts[qs + a : qs + b]).sum())
             lines = int(len(np.unique(q.lines[qs + a : qs + b])))
             if chars > longest_chars:

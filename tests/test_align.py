@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codeguard.fingerprint.align import align, group_fragments, information
+from codeguard.fingerprint.align import ChunkIndex, align, group_fragments, information
 from codeguard.fingerprint.winnow import fingerprint
 from codeguard.model import Chunk
 
@@ -87,3 +87,24 @@ def test_a_copy_cut_at_nested_chunks_is_one_piece_again() -> None:
     groups = group_fragments([(0, 100, 0, 100)], q_chunks, r_chunks, np.arange(100))
     outer = [g for g in groups if g.q_region.name == "f"]
     assert len(outer) == 1 and outer[0].pieces == [(0, 100, 0, 100)] and outer[0].longest == 100
+
+
+def test_owners_match_smallest_for_pieces_inside_chunk_bounds() -> None:
+    """The per-token owner table gives the chunk ``smallest`` gives for every piece that lies
+    between two consecutive chunk boundaries (nested, equal and overlapping chunks)."""
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        chunks = []
+        for _ in range(int(rng.integers(1, 12))):
+            s = int(rng.integers(0, 80))
+            e = s + int(rng.integers(0, 40))
+            chunks.append(Chunk("function", "f", s, e, 1, 2, int(rng.integers(0, 3))))
+        if rng.random() < 0.3:
+            chunks.append(chunks[0])  # two equal chunks: the first one is the smallest
+        index = ChunkIndex(chunks)
+        points = sorted({0, 130, *index.bounds.tolist()})
+        pieces = [(a, b) for a, b in zip(points, points[1:]) if b > a]
+        # a piece may start anywhere between two boundaries
+        pieces += [(a + (b - a) // 2, b) for a, b in pieces if b - a > 1]
+        owners = index.owners(np.array([a for a, _ in pieces], dtype=np.int64)).tolist()
+        assert owners == [index.smallest(a, b) for a, b in pieces]

@@ -8,7 +8,8 @@ winnowed positions. Overlapping fragments (repeated code) are resolved greedily,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -112,10 +113,24 @@ class Group:
     matched: int  # query tokens covered
     matched_ref: int  # reference tokens covered
     longest: int
+    q_tokens: np.ndarray | None = field(default=None, repr=False, compare=False)
+
     # Information content: distinct token 4-grams (+3), so that a repetitive run such as a long
-    # dict literal `"a": x.a, "b": x.b, ...` does not count as a long copied fragment.
-    longest_info: int = 0
-    matched_info: int = 0
+    # dict literal `"a": x.a, "b": x.b, ...` does not count as a long copied fragment. Computed
+    # when asked (most groups are never asked).
+    @cached_property
+    def _infos(self) -> list[int]:
+        if self.q_tokens is None:
+            return [0]
+        return [information(self.q_tokens[p[0] : p[1]]) for p in self.pieces]
+
+    @property
+    def longest_info(self) -> int:
+        return max(self._infos)
+
+    @property
+    def matched_info(self) -> int:
+        return sum(self._infos)
 
     @property
     def coverage(self) -> float:
@@ -192,6 +207,7 @@ class ChunkIndex:
         # Every chunk boundary: a piece never straddles one, so each piece lies inside its
         # smallest chunk exactly (methods of a class, functions nested in a function).
         self.bounds = np.unique(np.concatenate([self.starts, self.ends])) if chunks else np.zeros(0, np.int64)
+        self._owner: np.ndarray | None = None
 
     def smallest(self, start: int, end: int) -> int:
         """Index of the smallest chunk holding [start, end) (-1: none)."""
@@ -200,15 +216,37 @@ class ChunkIndex:
             return -1
         return int(inside[np.argmin(self.sizes[inside])])
 
+    def owners(self, starts: np.ndarray) -> np.ndarray:
+        """``smallest(a, b)`` of pieces [a, b) that straddle no chunk boundary, from their starts
+        alone: the chunks holding such a piece are exactly those holding its first token."""
+        if self._owner is None:
+            # Per token, the smallest chunk holding it (the first of equally small ones): paint
+            # the chunks from the largest down, equally large ones from the last index down.
+            owner = np.full(int(self.ends.max()) if len(self.chunks) else 0, -1, dtype=np.int32)
+            for i in np.lexsort((-np.arange(len(self.chunks)), -self.sizes)).tolist():
+                owner[self.starts[i] : self.ends[i]] = i
+            self._owner = owner
+        out = np.full(len(starts), -1, dtype=np.int64)
+        ok = (starts >= 0) & (starts < len(self._owner))
+        out[ok] = self._owner[starts[ok]]
+        return out
+
 
 def _cut(frags: list[Span], q: ChunkIndex, r: ChunkIndex) -> list[Span]:
     """Fragments split at every chunk boundary of either side."""
     out: list[Span] = []
+    qb, rb = q.bounds, r.bounds
     for qs, qe, rs, re_ in frags:
         d = rs - qs
+        inner_q = qb[np.searchsorted(qb, qs, side="right") : np.searchsorted(qb, qe, side="left")]
+        inner_r = rb[np.searchsorted(rb, rs, side="right") : np.searchsorted(rb, re_, side="left")]
+        if not (len(inner_q) or len(inner_r)):
+            if qe > qs:
+                out.append((qs, qe, rs, re_))
+            continue
         cuts = {qs, qe}
-        cuts.update(int(x) for x in q.bounds[(q.bounds > qs) & (q.bounds < qe)])
-        cuts.update(int(x) - d for x in r.bounds[(r.bounds > rs) & (r.bounds < re_)])
+        cuts.update(inner_q.tolist())
+        cuts.update((inner_r - d).tolist())
         points = sorted(cuts)
         out.extend((a, b, a + d, b + d) for a, b in zip(points, points[1:]))
     return out
@@ -232,11 +270,16 @@ def group_fragments(
     r = r_chunks if isinstance(r_chunks, ChunkIndex) else ChunkIndex(r_chunks)
     inner: dict[tuple[int, int], list[Span]] = {}
     top: dict[tuple[int, int], list[Span]] = {}
-    for a, b, ra, rb in _cut(frags, q, r):
-        qt = int(np.searchsorted(q.top, a, side="right")) - 1
-        rt = int(np.searchsorted(r.top, ra, side="right")) - 1
-        top.setdefault((qt, rt), []).append((a, b, ra, rb))
-        inner.setdefault((q.smallest(a, b), r.smallest(ra, rb)), []).append((a, b, ra, rb))
+    cut = _cut(frags, q, r)
+    if not cut:
+        return []
+    arr = np.array(cut, dtype=np.int64)
+    qts = (np.searchsorted(q.top, arr[:, 0], side="right") - 1).tolist()
+    rts = (np.searchsorted(r.top, arr[:, 2], side="right") - 1).tolist()
+    qis, ris = q.owners(arr[:, 0]).tolist(), r.owners(arr[:, 2]).tolist()
+    for piece, qt, rt, qi, ri in zip(cut, qts, rts, qis, ris):
+        top.setdefault((qt, rt), []).append(piece)
+        inner.setdefault((qi, ri), []).append(piece)
     out: list[Group] = []
     seen: set[tuple[int, int, int, int]] = set()
     for pieces in top.values():
@@ -273,7 +316,6 @@ def _rejoin(pieces: list[Span]) -> list[Span]:
 
 def _group(q_region: Chunk, r_region: Chunk, pieces: list[Span], q_tokens: np.ndarray) -> Group:
     pieces = _rejoin(pieces)
-    infos = [information(q_tokens[p[0] : p[1]]) for p in pieces]
     return Group(
         q_region=q_region,
         r_region=r_region,
@@ -281,6 +323,5 @@ def _group(q_region: Chunk, r_region: Chunk, pieces: list[Span], q_tokens: np.nd
         matched=sum(p[1] - p[0] for p in pieces),
         matched_ref=sum(p[3] - p[2] for p in pieces),
         longest=max(p[1] - p[0] for p in pieces),
-        longest_info=max(infos),
-        matched_info=sum(infos),
+        q_tokens=q_tokens,
     )

@@ -24,7 +24,7 @@ from codeguard.fingerprint.winnow import channel_fingerprints, chunk_spans, fami
 from codeguard.model import Skip
 from codeguard.parsing.chunker import BOILERPLATE, ParsedFile, parse_file
 from codeguard.parsing.languages import LANGUAGES
-from codeguard.verdict.features import Side
+from codeguard.verdict.features import Side, SideMemo
 
 if TYPE_CHECKING:
     from codeguard.index.store import RefFile
@@ -50,7 +50,7 @@ def query_side(
     parsed: ParsedFile,
     start_tok: int,
     end_tok: int,
-    memo: dict[tuple[str, int, int], tuple[int, int]] | None = None,
+    memo: SideMemo | None = None,
 ) -> Side:
     """A scanned chunk as one side of a candidate pair (codeguard.verdict.features); ``memo``
     (one per scanned file) keeps what its pairs compute about its token ranges."""
@@ -85,6 +85,7 @@ def ref_side(ref: RefFile, start_tok: int, end_tok: int) -> Side:
     lines: np.ndarray | None = ref.derived.get("no_lines")
     if lines is None:  # the reference side's lines are not needed: zeros, shared by its pairs
         lines = ref.derived["no_lines"] = np.zeros(len(ref.tokens), dtype=np.int64)
+        ref.derived["memo"] = SideMemo()
     return Side(
         ref.tokens,
         ref.raw_tokens,
@@ -94,7 +95,7 @@ def ref_side(ref: RefFile, start_tok: int, end_tok: int) -> Side:
         lines,
         start_tok,
         end_tok,
-        ref.derived.setdefault("info", {}),
+        ref.derived["memo"],
     )
 
 

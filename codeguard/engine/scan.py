@@ -69,7 +69,7 @@ from codeguard.parsing.chunker import token_lines
 from codeguard.parsing.languages import LANGUAGES, language_for_path
 from codeguard.verdict.classifier import Verdict
 from codeguard.verdict.classifier import load as load_verdict
-from codeguard.verdict.features import PairEvidence, Summary, summarize
+from codeguard.verdict.features import PairEvidence, SideMemo, Summary, summarize
 
 # Every candidate pair is decided by the verdict classifier (codeguard.verdict): a finding is a
 # pair with calibrated P(copy) >= MIN_PROBABILITY. Below GATE_PROBABILITY a finding is at most a
@@ -661,7 +661,7 @@ def match_files(
         )[:MAX_CANDIDATE_FILES]
         pairs: list[tuple[_Candidate, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
         q_index = ChunkIndex(a.parsed.chunks)
-        q_memo: dict[tuple[str, int, int], tuple[int, int]] = {}
+        q_memo = SideMemo()
         for file_id in ranked:
             qpos_l, rpos_l, df_l = seeds[file_id]
             ref = ref_cache.get(file_id)

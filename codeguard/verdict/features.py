@@ -107,15 +107,34 @@ class Side:
     lines: np.ndarray  # first line of each token
     start_tok: int
     end_tok: int
-    # Information of token ranges of this file, shared by the sides of all its pairs (a chunk
-    # is one side of many candidate pairs): (channel, start, end) -> value.
-    memo: dict[tuple[str, int, int], tuple[int, int]] | None = None
+    # What the pairs of this file compute about its token ranges, shared by all its sides (a
+    # chunk is one side of many candidate pairs).
+    memo: SideMemo | None = None
+
+
+@dataclass
+class SideMemo:
+    """Values of one file's token ranges, computed once for all its candidate pairs."""
+
+    info: dict[tuple[str, int, int], tuple[int, int]] = field(default_factory=dict)
+    char_cum: np.ndarray | None = None  # characters of tokens [0, i), per i
+
+
+def _chars(side: Side, start: int, end: int) -> int:
+    """Characters of the tokens of a range (their byte spans, layout between them left out)."""
+    memo = side.memo
+    if memo is None:
+        return int((side.ends[start:end].astype(np.int64) - side.starts[start:end]).sum())
+    if memo.char_cum is None:
+        lengths = side.ends.astype(np.int64) - side.starts
+        memo.char_cum = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(lengths)))
+    return int(memo.char_cum[end] - memo.char_cum[start])
 
 
 def _kept_info(side: Side, start: int, end: int) -> tuple[int, int]:
     """(information of the non-boilerplate normalized tokens of a range, boilerplate tokens in it)."""
     key = ("norm", start, end)
-    memo = side.memo
+    memo = side.memo.info if side.memo is not None else None
     if memo is not None:
         found = memo.get(key)
         if found is not None:
@@ -130,7 +149,7 @@ def _kept_info(side: Side, start: int, end: int) -> tuple[int, int]:
 def _raw_info(side: Side, start: int, end: int) -> int:
     """Information of a range of raw tokens."""
     key = ("raw", start, end)
-    memo = side.memo
+    memo = side.memo.info if side.memo is not None else None
     if memo is not None:
         found = memo.get(key)
         if found is not None:
@@ -223,8 +242,8 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
                 continue
             raw_pieces.append((qs + a, qs + b, rs + a, rs + b))
             raw_infos.append(_raw_info(q, qs + a, qs + b))
-            chars = int((q.ends[qs + a : qs + b].astype(np.int64) - q.starts[qs + a : qs + b]).sum())
-            lines = int(len(np.unique(q.lines[qs + a : qs + b])))
+            chars = _chars(q, qs + a, qs + b)
+            lines = len(set(q.lines[qs + a : qs + b].tolist()))
             if chars > longest_chars:
                 longest_chars, longest_lines = chars, max(longest_lines, lines)
             longest_lines = max(longest_lines, lines)
@@ -232,6 +251,8 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
     raw_matched = sum(raw_infos)
     df = np.asarray(seed_df, dtype=np.float64)
     inv = 1.0 / np.maximum(df, 1.0) if len(df) else np.zeros(0)
+    # count / n and sum / n are what np.mean computes on these arrays, bit for bit
+    inv_sum = float(inv.sum())
     has_cos = e.cosine is not None
     cosine = float(e.cosine) if e.cosine is not None else 0.0
     x = np.array(
@@ -248,9 +269,9 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
             np.log1p(longest_lines),
             np.log1p(len(pieces)),
             _order(pieces),
-            float((df <= 1).mean()) if len(df) else 0.0,
-            float(inv.mean()) if len(df) else 0.0,
-            np.log1p(float(inv.sum())),
+            np.count_nonzero(df <= 1) / len(df) if len(df) else 0.0,
+            inv_sum / len(df) if len(df) else 0.0,
+            np.log1p(inv_sum),
             np.log1p(e.rivals),
             boiler / total if total else 0.0,
             1.0 if has_cos else 0.0,

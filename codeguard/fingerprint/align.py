@@ -19,42 +19,134 @@ from codeguard.model import Chunk
 Span = tuple[int, int, int, int]  # query start, query end, ref start, ref end (token positions)
 
 
-def _equal_runs(a: np.ndarray, b: np.ndarray, min_len: int) -> list[tuple[int, int]]:
-    """Maximal runs where ``a`` and ``b`` agree, at least ``min_len`` long."""
-    eq = np.concatenate(([False], a == b, [False]))
-    edges = np.flatnonzero(eq[1:] != eq[:-1])
-    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2]) if e - s >= min_len]
-
-
 def align(q: np.ndarray, r: np.ndarray, qpos: np.ndarray, rpos: np.ndarray, k: int = K) -> list[Span]:
     """Maximal fragments of identical tokens between ``q`` and ``r`` seeded by k-gram matches."""
     if len(qpos) == 0:
         return []
-    qpos = np.asarray(qpos, dtype=np.int64)
-    rpos = np.asarray(rpos, dtype=np.int64)
+    nq, nr = len(q), len(r)
+    diag, qs0, qe0 = _seed_runs(np.asarray(qpos, dtype=np.int64), np.asarray(rpos, dtype=np.int64), k, nq, nr)
+    found: set[Span] = set()
+    # Runs compared in batches of bounded size (a repetitive file pair has millions of seeds).
+    ends = np.cumsum(qe0 - qs0)  # tokens of runs 0..i
+    lo = 0
+    while lo < len(qs0):
+        before = int(ends[lo - 1]) if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(ends, before + _BATCH_TOKENS, side="right")))
+        segments = _equal_segments(q, r, diag[lo:hi], qs0[lo:hi], qe0[lo:hi], k)
+        for d, qs, qe in zip(*_maximal(q, r, *segments)):
+            found.add((qs, qe, qs + d, qe + d))
+        lo = hi
+    return _resolve_overlaps(sorted(found), nq, nr)
+
+
+# Tokens of seed runs compared at once, and stretches extended past their runs at once.
+_BATCH_TOKENS = 1 << 20
+_BATCH_STRETCHES = 1 << 13
+
+
+def _seed_runs(
+    qpos: np.ndarray, rpos: np.ndarray, k: int, nq: int, nr: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeds on one diagonal whose k-grams overlap or touch, merged into runs (diagonal, query
+    start, query end), clipped to both token streams; runs shorter than ``k`` left out."""
     diag = rpos - qpos
     order = np.lexsort((qpos, diag))
-    runs: list[list[int]] = []
-    for d, qs in zip(diag[order].tolist(), qpos[order].tolist()):
-        if runs and runs[-1][0] == d and qs <= runs[-1][2]:
-            runs[-1][2] = max(runs[-1][2], qs + k)
-        else:
-            runs.append([d, qs, qs + k])
-    nq, nr = len(q), len(r)
-    found: set[Span] = set()
-    last: Span | None = None  # the latest fragment found, on the diagonal being walked
-    for d, qs0, qe0 in runs:
-        qs0, qe0 = max(qs0, 0, -d), min(qe0, nq, nr - d)
-        if qe0 - qs0 < k:
-            continue
-        for s, e in _equal_runs(q[qs0:qe0], r[qs0 + d : qe0 + d], k):
-            qs, qe = qs0 + s, qs0 + e
-            if last is not None and last[2] - last[0] == d and last[0] <= qs and qe <= last[1]:
-                continue  # inside the maximal fragment found already: the same fragment
-            qs, qe = _agree_from(q, r, qs, d), _agree_until(q, r, qe, d)
-            last = (qs, qe, qs + d, qe + d)
-            found.add(last)
-    return _resolve_overlaps(sorted(found), nq, nr)
+    d, qs = diag[order], qpos[order]
+    # Sorted by query position on a diagonal, each seed's k-gram ends after the previous one's:
+    # a run goes on while the next seed starts at or before the previous seed's end.
+    new = np.ones(len(d), dtype=bool)
+    new[1:] = (d[1:] != d[:-1]) | (qs[1:] > qs[:-1] + k)
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], len(d)) - 1
+    rd = d[first]
+    lo = np.maximum(np.maximum(qs[first], 0), -rd)
+    hi = np.minimum(np.minimum(qs[last] + k, nq), nr - rd)
+    keep = hi - lo >= k
+    return rd[keep], lo[keep], hi[keep]
+
+
+def _equal_segments(
+    q: np.ndarray, r: np.ndarray, diag: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Inside each run, the maximal stretches of at least ``k`` equal tokens: (diagonal, query
+    start, query end, and whether each touches its run's start / end, where the agreement may
+    go on outside the run)."""
+    lengths = hi - lo
+    total = int(lengths.sum())
+    run = np.repeat(np.arange(len(lengths)), lengths)
+    pos = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths) + lo[run]
+    eq = q[pos] == r[pos + diag[run]]
+    same_run = run[1:] == run[:-1]
+    prev = np.zeros(total, dtype=bool)
+    prev[1:] = eq[:-1] & same_run
+    nxt = np.zeros(total, dtype=bool)
+    nxt[:-1] = eq[1:] & same_run
+    starts = np.flatnonzero(eq & ~prev)
+    ends = np.flatnonzero(eq & ~nxt)  # the last equal position of each stretch
+    seg_run = run[starts]
+    s, e = pos[starts], pos[ends] + 1
+    long = e - s >= k
+    seg_run, s, e = seg_run[long], s[long], e[long]
+    return diag[seg_run], s, e, s == lo[seg_run], e == hi[seg_run]
+
+
+# Tokens compared per stretch and vectorized step when stretches are extended past their runs;
+# the few that agree further go on one by one (``_agree_from`` / ``_agree_until``).
+_VEC_STEP = 64
+
+
+def _maximal(
+    q: np.ndarray,
+    r: np.ndarray,
+    diag: np.ndarray,
+    s: np.ndarray,
+    e: np.ndarray,
+    at_start: np.ndarray,
+    at_end: np.ndarray,
+) -> tuple[list[int], list[int], list[int]]:
+    """Each stretch extended left and right as far as ``q[i] == r[i + d]`` holds (a stretch that
+    does not touch its run's bound already ends where the agreement does)."""
+    s, e = s.copy(), e.copy()
+    left, right = np.flatnonzero(at_start), np.flatnonzero(at_end)
+    for lo in range(0, len(left), _BATCH_STRETCHES):
+        part = left[lo : lo + _BATCH_STRETCHES]
+        s[part] = _extend_left(q, r, diag[part], s[part])
+    for lo in range(0, len(right), _BATCH_STRETCHES):
+        part = right[lo : lo + _BATCH_STRETCHES]
+        e[part] = _extend_right(q, r, diag[part], e[part])
+    return diag.tolist(), s.tolist(), e.tolist()
+
+
+_STEPS = np.arange(_VEC_STEP, dtype=np.int64)
+
+
+def _extend_left(q: np.ndarray, r: np.ndarray, d: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``_agree_from(q, r, p[i], d[i])`` for every i."""
+    bound = np.maximum(0, -d)
+    idx = p[:, None] - _VEC_STEP + _STEPS[None, :]  # positions p-64 .. p-1
+    valid = idx >= bound[:, None]
+    idx = np.maximum(idx, bound[:, None])
+    differ = (q[idx] != r[idx + d[:, None]]) & valid
+    has = differ.any(axis=1)
+    last = _VEC_STEP - 1 - np.argmax(differ[:, ::-1], axis=1)
+    out = np.where(has, p - _VEC_STEP + last + 1, bound)
+    for i in np.flatnonzero(~has & (p - _VEC_STEP > bound)).tolist():
+        out[i] = _agree_from(q, r, int(p[i]) - _VEC_STEP, int(d[i]))
+    return out
+
+
+def _extend_right(q: np.ndarray, r: np.ndarray, d: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``_agree_until(q, r, p[i], d[i])`` for every i."""
+    bound = np.minimum(len(q), len(r) - d)
+    idx = p[:, None] + _STEPS[None, :]  # positions p .. p+63
+    valid = idx < bound[:, None]
+    idx = np.minimum(idx, np.maximum(bound - 1, 0)[:, None])
+    differ = (q[idx] != r[idx + d[:, None]]) & valid
+    has = differ.any(axis=1)
+    out = np.where(has, p + np.argmax(differ, axis=1), bound)
+    for i in np.flatnonzero(~has & (p + _VEC_STEP < bound)).tolist():
+        out[i] = _agree_until(q, r, int(p[i]) + _VEC_STEP, int(d[i]))
+    return out
 
 
 # Tokens compared per step when a fragment is extended (doubling): repetitive code (data
@@ -94,7 +186,7 @@ def _resolve_overlaps(frags: list[Span], nq: int, nr: int) -> list[Span]:
     kept: list[Span] = []
     for qs, qe, rs, re_ in frags:
         n = qe - qs
-        if q_used[qs:qe].sum() * 2 > n or r_used[rs:re_].sum() * 2 > n:
+        if np.count_nonzero(q_used[qs:qe]) * 2 > n or np.count_nonzero(r_used[rs:re_]) * 2 > n:
             continue
         q_used[qs:qe] = True
         r_used[rs:re_] = True

@@ -68,15 +68,10 @@ def query_side(
 
 
 def ref_boilerplate(ref: RefFile) -> np.ndarray:
-    """Which tokens of a reference file are boilerplate (none for files indexed without flags);
-    computed once per loaded file."""
+    """Which tokens of a reference file are boilerplate; computed once per loaded file."""
     out: np.ndarray | None = ref.derived.get("boilerplate")
     if out is None:
-        if ref.flags is None:
-            out = np.zeros(len(ref.tokens), dtype=bool)
-        else:
-            out = (ref.flags & BOILERPLATE) != 0
-        ref.derived["boilerplate"] = out
+        out = ref.derived["boilerplate"] = (ref.flags & BOILERPLATE) != 0
     return out
 
 

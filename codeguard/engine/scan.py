@@ -832,7 +832,7 @@ def _ref_chunk_index(ref: RefFile) -> ChunkIndex:
     """A reference file's chunk bounds as arrays, built once per loaded file."""
     index: ChunkIndex | None = ref.derived.get("chunk_index")
     if index is None:
-        index = ref.derived["chunk_index"] = ChunkIndex(ref.chunks)
+        index = ref.derived["chunk_index"] = ChunkIndex.from_rows(ref.chunk_rows)
     return index
 
 

@@ -8,6 +8,7 @@ winnowed positions. Overlapping fragments (repeated code) are resolved greedily,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -129,7 +130,7 @@ def _extend_left(q: np.ndarray, r: np.ndarray, d: np.ndarray, p: np.ndarray) -> 
     differ = (q[idx] != r[idx + d[:, None]]) & valid
     has = differ.any(axis=1)
     last = _VEC_STEP - 1 - np.argmax(differ[:, ::-1], axis=1)
-    out = np.where(has, p - _VEC_STEP + last + 1, bound)
+    out: np.ndarray = np.where(has, p - _VEC_STEP + last + 1, bound)
     for i in np.flatnonzero(~has & (p - _VEC_STEP > bound)).tolist():
         out[i] = _agree_from(q, r, int(p[i]) - _VEC_STEP, int(d[i]))
     return out
@@ -143,7 +144,7 @@ def _extend_right(q: np.ndarray, r: np.ndarray, d: np.ndarray, p: np.ndarray) ->
     idx = np.minimum(idx, np.maximum(bound - 1, 0)[:, None])
     differ = (q[idx] != r[idx + d[:, None]]) & valid
     has = differ.any(axis=1)
-    out = np.where(has, p + np.argmax(differ, axis=1), bound)
+    out: np.ndarray = np.where(has, p + np.argmax(differ, axis=1), bound)
     for i in np.flatnonzero(~has & (p + _VEC_STEP < bound)).tolist():
         out[i] = _agree_until(q, r, int(p[i]) + _VEC_STEP, int(d[i]))
     return out
@@ -237,10 +238,6 @@ class Group:
         return min(1.0, max(self.coverage, self.origin_coverage))
 
 
-def _top_bounds(chunks: list[Chunk]) -> np.ndarray:
-    return np.array(sorted({c.start_tok for c in chunks if c.depth == 0}), dtype=np.int64)
-
-
 # Tokens a fragment may run past the chunk it belongs to: a copied method that is the last one
 # of its class shares the class's closing brace with the copy, and that brace alone must not turn
 # the finding into the whole class.
@@ -260,7 +257,7 @@ def _smallest_enclosing(chunks: ChunkIndex, start: int, end: int) -> Chunk:
     )
     if inside.size == 0:  # tokens outside every chunk cannot happen with windows; stay total anyway
         return Chunk("window", "fragment", start, end, 0, 0)
-    return c.chunks[int(inside[np.argmin(c.sizes[inside])])]
+    return c.chunk(int(inside[np.argmin(c.sizes[inside])]))
 
 
 def _clip(pieces: list[Span], lo: int, hi: int, ref_side: bool) -> list[Span]:
@@ -290,16 +287,40 @@ class ChunkIndex:
     """A side's chunks as arrays: the smallest chunk holding a token range, fast (built once per
     file and passed to ``group_fragments`` for each of its candidate pairs)."""
 
-    def __init__(self, chunks: list[Chunk]) -> None:
-        self.chunks = chunks
-        self.starts = np.array([c.start_tok for c in chunks], dtype=np.int64)
-        self.ends = np.array([c.end_tok for c in chunks], dtype=np.int64)
+    def __init__(self, chunks: Sequence[Chunk]) -> None:
+        self._chunks: list[Chunk | None] = list(chunks)
+        self._rows: Sequence[tuple[str, str, int, int, int, int, int]] = ()
+        self._arrays([c.start_tok for c in chunks], [c.end_tok for c in chunks], [c.depth for c in chunks])
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[str, str, int, int, int, int, int]]) -> ChunkIndex:
+        """From stored rows of ``Chunk``'s fields; a ``Chunk`` is made only for the chunks asked
+        for (a candidate file has many, its groups name few)."""
+        self = cls.__new__(cls)
+        self._chunks = [None] * len(rows)
+        self._rows = rows
+        self._arrays([r[2] for r in rows], [r[3] for r in rows], [r[6] for r in rows])
+        return self
+
+    def _arrays(self, starts: list[int], ends: list[int], depths: list[int]) -> None:
+        self.starts = np.array(starts, dtype=np.int64)
+        self.ends = np.array(ends, dtype=np.int64)
         self.sizes = self.ends - self.starts
-        self.top = _top_bounds(chunks)
+        self.top = np.unique(self.starts[np.array(depths, dtype=np.int64) == 0])
         # Every chunk boundary: a piece never straddles one, so each piece lies inside its
         # smallest chunk exactly (methods of a class, functions nested in a function).
-        self.bounds = np.unique(np.concatenate([self.starts, self.ends])) if chunks else np.zeros(0, np.int64)
+        self.bounds = np.unique(np.concatenate([self.starts, self.ends]))
         self._owner: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def chunk(self, i: int) -> Chunk:
+        """The i-th chunk."""
+        c = self._chunks[i]
+        if c is None:
+            c = self._chunks[i] = Chunk(*self._rows[i])
+        return c
 
     def smallest(self, start: int, end: int) -> int:
         """Index of the smallest chunk holding [start, end) (-1: none)."""
@@ -314,8 +335,8 @@ class ChunkIndex:
         if self._owner is None:
             # Per token, the smallest chunk holding it (the first of equally small ones): paint
             # the chunks from the largest down, equally large ones from the last index down.
-            owner = np.full(int(self.ends.max()) if len(self.chunks) else 0, -1, dtype=np.int32)
-            for i in np.lexsort((-np.arange(len(self.chunks)), -self.sizes)).tolist():
+            owner = np.full(int(self.ends.max()) if len(self) else 0, -1, dtype=np.int32)
+            for i in np.lexsort((-np.arange(len(self)), -self.sizes)).tolist():
                 owner[self.starts[i] : self.ends[i]] = i
             self._owner = owner
         out = np.full(len(starts), -1, dtype=np.int64)
@@ -387,7 +408,7 @@ def group_fragments(
     for (qi, ri), pieces in inner.items():
         if qi < 0 or ri < 0:
             continue
-        qc, rc = q.chunks[qi], r.chunks[ri]
+        qc, rc = q.chunk(qi), r.chunk(ri)
         key = (qc.start_tok, qc.end_tok, rc.start_tok, rc.end_tok)
         if key not in seen:  # the container is this group already (or holds all its pieces)
             seen.add(key)

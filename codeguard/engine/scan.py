@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 import time
 from collections import defaultdict
@@ -304,9 +305,19 @@ def scan(
         findings = whole_file_findings(store, wholes, sources, options.min_probability, n_tokens, own)
         done = {f.path for f in findings} | trivial_files(wholes)
         rest = [a for a in analyzed if a.relpath not in done]
-        findings += match_files(
-            store, rest, options, progress, near_misses, ref_cache, sources, verdict, own=own
-        )
+        workers = options.jobs or os.cpu_count() or 1
+        if sem is None and workers > 1 and len(rest) >= MIN_PARALLEL_MATCH:
+            # Without the semantic layer nothing crosses files (near misses, loaded origins):
+            # files are matched in worker processes, one job per file, in order.
+            progress.start(len(rest), "matching")
+            jobs = [(store.path, a, options, own.files_of(a.relpath)) for a in rest]
+            for found in parallel_map(_match_job, jobs, options.jobs, min_parallel=MIN_PARALLEL_MATCH):
+                progress.advance()
+                findings += found
+        else:
+            findings += match_files(
+                store, rest, options, progress, near_misses, ref_cache, sources, verdict, own=own
+            )
         findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
         if sem is not None:
             covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -602,6 +613,31 @@ def _license_findings(analyzed: list[Analyzed], policy: Policy, project: str | N
             )
         )
     return sorted(out, key=lambda f: f.path)
+
+
+# Files a scan matches in worker processes (--jobs) from this many on.
+MIN_PARALLEL_MATCH = 8
+# A worker's open index and the reference files it loaded (kept for its next files).
+_WORKER: dict[str, Any] = {}
+
+
+def _match_job(job: tuple[Path, Analyzed, ScanOptions, frozenset[int]]) -> list[Finding]:
+    """``match_files`` of one file in a worker process (its own connection to the index)."""
+    path, a, options, mine = job
+    if _WORKER.get("path") != path:
+        _WORKER.clear()
+        store = IndexStore.open(path)
+        _WORKER.update(path=path, store=store, sources=store.source_map(), ref_cache={})
+    own = OwnCopies(file_ids={a.relpath: mine}) if mine else None
+    return match_files(
+        _WORKER["store"],
+        [a],
+        options,
+        NoProgress(),
+        ref_cache=_WORKER["ref_cache"],
+        sources=_WORKER["sources"],
+        own=own,
+    )
 
 
 def match_files(

@@ -46,6 +46,7 @@ from codeguard.fingerprint.align import ChunkIndex, Group, align, group_fragment
 from codeguard.fingerprint.wholefile import WholeFile
 from codeguard.fingerprint.winnow import K_RAW, W_RAW, K, W, dense_fingerprints, family_seed
 from codeguard.gitio import ChangedFile, ignored_in
+from codeguard.index.shards import open_index
 from codeguard.index.store import IndexStore, RefFile, SourceRow
 from codeguard.licenses.packages import names_project
 from codeguard.licenses.policy import Policy, load_policy
@@ -626,7 +627,7 @@ def _match_job(job: tuple[Path, Analyzed, ScanOptions, frozenset[int]]) -> list[
     path, a, options, mine = job
     if _WORKER.get("path") != path:
         _WORKER.clear()
-        store = IndexStore.open(path)
+        store = open_index(path)
         _WORKER.update(path=path, store=store, sources=store.source_map(), ref_cache={})
     own = OwnCopies(file_ids={a.relpath: mine}) if mine else None
     return match_files(

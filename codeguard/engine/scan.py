@@ -618,7 +618,9 @@ def _license_findings(analyzed: list[Analyzed], policy: Policy, project: str | N
 
 # Files a scan matches in worker processes (--jobs) from this many on.
 MIN_PARALLEL_MATCH = 8
-# A worker's open index and the reference files it loaded (kept for its next files).
+# A worker's open index and the reference files it loaded (kept for its next files, up to
+# WORKER_CACHE_FILES of them).
+WORKER_CACHE_FILES = 2000
 _WORKER: dict[str, Any] = {}
 
 
@@ -630,6 +632,8 @@ def _match_job(job: tuple[Path, Analyzed, ScanOptions, frozenset[int]]) -> list[
         store = open_index(path)
         _WORKER.update(path=path, store=store, sources=store.source_map(), ref_cache={})
     own = OwnCopies(file_ids={a.relpath: mine}) if mine else None
+    if len(_WORKER["ref_cache"]) > WORKER_CACHE_FILES:
+        _WORKER["ref_cache"].clear()  # bounded memory over a big tree; reloading costs time only
     return match_files(
         _WORKER["store"],
         [a],

@@ -13,11 +13,16 @@ the real one.
 
 Scans are cold processes (``codeguard scan DIR``, as a pre-commit hook starts one) of 1, 5 and
 50 original files (copy 0, so every one has copies to find), repeated --repeats times: p50 and
-p95 wall time and the peak RSS (wait4) of the process. With --model, the same after
+p95 wall time and the peak RSS (wait4) of the process. Two kinds of query (--queries):
+``identical`` scans the original files as they are (byte-identical to an indexed file: found
+by whole-file identity, their chunks are never matched) and ``renamed`` scans renamed copies
+of the same files that no indexed copy equals (copy number 997: every chunk goes through
+fingerprint matching, alignment and the verdict). With --model, the same after
 ``codeguard index embed`` with the shipped model, for the sizes up to --model-max-chunks
 (embedding runs at ~40-80 chunks/s on 2 CPU cores: a 100k-chunk index takes about half an hour).
 
-Usage:  python bench/scale.py [--sizes 10000,100000] [--repeats 5] [--model] [--keep]
+Usage:  python bench/scale.py [--sizes 10000,100000] [--repeats 5] [--queries identical,renamed]
+        [--model] [--keep] [--reuse]
 Writes .bench/results/scale.json and prints a markdown table.
 """
 
@@ -56,6 +61,9 @@ _DEF_RE = re.compile(rb"^\s*(?:async\s+def|def|class|function)\s+([A-Za-z_]\w*)"
 _ASSIGN_RE = re.compile(rb"^\s*([A-Za-z_]\w*)\s*=[^=]", re.MULTILINE)
 _INT_RE = re.compile(rb"\b([1-9]\d{0,5})\b")
 SCAN_SIZES = (1, 5, 50)
+# The copy number of the renamed queries: above any copy a corpus of these sizes holds.
+QUERY_COPY = 997
+QUERIES = ("identical", "renamed")
 
 
 def real_files() -> list[tuple[Path, str]]:
@@ -118,18 +126,20 @@ def percentile(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
-def scan_dirs(corpus: Path, work: Path) -> dict[int, Path]:
-    """Query trees of 1, 5 and 50 original files (spread over the corpus, never tiny)."""
+def scan_dirs(corpus: Path, work: Path, query: str = "identical") -> dict[int, Path]:
+    """Query trees of 1, 5 and 50 original files (spread over the corpus, never tiny), as they
+    are (``identical``) or renamed (``renamed``: copy QUERY_COPY of each)."""
     originals = sorted(p for p in (corpus / "c0").rglob("*") if p.is_file() and p.stat().st_size > 2000)
     out = {}
     for n in SCAN_SIZES:
-        d = work / f"q{n}"
+        d = work / (f"q{n}" if query == "identical" else f"r{n}")
         if d.exists():
             shutil.rmtree(d)
         d.mkdir(parents=True)
         step = max(1, len(originals) // n)
         for k, src in enumerate(originals[::step][:n]):
-            shutil.copy(src, d / f"f{k}{src.suffix}")
+            data = src.read_bytes()
+            (d / f"f{k}{src.suffix}").write_bytes(data if query == "identical" else renamed(data, QUERY_COPY))
         out[n] = d
     return out
 
@@ -167,36 +177,57 @@ def main() -> None:
     ap.add_argument("--model", action="store_true", help="also embed with the shipped model and scan with it")
     ap.add_argument("--model-max-chunks", type=int, default=10_000)
     ap.add_argument("--keep", action="store_true", help="keep corpora and indexes under .bench/scale")
+    ap.add_argument(
+        "--reuse", action="store_true", help="scan the corpus and index a --keep run left (no index time)"
+    )
+    ap.add_argument("--queries", default=",".join(QUERIES), help="identical, renamed or both")
     ap.add_argument("--output", default="scale.json", help="file name under .bench/results")
     args = ap.parse_args()
     cg = codeguard_cmd()
     work = BENCH_DIR / "scale" / Path(args.output).stem  # runs with other outputs may run at once
     files = real_files()
     rows, results = [], []
+    queries = [q for q in args.queries.split(",") if q]
+    if any(q not in QUERIES for q in queries):
+        raise SystemExit(f"--queries: each of {', '.join(QUERIES)}")
     for size in [int(s) for s in args.sizes.split(",")]:
         corpus, index = work / f"corpus-{size}", work / f"index-{size}"
-        t0 = time.perf_counter()
-        made = build_corpus(corpus, size, files)
-        t_corpus = time.perf_counter() - t0
-        if index.exists():
-            shutil.rmtree(index)
-        add = [*cg, "index", "add", str(corpus), "--name", "synth", "--index", str(index), "--no-ml"]
-        r = run_measured([*add, "-j", str(args.jobs), "--json", "-q"], sample_tree=False)
-        if r.rc != 0:
-            raise SystemExit(f"index add failed ({r.rc}): {r.stderr_tail}")
-        summary = json.loads(r.stdout)
-        entry: dict[str, object] = {
-            "target_chunks": size,
-            "corpus": made,
-            "corpus_seconds": t_corpus,
-            "chunks": summary["chunks"],
-            "index_seconds": r.wall_s,
-            "index_rss_kb": r.peak_rss_kb,
-            "index_bytes": du(index),
-        }
-        dirs = scan_dirs(corpus, work)
-        entry["scan_no_ml"] = time_scans(cg, index, dirs, args.repeats, ml=False)
-        if args.model and size <= args.model_max_chunks:
+        if args.reuse:
+            if not index.is_dir():
+                raise SystemExit(f"--reuse: no index at {index} (run with --keep first)")
+            listed = run_measured([*cg, "index", "list", "--index", str(index), "--json"], sample_tree=False)
+            entry: dict[str, object] = {
+                "target_chunks": size,
+                "chunks": sum(s["chunks"] for s in json.loads(listed.stdout)["sources"]),
+                "index_seconds": None,  # not indexed by this run
+                "index_bytes": du(index),
+                "reused": True,
+            }
+        else:
+            t0 = time.perf_counter()
+            made = build_corpus(corpus, size, files)
+            t_corpus = time.perf_counter() - t0
+            if index.exists():
+                shutil.rmtree(index)
+            add = [*cg, "index", "add", str(corpus), "--name", "synth", "--index", str(index), "--no-ml"]
+            r = run_measured([*add, "-j", str(args.jobs), "--json", "-q"], sample_tree=False)
+            if r.rc != 0:
+                raise SystemExit(f"index add failed ({r.rc}): {r.stderr_tail}")
+            summary = json.loads(r.stdout)
+            entry = {
+                "target_chunks": size,
+                "corpus": made,
+                "corpus_seconds": t_corpus,
+                "chunks": summary["chunks"],
+                "index_seconds": r.wall_s,
+                "index_rss_kb": r.peak_rss_kb,
+                "index_bytes": du(index),
+            }
+        dirs = {q: scan_dirs(corpus, work, q) for q in queries}
+        for q in queries:
+            key = "scan_no_ml" if q == "identical" else f"scan_no_ml_{q}"
+            entry[key] = time_scans(cg, index, dirs[q], args.repeats, ml=False)
+        if args.model and size <= args.model_max_chunks and "identical" in dirs:
             e = run_measured(
                 [*cg, "index", "embed", "--index", str(index), "--json", "-q"], sample_tree=False
             )
@@ -204,24 +235,29 @@ def main() -> None:
                 raise SystemExit(f"index embed failed ({e.rc}): {e.stderr_tail}")
             entry["embed_seconds"] = e.wall_s
             entry["index_bytes_ml"] = du(index)
-            entry["scan_ml"] = time_scans(cg, index, dirs, args.repeats, ml=True)
+            entry["scan_ml"] = time_scans(cg, index, dirs["identical"], args.repeats, ml=True)
         results.append(entry)
-        for mode in ("scan_no_ml", "scan_ml"):
+        labels = {
+            "scan_no_ml": "fingerprints, identical files",
+            "scan_no_ml_renamed": "fingerprints, renamed copies",
+            "scan_ml": "model, identical files",
+        }
+        for mode, label in labels.items():
             scans = entry.get(mode)
             if not isinstance(scans, dict):
                 continue
             rows.append(
                 [
                     f"{entry['chunks']:,}",
-                    "model" if mode == "scan_ml" else "fingerprints",
-                    fmt_s(float(entry["embed_seconds"] if mode == "scan_ml" else entry["index_seconds"])),  # type: ignore[arg-type]
+                    label,
+                    fmt_s(entry["embed_seconds"] if mode == "scan_ml" else entry["index_seconds"]),  # type: ignore[arg-type]
                     f"{int(entry['index_bytes_ml' if mode == 'scan_ml' else 'index_bytes']) / 1e6:.0f} MB",  # type: ignore[call-overload]
                     *(f"{scans[str(n)]['p50_s']:.2f} / {scans[str(n)]['p95_s']:.2f}" for n in SCAN_SIZES),
                     fmt_mb(max(scans[str(n)]["rss_kb"] for n in SCAN_SIZES)),
                 ]
             )
         print(json.dumps(entry), flush=True)
-        if not args.keep:
+        if not (args.keep or args.reuse):
             shutil.rmtree(corpus, ignore_errors=True)
             shutil.rmtree(index, ignore_errors=True)
     headers = [

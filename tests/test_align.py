@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codeguard.fingerprint.align import align, group_fragments, information
+from codeguard.fingerprint.align import ChunkIndex, align, group_fragments, information
 from codeguard.fingerprint.winnow import fingerprint
 from codeguard.model import Chunk
 
@@ -87,3 +87,76 @@ def test_a_copy_cut_at_nested_chunks_is_one_piece_again() -> None:
     groups = group_fragments([(0, 100, 0, 100)], q_chunks, r_chunks, np.arange(100))
     outer = [g for g in groups if g.q_region.name == "f"]
     assert len(outer) == 1 and outer[0].pieces == [(0, 100, 0, 100)] and outer[0].longest == 100
+
+
+def test_owners_match_smallest_for_pieces_inside_chunk_bounds() -> None:
+    """The per-token owner table gives the chunk ``smallest`` gives for every piece that lies
+    between two consecutive chunk boundaries (nested, equal and overlapping chunks)."""
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        chunks = []
+        for _ in range(int(rng.integers(1, 12))):
+            s = int(rng.integers(0, 80))
+            e = s + int(rng.integers(0, 40))
+            chunks.append(Chunk("function", "f", s, e, 1, 2, int(rng.integers(0, 3))))
+        if rng.random() < 0.3:
+            chunks.append(chunks[0])  # two equal chunks: the first one is the smallest
+        index = ChunkIndex(chunks)
+        points = sorted({0, 130, *index.bounds.tolist()})
+        pieces = [(a, b) for a, b in zip(points, points[1:]) if b > a]
+        # a piece may start anywhere between two boundaries
+        pieces += [(a + (b - a) // 2, b) for a, b in pieces if b - a > 1]
+        owners = index.owners(np.array([a for a, _ in pieces], dtype=np.int64)).tolist()
+        assert owners == [index.smallest(a, b) for a, b in pieces]
+
+
+def _reference_align(q: np.ndarray, r: np.ndarray, qpos: np.ndarray, rpos: np.ndarray, k: int) -> list:
+    """The one-run-at-a-time alignment that the vectorized ``align`` replaced."""
+    from codeguard.fingerprint.align import _agree_from, _agree_until, _resolve_overlaps
+
+    def equal_runs(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
+        eq = np.concatenate(([False], a == b, [False]))
+        edges = np.flatnonzero(eq[1:] != eq[:-1])
+        return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2]) if e - s >= k]
+
+    diag = rpos - qpos
+    order = np.lexsort((qpos, diag))
+    runs: list[list[int]] = []
+    for d, qs in zip(diag[order].tolist(), qpos[order].tolist()):
+        if runs and runs[-1][0] == d and qs <= runs[-1][2]:
+            runs[-1][2] = max(runs[-1][2], qs + k)
+        else:
+            runs.append([d, qs, qs + k])
+    nq, nr = len(q), len(r)
+    found = set()
+    for d, qs0, qe0 in runs:
+        qs0, qe0 = max(qs0, 0, -d), min(qe0, nq, nr - d)
+        if qe0 - qs0 < k:
+            continue
+        for s, e in equal_runs(q[qs0:qe0], r[qs0 + d : qe0 + d]):
+            qs, qe = _agree_from(q, r, qs0 + s, d), _agree_until(q, r, qs0 + e, d)
+            found.add((qs, qe, qs + d, qe + d))
+    return _resolve_overlaps(sorted(found), nq, nr)
+
+
+def test_align_equals_the_run_by_run_reference() -> None:
+    """Vectorized alignment gives exactly the fragments of the one-run-at-a-time version: on
+    repetitive streams (many diagonals), long agreements (past the 64-token vectorized step)
+    and seeds near both ends and outside the streams."""
+    rng = np.random.default_rng(11)
+    for trial in range(400):
+        alphabet = int(rng.choice([2, 3, 8, 50]))
+        nq, nr = int(rng.integers(5, 400)), int(rng.integers(5, 400))
+        q = rng.integers(0, alphabet, nq).astype(np.uint32)
+        r = rng.integers(0, alphabet, nr).astype(np.uint32)
+        k = int(rng.choice([3, 5, 10]))
+        n_seeds = int(rng.integers(1, 300))
+        qpos = rng.integers(-5, nq + 5, n_seeds).astype(np.int64)
+        rpos = rng.integers(-5, nr + 5, n_seeds).astype(np.int64)
+        if trial % 3 == 0 and min(nq, nr) > 12:  # a long shared stretch, seeded along its diagonal
+            n = int(rng.integers(10, min(nq, nr)))
+            a, b = int(rng.integers(0, nq - n + 1)), int(rng.integers(0, nr - n + 1))
+            r[b : b + n] = q[a : a + n]
+            on = rng.integers(a, a + n, 20).astype(np.int64)
+            qpos, rpos = np.concatenate([qpos, on]), np.concatenate([rpos, on + (b - a)])
+        assert align(q, r, qpos, rpos, k=k) == _reference_align(q, r, qpos, rpos, k), trial

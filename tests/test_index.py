@@ -496,3 +496,29 @@ def test_index_add_does_not_warn_when_the_license_is_detected_or_in_every_header
     summary, err = _add(run_cli, reference_corpus.root, index_dir, "--name", "tagged")
     assert summary["license"] is None and summary["files_without_license"] == 0
     assert "warning" not in err
+
+
+def test_a_loaded_file_reads_its_token_ids_first_and_the_rest_when_asked(
+    indexed: Any, index_dir: Path
+) -> None:
+    """load_file decompresses only the normalized token ids (all that aligning reads); the other
+    arrays, read later, are those stored; a stored blob shorter than its tokens is a corrupt index."""
+    import zlib
+
+    import numpy as np
+
+    from codeguard.index.store import unpack_token_ids, unpack_tokens
+
+    store = IndexStore.open(index_dir)
+    try:
+        fid, blob, n = store.conn.execute("SELECT id, tokens, n_tokens FROM files LIMIT 1").fetchone()
+        ref = store.load_file(fid)
+        tokens, starts, ends, raw, flags = unpack_tokens(blob)
+        assert len(ref.tokens) == n and np.array_equal(ref.tokens, tokens)
+        for got, want in ((ref.starts, starts), (ref.ends, ends), (ref.raw, raw), (ref.flags, flags)):
+            assert np.array_equal(got, want)
+        assert [(c.start_tok, c.end_tok) for c in ref.chunks] == [(r[2], r[3]) for r in ref.chunk_rows]
+        with pytest.raises(zlib.error):
+            unpack_token_ids(blob, 5 * n + 1)
+    finally:
+        store.close()

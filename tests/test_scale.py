@@ -135,3 +135,30 @@ def test_fingerprints_in_more_files_than_the_cap_are_not_followed(
     monkeypatch.setattr(store_mod, "MAX_DF_MIN", 5)
     _, report, _ = scan_json(project.root, index_dir, "--no-ml")
     assert report["findings"] == []
+
+
+def test_files_matched_in_worker_processes_give_the_findings_of_one_process(
+    tmp_path: Path, index_dir: Path, add_json: Any, scan_json: Any
+) -> None:
+    """From MIN_PARALLEL_MATCH files on, --jobs 2 matches files in worker processes: the same
+    findings as --jobs 1, own indexed copies set aside in both."""
+    ref = write_corpus(tmp_path / "ref", {"intervals.py": MERGE_INTERVALS, "edit.py": LEVENSHTEIN})
+    _decoys(ref.root, 5)
+    add_json(ref.root, index_dir, "--name", "ref", "--license", "MIT", "--no-ml")
+    files = {}
+    for i in range(scan_mod.MIN_PARALLEL_MATCH + 2):
+        text = (MERGE_INTERVALS if i % 2 else LEVENSHTEIN).replace("(", f"_{i}(", 1)
+        own = "".join(
+            f"\n\ndef own_{i}_{j}(x, y):\n    z = x * {i + j} - y\n    return [z + k for k in range({j})]\n"
+            for j in range(12)
+        )
+        files[f"mod_{i}.py"] = f"LIMIT_{i} = {i}\n\n\n{text}{own}"  # not near-identical to each other
+    project = write_corpus(tmp_path / "project", files)
+    add_json(project.root, index_dir, "--name", "project", "--no-ml")  # its own copies, set aside
+    _, one, _ = scan_json(project.root, index_dir, "--no-ml", "--jobs", "1")
+    _, two, _ = scan_json(project.root, index_dir, "--no-ml", "--jobs", "2")
+    assert len({f["path"] for f in one["findings"]}) == len(files)
+    assert not any(f["chunk"]["kind"] == "file" for f in one["findings"])  # all matched by chunks
+    assert all(f["origin"]["path"] != f["path"] for f in one["findings"])  # never its own copy
+    assert two["findings"] == one["findings"]
+    assert two["stats"]["own_copies_set_aside"] == one["stats"]["own_copies_set_aside"] == len(files)

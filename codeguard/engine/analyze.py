@@ -26,7 +26,7 @@ from codeguard.fingerprint.winnow import channel_fingerprints, chunk_spans, fami
 from codeguard.model import Skip
 from codeguard.parsing.chunker import BOILERPLATE, ParsedFile, parse_file
 from codeguard.parsing.languages import LANGUAGES
-from codeguard.verdict.features import Side
+from codeguard.verdict.features import Side, SideMemo
 
 if TYPE_CHECKING:
     from codeguard.index.store import RefFile
@@ -49,8 +49,14 @@ class Analyzed:
     comments: Segments = NO_COMMENTS  # comment and docstring segments (fingerprint.comments)
 
 
-def query_side(parsed: ParsedFile, start_tok: int, end_tok: int) -> Side:
-    """A scanned chunk as one side of a candidate pair (codeguard.verdict.features)."""
+def query_side(
+    parsed: ParsedFile,
+    start_tok: int,
+    end_tok: int,
+    memo: SideMemo | None = None,
+) -> Side:
+    """A scanned chunk as one side of a candidate pair (codeguard.verdict.features); ``memo``
+    (one per scanned file) keeps what its pairs compute about its token ranges."""
     return Side(
         parsed.tokens,
         parsed.raw_tokens,
@@ -60,28 +66,34 @@ def query_side(parsed: ParsedFile, start_tok: int, end_tok: int) -> Side:
         parsed.lines,
         start_tok,
         end_tok,
+        memo,
     )
 
 
 def ref_boilerplate(ref: RefFile) -> np.ndarray:
-    """Which tokens of a reference file are boilerplate (none for files indexed without flags)."""
-    if ref.flags is None:
-        return np.zeros(len(ref.tokens), dtype=bool)
-    out: np.ndarray = (ref.flags & BOILERPLATE) != 0
+    """Which tokens of a reference file are boilerplate; computed once per loaded file."""
+    out: np.ndarray | None = ref.derived.get("boilerplate")
+    if out is None:
+        out = ref.derived["boilerplate"] = (ref.flags & BOILERPLATE) != 0
     return out
 
 
 def ref_side(ref: RefFile, start_tok: int, end_tok: int) -> Side:
     """A reference chunk as the other side of a candidate pair."""
+    lines: np.ndarray | None = ref.derived.get("no_lines")
+    if lines is None:  # the reference side's lines are not needed: zeros, shared by its pairs
+        lines = ref.derived["no_lines"] = np.zeros(len(ref.tokens), dtype=np.int64)
+        ref.derived["memo"] = SideMemo()
     return Side(
         ref.tokens,
         ref.raw_tokens,
         ref_boilerplate(ref),
         ref.starts,
         ref.ends,
-        np.zeros(len(ref.tokens), dtype=np.int64),
+        lines,
         start_tok,
         end_tok,
+        ref.derived["memo"],
     )
 
 

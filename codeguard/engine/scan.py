@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 import time
 from collections import defaultdict
@@ -42,12 +43,13 @@ from codeguard.engine.progress import NoProgress, Progress
 from codeguard.engine.semantic import load_semantic, semantic_findings
 from codeguard.engine.wholefile import FILE_KIND, trivial_files, whole_file_findings
 from codeguard.errors import UsageError
-from codeguard.fingerprint.align import Group, align, group_fragments
+from codeguard.fingerprint.align import ChunkIndex, Group, align, group_fragments
 from codeguard.fingerprint.comments import EMPTY as NO_COMMENTS
 from codeguard.fingerprint.comments import Segments, segments, shared
 from codeguard.fingerprint.wholefile import WholeFile
 from codeguard.fingerprint.winnow import K_RAW, W_RAW, K, W, dense_fingerprints, family_seed
 from codeguard.gitio import ChangedFile, ignored_in
+from codeguard.index.shards import open_index
 from codeguard.index.store import IndexStore, RefFile, SourceRow
 from codeguard.licenses.packages import names_project
 from codeguard.licenses.policy import Policy, load_policy
@@ -72,7 +74,7 @@ from codeguard.parsing.chunker import token_lines
 from codeguard.parsing.languages import LANGUAGES, language_for_path
 from codeguard.verdict.classifier import Verdict
 from codeguard.verdict.classifier import load as load_verdict
-from codeguard.verdict.features import PairEvidence, Summary, summarize
+from codeguard.verdict.features import PairEvidence, SideMemo, Summary, summarize
 
 # Every candidate pair is decided by the verdict classifier (codeguard.verdict): a finding is a
 # pair with calibrated P(copy) >= MIN_PROBABILITY. Below GATE_PROBABILITY a finding is at most a
@@ -310,9 +312,19 @@ def scan(
         findings = whole_file_findings(store, wholes, sources, options.min_probability, n_tokens, own)
         done = {f.path for f in findings} | trivial_files(wholes)
         rest = [a for a in analyzed if a.relpath not in done]
-        findings += match_files(
-            store, rest, options, progress, near_misses, ref_cache, sources, verdict, own=own
-        )
+        workers = options.jobs or os.cpu_count() or 1
+        if sem is None and workers > 1 and len(rest) >= MIN_PARALLEL_MATCH:
+            # Without the semantic layer nothing crosses files (near misses, loaded origins):
+            # files are matched in worker processes, one job per file, in order.
+            progress.start(len(rest), "matching")
+            jobs = [(store.path, a, options, own.files_of(a.relpath)) for a in rest]
+            for found in parallel_map(_match_job, jobs, options.jobs, min_parallel=MIN_PARALLEL_MATCH):
+                progress.advance()
+                findings += found
+        else:
+            findings += match_files(
+                store, rest, options, progress, near_misses, ref_cache, sources, verdict, own=own
+            )
         findings.sort(key=lambda f: (f.path, f.start_line, f.end_line))
         if sem is not None:
             covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -619,6 +631,35 @@ def _license_findings(analyzed: list[Analyzed], policy: Policy, project: str | N
     return sorted(out, key=lambda f: f.path)
 
 
+# Files a scan matches in worker processes (--jobs) from this many on.
+MIN_PARALLEL_MATCH = 8
+# A worker's open index and the reference files it loaded (kept for its next files, up to
+# WORKER_CACHE_FILES of them).
+WORKER_CACHE_FILES = 2000
+_WORKER: dict[str, Any] = {}
+
+
+def _match_job(job: tuple[Path, Analyzed, ScanOptions, frozenset[int]]) -> list[Finding]:
+    """``match_files`` of one file in a worker process (its own connection to the index)."""
+    path, a, options, mine = job
+    if _WORKER.get("path") != path:
+        _WORKER.clear()
+        store = open_index(path)
+        _WORKER.update(path=path, store=store, sources=store.source_map(), ref_cache={})
+    own = OwnCopies(file_ids={a.relpath: mine}) if mine else None
+    if len(_WORKER["ref_cache"]) > WORKER_CACHE_FILES:
+        _WORKER["ref_cache"].clear()  # bounded memory over a big tree; reloading costs time only
+    return match_files(
+        _WORKER["store"],
+        [a],
+        options,
+        NoProgress(),
+        ref_cache=_WORKER["ref_cache"],
+        sources=_WORKER["sources"],
+        own=own,
+    )
+
+
 def match_files(
     store: IndexStore,
     analyzed: list[Analyzed],
@@ -682,7 +723,9 @@ def match_files(
             (fid for fid, s3 in seeds.items() if len(s3[0]) >= MIN_SEEDS),
             key=lambda fid: (-sum(1.0 / d for d in seeds[fid][2]), fid),
         )[:MAX_CANDIDATE_FILES]
-        scored: list[tuple[_Candidate, PairEvidence]] = []
+        pairs: list[tuple[_Candidate, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
+        q_index = ChunkIndex(a.parsed.chunks)
+        q_memo = SideMemo()
         for file_id in ranked:
             qpos_l, rpos_l, df_l = seeds[file_id]
             ref = ref_cache.get(file_id)
@@ -693,32 +736,35 @@ def match_files(
             frags = align(a.parsed.tokens, ref.tokens, qpos_a, rpos_a, k=K_RAW, anchors=anchored)
             if not frags:
                 continue
-            diag = rpos_a - qpos_a
-            df_a = np.array(df_l)
-            for g in group_fragments(frags, a.parsed.chunks, ref.chunks, a.parsed.tokens):
-                seed_df, seed_pos = _seeds_inside(g.pieces, qpos_a, diag, df_a)
-                ev = PairEvidence(
-                    query=query_side(a.parsed, g.q_region.start_tok, g.q_region.end_tok),
-                    origin=ref_side(ref, g.r_region.start_tok, g.r_region.end_tok),
-                    pieces=g.pieces,
-                    seed_df=seed_df,
-                    seed_pos=seed_pos,
-                )
-                scored.append(
-                    (_Candidate(g, ref, a, sources[ref.source_id], family=families.get(ref.id, "")), ev)
-                )
-        _count_rivals(scored)
-        if len(q_comments.hashes):
-            _comment_evidence(scored, q_comments, store, ref_comments)
-        if collect is None:
-            # Pairs that cannot be findings whatever their features are near misses unscored.
-            possible = []
-            for c, ev in scored:
-                if _may_be_finding(c.group, a, ev.comment_chars):
-                    possible.append((c, ev))
-                elif near_misses is not None:
+            seed_arrays = (qpos_a, rpos_a - qpos_a, np.array(df_l))
+            for g in group_fragments(frags, q_index, _ref_chunk_index(ref), a.parsed.tokens):
+                c = _Candidate(g, ref, a, sources[ref.source_id], family=families.get(ref.id, ""))
+                pairs.append((c, seed_arrays))
+        rivals = _count_rivals([c for c, _ in pairs])
+        comments = (
+            _comment_evidence([c for c, _ in pairs], q_comments, store, ref_comments)
+            if len(q_comments.hashes)
+            else [0] * len(pairs)
+        )
+        scored: list[tuple[_Candidate, PairEvidence]] = []
+        for (c, (qpos_a, diag, df_a)), n_rivals, n_comment in zip(pairs, rivals, comments):
+            g = c.group
+            if collect is None and not _may_be_finding(g, a, n_comment):
+                # A pair that cannot be a finding whatever its features are is a near miss unscored.
+                if near_misses is not None:
                     _near_miss(near_misses, a, c)
-            scored = possible
+                continue
+            seed_df, seed_pos = _seeds_inside(g.pieces, qpos_a, diag, df_a)
+            ev = PairEvidence(
+                query=query_side(a.parsed, g.q_region.start_tok, g.q_region.end_tok, q_memo),
+                origin=ref_side(c.ref, g.r_region.start_tok, g.r_region.end_tok),
+                pieces=g.pieces,
+                seed_df=seed_df,
+                seed_pos=seed_pos,
+                rivals=n_rivals,
+                comment_chars=n_comment,
+            )
+            scored.append((c, ev))
         cands: list[_Candidate] = []
         if scored:
             rows = [summarize(ev) for _, ev in scored]
@@ -841,16 +887,17 @@ COMMENT_MAX_FAMILIES = 3
 
 
 def _comment_evidence(
-    scored: list[tuple[_Candidate, PairEvidence]],
+    cands: list[_Candidate],
     q_comments: Segments,
     store: IndexStore,
     cache: dict[int, Segments],
-) -> None:
-    """Set each pair's ``comment_chars``: the comment and docstring text its two chunks share
-    word for word, without segments that many reference families share with the file."""
+) -> list[int]:
+    """Per candidate pair, the comment and docstring text its two chunks share word for word
+    (non-whitespace characters), without segments that many reference families share with
+    the scanned file."""
     spans: list[tuple[slice, Segments, slice]] = []
     holders: dict[int, set[str]] = defaultdict(set)
-    for c, _ev in scored:
+    for c in cands:
         ref = c.ref
         r_comments = cache.get(ref.id)
         if r_comments is None:
@@ -868,21 +915,34 @@ def _comment_evidence(
                     holders[h].add(c.family or str(ref.id))
     common = frozenset(h for h, fams in holders.items() if len(fams) > COMMENT_MAX_FAMILIES)
     common |= store.common_among(holders)  # in too many files of the index to be looked up
-    for (_c, ev), (qs, r_comments, rs) in zip(scored, spans):
-        ev.comment_chars = shared(q_comments, qs, r_comments, rs, common)
+    return [shared(q_comments, qs, r_comments, rs, common) for qs, r_comments, rs in spans]
 
 
-def _count_rivals(scored: list[tuple[_Candidate, PairEvidence]]) -> None:
-    """Per scanned chunk, how many other reference families match it about as well: a copy has
-    one clear origin; code that many references share is common ground."""
-    by_region: dict[tuple[int, int], list[tuple[_Candidate, PairEvidence]]] = defaultdict(list)
-    for c, ev in scored:
-        by_region[(c.group.q_region.start_tok, c.group.q_region.end_tok)].append((c, ev))
-    for group in by_region.values():
-        best = max(c.group.matched for c, _ in group)
-        close = {c.family or str(c.ref.id) for c, _ in group if c.group.matched >= RIVAL_RATIO * best}
-        for _, ev in group:
-            ev.rivals = max(0, len(close) - 1)
+def _count_rivals(cands: list[_Candidate]) -> list[int]:
+    """Per candidate pair, how many other reference families match its scanned chunk about as
+    well: a copy has one clear origin; code that many references share is common ground."""
+    by_region: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, c in enumerate(cands):
+        by_region[(c.group.q_region.start_tok, c.group.q_region.end_tok)].append(i)
+    out = [0] * len(cands)
+    for members in by_region.values():
+        best = max(cands[i].group.matched for i in members)
+        close = {
+            cands[i].family or str(cands[i].ref.id)
+            for i in members
+            if cands[i].group.matched >= RIVAL_RATIO * best
+        }
+        for i in members:
+            out[i] = max(0, len(close) - 1)
+    return out
+
+
+def _ref_chunk_index(ref: RefFile) -> ChunkIndex:
+    """A reference file's chunk bounds as arrays, built once per loaded file."""
+    index: ChunkIndex | None = ref.derived.get("chunk_index")
+    if index is None:
+        index = ref.derived["chunk_index"] = ChunkIndex.from_rows(ref.chunk_rows)
+    return index
 
 
 def _select(cands: list[_Candidate]) -> list[Finding]:

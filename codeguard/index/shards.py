@@ -529,6 +529,10 @@ class ShardedStore(IndexStore):
         shard, local = self._split(file_id)
         return shard.file_chunks(local)
 
+    def file_chunk_rows(self, file_id: int) -> list[tuple[str, str, int, int, int, int, int]]:
+        shard, local = self._split(file_id)
+        return shard.file_chunk_rows(local)
+
     def file_bytes(self, file_id: int) -> bytes:
         shard, local = self._split(file_id)
         return shard.file_bytes(local)

@@ -165,8 +165,8 @@ class SourceRow:
 
 @dataclass(eq=False)
 class RefFile:
-    """A reference file loaded for alignment; its chunks and text are read when first used
-    (most candidate files never yield a finding)."""
+    """A reference file loaded for alignment; its other token arrays, chunks and text are read
+    when first used (most candidate files never yield a finding: aligning reads ``tokens`` only)."""
 
     id: int
     source_id: int
@@ -174,11 +174,8 @@ class RefFile:
     language: str
     license: str | None
     tokens: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
     store: IndexStore = field(repr=False, compare=False)
-    raw: np.ndarray | None = None  # raw channel token ids (same positions as ``tokens``)
-    flags: np.ndarray | None = None  # per-token flags (codeguard.parsing.chunker.BOILERPLATE)
+    blob: bytes = field(default=b"", repr=False, compare=False)  # all token arrays (pack_tokens)
     # Where ``license`` came from, a problem with it, the file's package (root and name) and
     # whether that package is a vendored copy (see codeguard.licenses.packages).
     license_from: str = ""
@@ -186,14 +183,51 @@ class RefFile:
     package: str = ""
     package_name: str = ""
     vendored: bool = False
+    # Arrays the matcher derives from the file once and reads for every candidate pair of it
+    # (boilerplate mask, chunk bounds), keyed by what they are.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def _rest(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        try:
+            tokens, starts, ends, raw, flags = unpack_tokens(self.blob)
+        except (zlib.error, ValueError) as exc:
+            raise _corrupt(self.store.path, exc) from None
+        if len(tokens) != len(self.tokens):
+            raise _corrupt(self.store.path, ValueError(f"file {self.id}: token arrays of two lengths"))
+        self.blob = b""  # unpacked now: no need to hold both
+        return starts, ends, raw, flags
+
+    @property
+    def starts(self) -> np.ndarray:
+        return self._rest[0]
+
+    @property
+    def ends(self) -> np.ndarray:
+        return self._rest[1]
+
+    @property
+    def raw(self) -> np.ndarray:
+        """Raw channel token ids (same positions as ``tokens``)."""
+        return self._rest[2]
+
+    @property
+    def flags(self) -> np.ndarray:
+        """Per-token flags (codeguard.parsing.chunker.BOILERPLATE)."""
+        return self._rest[3]
 
     @property
     def raw_tokens(self) -> np.ndarray:
-        return self.tokens if self.raw is None else self.raw
+        return self.raw
+
+    @cached_property
+    def chunk_rows(self) -> list[tuple[str, str, int, int, int, int, int]]:
+        """The file's chunks as stored (``Chunk`` fields), in token order (outer before inner)."""
+        return self.store.file_chunk_rows(self.id)
 
     @cached_property
     def chunks(self) -> list[Chunk]:
-        return self.store.file_chunks(self.id)
+        return [Chunk(*c) for c in self.chunk_rows]
 
     @cached_property
     def content(self) -> bytes:
@@ -241,6 +275,15 @@ def unpack_tokens(blob: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     """Inverse of ``pack_tokens``: (tokens, starts, ends, raw, flags)."""
     arr = np.frombuffer(zlib.decompress(blob), dtype="<u4").reshape(5, -1)
     return arr[0], arr[2], arr[3], arr[1], arr[4].astype(np.uint8)
+
+
+def unpack_token_ids(blob: bytes, n: int) -> np.ndarray:
+    """The normalized token ids alone (the first of ``pack_tokens``' rows): only their bytes
+    are decompressed."""
+    head = zlib.decompressobj().decompress(blob, 4 * n)
+    if len(head) != 4 * n:
+        raise zlib.error(f"token blob shorter than its {n} tokens")
+    return np.frombuffer(head, dtype="<u4")
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -493,24 +536,20 @@ class IndexStore:
     def load_file(self, file_id: int) -> RefFile:
         row = self.conn.execute(
             """SELECT id, source_id, path, language, license, tokens, license_from, license_note,
-                      package, package_name, vendored FROM files WHERE id = ?""",
+                      package, package_name, vendored, n_tokens FROM files WHERE id = ?""",
             (file_id,),
         ).fetchone()
         if row is None:
             raise IndexUnavailable(f"The index at {self.path} lost file {file_id}; rebuild it.")
-        tokens, starts, ends, raw, flags = unpack_tokens(row[5])
         return RefFile(
             id=row[0],
             source_id=row[1],
             path=row[2],
             language=row[3],
             license=row[4],
-            tokens=tokens,
-            starts=starts,
-            ends=ends,
+            tokens=unpack_token_ids(row[5], int(row[11])),
             store=self,
-            raw=raw,
-            flags=flags,
+            blob=row[5],
             license_from=row[6] or "",
             license_note=row[7] or "",
             package=row[8] or "",
@@ -521,14 +560,16 @@ class IndexStore:
     @_guarded
     def file_chunks(self, file_id: int) -> list[Chunk]:
         """The chunks of a reference file, in token order (outer before inner)."""
-        return [
-            Chunk(*c)
-            for c in self.conn.execute(
-                """SELECT kind, name, start_tok, end_tok, start_line, end_line, depth
-                   FROM chunks WHERE file_id = ? ORDER BY start_tok, end_tok DESC""",
-                (file_id,),
-            )
-        ]
+        return [Chunk(*c) for c in self.file_chunk_rows(file_id)]
+
+    @_guarded
+    def file_chunk_rows(self, file_id: int) -> list[tuple[str, str, int, int, int, int, int]]:
+        """``file_chunks`` as rows of ``Chunk``'s fields."""
+        return self.conn.execute(
+            """SELECT kind, name, start_tok, end_tok, start_line, end_line, depth
+               FROM chunks WHERE file_id = ? ORDER BY start_tok, end_tok DESC""",
+            (file_id,),
+        ).fetchall()
 
     @_guarded
     def file_bytes(self, file_id: int) -> bytes:

@@ -22,6 +22,10 @@ import yaml
 
 from codeguard.errors import ConfigError
 
+# libyaml's parser where PyYAML was built with it (the same nodes and values, ~10x faster: the
+# rule files are read on every scan).
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 LEVELS = ("none", "note", "warning", "error")
 SEVERITY = {name: i for i, name in enumerate(LEVELS)}
 CATEGORIES = (
@@ -285,7 +289,7 @@ def load_categories(path: str | None = None) -> dict[str, str]:
     """SPDX key -> category from a categories file (default: rules/categories.yaml)."""
     file = Path(path) if path else _default_file("categories.yaml")
     node = _compose(file)
-    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader) or {}
     cats = data.get("categories") if isinstance(data, dict) else None
     if not isinstance(cats, dict):
         raise ConfigError(f"{file}:{_line(node)}: expected a 'categories' mapping")
@@ -470,7 +474,7 @@ def _compose(file: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read {file}: {exc}") from None
     try:
-        return yaml.compose(text)
+        return yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: invalid YAML: {exc}") from None
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -76,9 +77,10 @@ class ParsedFile:
     def flags_or_zero(self) -> np.ndarray:
         return np.zeros(len(self.tokens), dtype=np.uint8) if self.flags is None else self.flags
 
-    @property
+    @cached_property
     def boilerplate(self) -> np.ndarray:
-        """Per token: whether it belongs to a boilerplate statement."""
+        """Per token: whether it belongs to a boilerplate statement (computed once: every
+        candidate pair of the file reads it)."""
         if self.flags is None:
             return np.zeros(len(self.tokens), dtype=bool)
         out: np.ndarray = (self.flags & BOILERPLATE) != 0

@@ -73,16 +73,21 @@ SIGNS: dict[str, int] = {
 INFO_N = 4
 
 
+_P = np.uint64(0x100000001B3)
+
+
 def information(tokens: np.ndarray, n: int = INFO_N) -> int:
     """Distinct token n-grams of a run (+ n - 1): its length without repetition."""
     if len(tokens) < n:
         return int(len(tokens))
     t = np.asarray(tokens, dtype=np.uint64)
-    h = t[: len(t) - n + 1].copy()
-    with np.errstate(over="ignore"):
-        for j in range(1, n):
-            h = h * np.uint64(0x100000001B3) + t[j : len(t) - n + 1 + j]
-    return int(len(np.unique(h))) + n - 1
+    m = len(t) - n + 1
+    h = t[:m].copy()
+    for j in range(1, n):  # array arithmetic wraps modulo 2**64 (arrays have no overflow check)
+        h *= _P
+        h += t[j : m + j]
+    # A set counts the distinct values of the short runs most pairs have faster than np.unique.
+    return len(set(h.tolist())) + n - 1
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -104,6 +109,57 @@ class Side:
     lines: np.ndarray  # first line of each token
     start_tok: int
     end_tok: int
+    # What the pairs of this file compute about its token ranges, shared by all its sides (a
+    # chunk is one side of many candidate pairs).
+    memo: SideMemo | None = None
+
+
+@dataclass
+class SideMemo:
+    """Values of one file's token ranges, computed once for all its candidate pairs."""
+
+    info: dict[tuple[str, int, int], tuple[int, int]] = field(default_factory=dict)
+    char_cum: np.ndarray | None = None  # characters of tokens [0, i), per i
+
+
+def _chars(side: Side, start: int, end: int) -> int:
+    """Characters of the tokens of a range (their byte spans, layout between them left out)."""
+    memo = side.memo
+    if memo is None:
+        return int((side.ends[start:end].astype(np.int64) - side.starts[start:end]).sum())
+    if memo.char_cum is None:
+        lengths = side.ends.astype(np.int64) - side.starts
+        memo.char_cum = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(lengths)))
+    return int(memo.char_cum[end] - memo.char_cum[start])
+
+
+def _kept_info(side: Side, start: int, end: int) -> tuple[int, int]:
+    """(information of the non-boilerplate normalized tokens of a range, boilerplate tokens in it)."""
+    key = ("norm", start, end)
+    memo = side.memo.info if side.memo is not None else None
+    if memo is not None:
+        found = memo.get(key)
+        if found is not None:
+            return found
+    keep = ~side.boilerplate[start:end]
+    value = (information(side.tokens[start:end][keep]), int((~keep).sum()))
+    if memo is not None:
+        memo[key] = value
+    return value
+
+
+def _raw_info(side: Side, start: int, end: int) -> int:
+    """Information of a range of raw tokens."""
+    key = ("raw", start, end)
+    memo = side.memo.info if side.memo is not None else None
+    if memo is not None:
+        found = memo.get(key)
+        if found is not None:
+            return found[0]
+    value = information(side.raw[start:end])
+    if memo is not None:
+        memo[key] = (value, 0)
+    return value
 
 
 @dataclass
@@ -170,28 +226,28 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
     seed_df = e.seed_df
     if e.seed_pos and len(pieces) < len(e.pieces):
         seed_df = np.asarray(e.seed_df)[_inside(np.asarray(e.seed_pos), pieces)].tolist()
-    q_keep = ~q.boilerplate[q.start_tok : q.end_tok]
-    r_keep = ~r.boilerplate[r.start_tok : r.end_tok]
-    q_info = max(1, information(q.tokens[q.start_tok : q.end_tok][q_keep]))
-    r_info = max(1, information(r.tokens[r.start_tok : r.end_tok][r_keep]))
+    q_info = max(1, _kept_info(q, q.start_tok, q.end_tok)[0])
+    r_info = max(1, _kept_info(r, r.start_tok, r.end_tok)[0])
     norm_infos: list[int] = []
     raw_infos: list[int] = []
     raw_pieces: list[tuple[int, int, int, int]] = []
     longest_chars = longest_lines = 0
     boiler = total = 0
     for qs, qe, rs, re_ in pieces:
-        keep = ~q.boilerplate[qs:qe]
-        boiler += int((~keep).sum())
+        info, n_boiler = _kept_info(q, qs, qe)
+        boiler += n_boiler
         total += qe - qs
-        norm_infos.append(information(q.tokens[qs:qe][keep]))
+        norm_infos.append(info)
         same = q.raw[qs:qe] == r.raw[rs:re_]
-        for a, b in _runs(same & keep):
+        if n_boiler:
+            same &= ~q.boilerplate[qs:qe]
+        for a, b in _runs(same):
             if b - a < 2:
                 continue
             raw_pieces.append((qs + a, qs + b, rs + a, rs + b))
-            raw_infos.append(information(q.raw[qs + a : qs + b]))
-            chars = int((q.ends[qs + a : qs + b].astype(np.int64) - q.starts[qs + a : qs + b]).sum())
-            lines = int(len(np.unique(q.lines[qs + a : qs + b])))
+            raw_infos.append(_raw_info(q, qs + a, qs + b))
+            chars = _chars(q, qs + a, qs + b)
+            lines = len(set(q.lines[qs + a : qs + b].tolist()))
             if chars > longest_chars:
                 longest_chars, longest_lines = chars, max(longest_lines, lines)
             longest_lines = max(longest_lines, lines)
@@ -199,6 +255,8 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
     raw_matched = sum(raw_infos)
     df = np.asarray(seed_df, dtype=np.float64)
     inv = 1.0 / np.maximum(df, 1.0) if len(df) else np.zeros(0)
+    # count / n and sum / n are what np.mean computes on these arrays, bit for bit
+    inv_sum = float(inv.sum())
     has_cos = e.cosine is not None
     cosine = float(e.cosine) if e.cosine is not None else 0.0
     x = np.array(
@@ -215,9 +273,9 @@ def summarize(e: PairEvidence) -> tuple[np.ndarray, Summary]:
             np.log1p(longest_lines),
             np.log1p(len(pieces)),
             _order(pieces),
-            float((df <= 1).mean()) if len(df) else 0.0,
-            float(inv.mean()) if len(df) else 0.0,
-            np.log1p(float(inv.sum())),
+            np.count_nonzero(df <= 1) / len(df) if len(df) else 0.0,
+            inv_sum / len(df) if len(df) else 0.0,
+            np.log1p(inv_sum),
             np.log1p(e.rivals),
             boiler / total if total else 0.0,
             1.0 if has_cos else 0.0,

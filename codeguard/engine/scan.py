@@ -742,7 +742,7 @@ def match_files(
                 pairs.append((c, seed_arrays))
         rivals = _count_rivals([c for c, _ in pairs])
         comments = (
-            _comment_evidence([c for c, _ in pairs], q_comments, store, ref_comments)
+            _comment_evidence([c for c, _ in pairs], q_comments, store, ref_comments, set(anchors))
             if len(q_comments.hashes)
             else [0] * len(pairs)
         )
@@ -891,16 +891,21 @@ def _comment_evidence(
     q_comments: Segments,
     store: IndexStore,
     cache: dict[int, Segments],
+    holding: set[int] | None = None,
 ) -> list[int]:
     """Per candidate pair, the comment and docstring text its two chunks share word for word
     (non-whitespace characters), without segments that many reference families share with
-    the scanned file."""
+    the scanned file. ``holding``: the reference files whose postings hold one of the scanned
+    file's segments (the index posts every segment of a file): the others share none that
+    counts (only ones the index ignores, left out below anyway), so their text is not read."""
     spans: list[tuple[slice, Segments, slice]] = []
     holders: dict[int, set[str]] = defaultdict(set)
     for c in cands:
         ref = c.ref
         r_comments = cache.get(ref.id)
-        if r_comments is None:
+        if r_comments is None and holding is not None and ref.id not in holding:
+            r_comments = NO_COMMENTS
+        elif r_comments is None:
             seed = family_seed(LANGUAGES[ref.language].fingerprint_family)
             r_comments = cache[ref.id] = segments(
                 store.file_bytes(ref.id), ref.starts, ref.ends, ref_boilerplate(ref), seed

@@ -117,6 +117,26 @@ def write_corpus(root: Path, files: dict[str, str] | None = None) -> Corpus:
     return Corpus(root, files)
 
 
+STDLIB_SAMPLE = ("textwrap.py", "shlex.py", "heapq.py", "bisect.py", "fnmatch.py", "colorsys.py")
+
+
+def stdlib_sample_index(
+    factory: pytest.TempPathFactory, add_json: Callable[..., Any], name: str, files: dict[str, str]
+) -> Path:
+    """A fingerprint-only index of six real stdlib files plus ``files`` (relative path: text),
+    as one MIT source: a small real corpus around the code a test plants."""
+    import sysconfig
+
+    corpus = factory.mktemp(f"{name}-corpus")
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    for rel in STDLIB_SAMPLE:
+        shutil.copy(stdlib / rel, corpus / rel)
+    write_corpus(corpus, files)
+    index = factory.mktemp(f"{name}-index") / "index"
+    add_json(corpus, index, "--name", "corpus", "--license", "MIT", "--no-ml")
+    return index
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Scans cache chunk embeddings per user; tests keep theirs in a temp dir, not in ~/.cache."""

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import STDLIB_SAMPLE, stdlib_sample_index
 
 from codeguard.fingerprint.comments import MIN_CHARS, segments, shared
 from codeguard.fingerprint.winnow import family_seed
 from codeguard.parsing.chunker import parse_file
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
-CORPUS_FILES = ["textwrap.py", "shlex.py", "heapq.py", "bisect.py", "fnmatch.py", "colorsys.py"]
 SEED = family_seed("python")
 
 ORIGIN = '''"""Names of distributions."""
@@ -124,13 +124,7 @@ def test_shared_counts_each_segment_as_often_as_both_sides_hold_it() -> None:
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory, add_json: Any) -> Path:
-    corpus = tmp_path_factory.mktemp("doc-corpus")
-    for name in CORPUS_FILES:
-        shutil.copy(STDLIB / name, corpus / name)
-    (corpus / "names.py").write_text(ORIGIN, encoding="utf-8")
-    index = tmp_path_factory.mktemp("doc-index") / "index"
-    add_json(corpus, index, "--name", "corpus", "--license", "MIT", "--no-ml")
-    return index
+    return stdlib_sample_index(tmp_path_factory, add_json, "doc", {"names.py": ORIGIN})
 
 
 def _found(tmp_path: Path, index: Path, copy: str, scan_json: Any) -> list[tuple[Any, ...]]:
@@ -185,7 +179,7 @@ def test_a_docstring_many_references_share_is_common_ground(
         (corpus / "service.py").write_text(same_shape, encoding="utf-8")
         for i in range(n_others):
             (corpus / f"other_{i}.py").write_text(other_shape(i), encoding="utf-8")
-        for name in CORPUS_FILES:
+        for name in STDLIB_SAMPLE:
             shutil.copy(STDLIB / name, corpus / name)
         index = tmp_path_factory.mktemp(f"stub-index-{n_others}") / "index"
         add_json(corpus, index, "--name", "corpus", "--license", "MIT", "--no-ml")

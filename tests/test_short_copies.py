@@ -5,15 +5,11 @@ Real stdlib files as the corpus, a real index, the real CLI."""
 
 from __future__ import annotations
 
-import shutil
-import sysconfig
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-STDLIB = Path(sysconfig.get_paths()["stdlib"])
-CORPUS_FILES = ["textwrap.py", "shlex.py", "heapq.py", "bisect.py", "fnmatch.py", "colorsys.py"]
+from conftest import stdlib_sample_index
 
 ORIGIN = '''"""Plural forms."""
 
@@ -56,13 +52,7 @@ RENAMED = RENAMED.replace("% value", "% v_f20696")
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory, add_json: Any) -> Path:
-    corpus = tmp_path_factory.mktemp("short-corpus")
-    for name in CORPUS_FILES:
-        shutil.copy(STDLIB / name, corpus / name)
-    (corpus / "plural.py").write_text(ORIGIN, encoding="utf-8")
-    index = tmp_path_factory.mktemp("short-index") / "index"
-    add_json(corpus, index, "--name", "corpus", "--license", "MIT", "--no-ml")
-    return index
+    return stdlib_sample_index(tmp_path_factory, add_json, "short", {"plural.py": ORIGIN})
 
 
 @pytest.mark.parametrize(("text", "match_type"), [(VERBATIM, "exact"), (RENAMED, "renamed")])

@@ -168,16 +168,13 @@ def _open_index(index_dir: Path | None, create: bool = False) -> Any:
 
 def _open_scan_index(index_dir: Path | None) -> Any:
     """The index a scan reads; a missing one says how to scan without it too."""
-    from codeguard.errors import IndexUnavailable
+    from codeguard.errors import IndexMissing
 
     try:
         return _open_index(index_dir)
-    except IndexUnavailable as exc:
-        if str(exc).startswith("No reference index at"):
-            raise IndexUnavailable(
-                f"{exc} To check only the project's own license notices, scan with --no-index."
-            ) from None
-        raise
+    except IndexMissing as exc:
+        hint = "To check only the project's own license notices, scan with --no-index."
+        raise IndexMissing(f"{exc} {hint}") from None
 
 
 model_option = click.option(
@@ -689,11 +686,18 @@ def scan(
     if staged and diff_range:
         raise UsageError("Use --staged or --diff, not both.")
     if staged or diff_range:
-        from codeguard.gitio import diff_files, diff_head, named_files, repo_root, staged_files, tracked_paths
+        from codeguard.gitio import (
+            diff_files,
+            named_files,
+            repo_root,
+            split_range,
+            staged_files,
+            tracked_paths,
+        )
 
         path = repo_root(paths[0] if paths else Path.cwd())
         change = staged_files(path) if staged else diff_files(path, diff_range or "")
-        tracked = tracked_paths(path, None if staged else diff_head(diff_range or ""))
+        tracked = tracked_paths(path, None if staged else split_range(diff_range or "")[1])
         if paths and staged:
             change = named_files(path, list(paths), change)
         elif paths:

@@ -35,3 +35,7 @@ class IndexUnavailable(CodeguardError):
     """The reference index is missing, corrupt, or built with incompatible parameters."""
 
     exit_code = ExitCode.UNAVAILABLE
+
+
+class IndexMissing(IndexUnavailable):
+    """No index at the path given (nothing was ever added there)."""

@@ -240,12 +240,13 @@ def tracked_paths(path: Path, rev: str | None = None) -> frozenset[str]:
     return frozenset(display_name(n) for n in out.split("\0") if n)
 
 
-def diff_head(spec: str) -> str:
-    """The new side of a diff range ``BASE...HEAD`` / ``BASE..HEAD`` / ``BASE``."""
+def split_range(spec: str) -> tuple[str, str]:
+    """(base, new side) of a diff range ``BASE...HEAD`` / ``BASE..HEAD`` / ``BASE``."""
     for sep in ("...", ".."):
         if sep in spec:
-            return spec.split(sep, 1)[1] or "HEAD"
-    return "HEAD"
+            base, head = spec.split(sep, 1)
+            return base, head or "HEAD"
+    return spec, "HEAD"
 
 
 def diff_files(path: Path, spec: str) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
@@ -255,13 +256,7 @@ def diff_files(path: Path, spec: str) -> tuple[list[ChangedFile], list[tuple[str
 
     repo = _repo(path)
     g = repo.git  # type: ignore[attr-defined]
-    if "..." in spec:
-        base, head = spec.split("...", 1)
-    elif ".." in spec:
-        base, head = spec.split("..", 1)
-    else:
-        base, head = spec, "HEAD"
-    head = head or "HEAD"
+    base, head = split_range(spec)
     for rev in (base, head):
         try:
             repo.commit(rev)  # type: ignore[attr-defined]

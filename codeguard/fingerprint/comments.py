@@ -18,6 +18,7 @@ edited to share a k-gram (``scan`` seeds the alignment on both sides of it).
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,9 +83,7 @@ def shared(q: Segments, qs: slice, r: Segments, rs: slice, common: frozenset[int
     qh, rh = q.hashes[qs], r.hashes[rs]
     if not len(qh) or not len(rh):
         return 0
-    left: dict[int, int] = {}
-    for h in rh.tolist():
-        left[h] = left.get(h, 0) + 1
+    left = Counter(rh.tolist())
     total = 0
     for h, n in zip(qh.tolist(), q.chars[qs].tolist()):
         if left.get(h, 0) > 0 and h not in common:

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from codeguard import __version__
-from codeguard.errors import IndexUnavailable, UsageError
+from codeguard.errors import IndexMissing, IndexUnavailable, UsageError
 from codeguard.fingerprint.wholefile import WholeFile, pack_lines, unpack_lines
 from codeguard.fingerprint.winnow import HASH_SCHEME, K, W
 from codeguard.model import Chunk
@@ -343,7 +343,7 @@ class IndexStore:
                     f"existing index, or at a new or empty directory to create one."
                 )
             if not create:
-                raise IndexUnavailable(
+                raise IndexMissing(
                     f"No reference index at {path}. Create one with `codeguard index add PATH "
                     f"--index {path}`, or point --index / CODEGUARD_INDEX at an existing one."
                 )

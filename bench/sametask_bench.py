@@ -51,6 +51,8 @@ LICENSE = "LicenseRef-research"
 SETS = ("poj104", "gcj", "soco-c", "soco-java")
 MATCH_TYPES = ("exact", "renamed", "modified", "semantic")
 THRESHOLDS = (0.5, 0.9)
+# Extra scan options (``--verdict FILE``: another classifier than the shipped one).
+SCAN_EXTRA: list[str] = []
 
 # Per same-task set: refs per problem, suspects per problem, problems per split (at most).
 # POJ-104: suspects per problem = ceil(POJ_SUSPECT_TARGET / problems): 4 for train (30 problems),
@@ -464,7 +466,7 @@ def index_and_scan(
         cmd = ["index", "add", str(src_dir), "--name", name, "--license", lic, "--index", str(index), "-q"]
         index_s += run_cmd(cg + cmd + ml, out)[0]
     cmd = ["scan", str(scan_dir), "--index", str(index), "--format", "json", "--fail-on", "none"]
-    cmd += ["--project-license", "MIT", "-q"]
+    cmd += ["--project-license", "MIT", "-q", *SCAN_EXTRA]
     scan_s, proc = run_cmd(cg + cmd + ml, out)
     findings = [dict(f) for f in json.loads(proc.stdout).get("findings", [])]
     for f in findings:
@@ -718,7 +720,11 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--limit", type=int)
     a.add_argument("--cross", action="store_true", help="SOCO: also measure with no self matches")
     a.add_argument("--json", type=Path)
+    for p in (r, a):
+        p.add_argument("--verdict", type=Path, help="scan with this classifier instead of the shipped one")
     args = ap.parse_args(argv)
+    if getattr(args, "verdict", None):
+        SCAN_EXTRA[:] = ["--verdict", str(args.verdict.resolve())]
     if args.cmd == "build":
         do_build(args.set_name, args.split, args.out, args.limit)
     elif args.cmd == "run":

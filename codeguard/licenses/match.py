@@ -77,7 +77,7 @@ def default_min_coverage(length: int) -> float:
     Short rules carry little evidence and must match (nearly) whole; a long license text is
     still reported when a good part of it is there (a truncated or edited copy).
     """
-    return float(_default_cov(np.array([length]))[0])
+    return 1.0 if length < 10 else 0.8 if length < 30 else 0.5 if length < 200 else 0.3
 
 
 def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -365,7 +365,11 @@ def _rule_matches(idx: LicenseIndex, rid: int, blocks: np.ndarray, n: int) -> li
     """The chains of one rule's blocks that pass its thresholds, as matches."""
     length = int(idx.rlen[rid])
     mincov = idx.mincov[rid] / 100.0 if idx.mincov[rid] > 0 else default_min_coverage(length)
-    req = np.nonzero(idx.req_rid == rid)[0] if len(idx.req_rid) else np.zeros(0, dtype=np.int64)
+    # req_rid is sorted (ruleset.build appends rules and their phrases in order): a rule's
+    # required phrases are one slice of it
+    lo = int(np.searchsorted(idx.req_rid, rid, side="left"))
+    hi = int(np.searchsorted(idx.req_rid, rid, side="right"))
+    req = np.arange(lo, hi)
     out: list[RuleMatch] = []
     for cb in _chains(blocks, mincov * length - 1e-9):
         mlen = _union_length(cb[:, 2], cb[:, 3])
@@ -374,7 +378,7 @@ def _rule_matches(idx: LicenseIndex, rid: int, blocks: np.ndarray, n: int) -> li
             continue
         # the words that name the license weigh most: an edit that swaps "GPLv3" for
         # "Python" leaves most words but little of the rule's information
-        rpos = np.unique(np.concatenate([np.arange(rs, re) for rs, re in cb[:, 2:].tolist()]))
+        rpos = _covered(cb[:, 2], cb[:, 3])
         r0 = int(idx.roff[rid])
         weight = float(idx.idf[np.asarray(idx.tokens[r0 + rpos])].sum())
         if weight + 1e-6 < mincov * float(idx.rweight[rid]):
@@ -385,9 +389,21 @@ def _rule_matches(idx: LicenseIndex, rid: int, blocks: np.ndarray, n: int) -> li
             continue
         if len(req) and not _has_required(cb, idx.req_start[req], idx.req_end[req]):
             continue
-        qpos = np.unique(np.concatenate([np.arange(qs, qe) for qs, qe in cb[:, :2].tolist()]))
+        qpos = _covered(cb[:, 0], cb[:, 1])
         out.append(RuleMatch(rid, qstart, qend, qpos, mlen, coverage, mlen == length and len(cb) == 1))
     return out
+
+
+def _covered(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The sorted distinct positions of intervals ``[starts[i], ends[i])`` sorted by start (a
+    chain's blocks, on either side)."""
+    if len(starts) == 1:
+        return np.arange(int(starts[0]), int(ends[0]), dtype=np.int64)
+    reach = np.maximum.accumulate(ends)
+    lo = starts.astype(np.int64).copy()
+    lo[1:] = np.maximum(lo[1:], reach[:-1])  # what earlier intervals covered is left out
+    cnt = np.maximum(ends - lo, 0)
+    return np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()), dtype=np.int64)
 
 
 def _has_required(blocks: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:

@@ -17,7 +17,7 @@ copied into the repository, only into the OUT directory given on the command lin
 
 Sub-commands::
 
-    python bench/sametask_bench.py build OUT --set poj104|gcj|soco-c|soco-java --split train|test
+    python bench/sametask_bench.py build OUT --set poj104|gcj|soco-c|soco-java --split train|val|test
     python bench/sametask_bench.py run OUT [--with-model] [--json results.json]
     python bench/sametask_bench.py all OUTROOT --split test [--with-model] [--json results.json]
 
@@ -149,16 +149,22 @@ def same_task_units(build: Build, problem: str, suspects: list[tuple[str, bytes]
         )
 
 
-def build_poj104(split: str, limit: int | None) -> Build:
-    """POJ-104: up to 30 problems of the split's file, 8 refs and 4-5 suspects per problem."""
+def build_poj104(split: str, limit: int | None, suspects_per_problem: int | None = None) -> Build:
+    """POJ-104: up to 30 problems of the split's file, 8 refs and 4-5 suspects per problem.
+    ``val``: the problems of the train file that the train split does not pick (disjoint from
+    both, for measuring what was trained on the train split)."""
     build = Build("poj104", split, "poj104-refs", "cpp")
     by_problem: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
-    with gzip.open(DATA / "poj104" / f"{split}.jsonl.gz", "rt", encoding="utf-8") as fh:
+    source = "train" if split == "val" else split
+    with gzip.open(DATA / "poj104" / f"{source}.jsonl.gz", "rt", encoding="utf-8") as fh:
         for line in fh:
             row = json.loads(line)
             by_problem[str(row["label"])].append((f"{row['index']}.cpp", as_bytes(row["code"])))
-    problems = pick_spread(sorted(by_problem, key=int), limit or POJ_PROBLEMS)
-    n_suspects = -(-POJ_SUSPECT_TARGET // len(problems))
+    ordered = sorted(by_problem, key=int)
+    problems = pick_spread(ordered, POJ_PROBLEMS if split == "val" else limit or POJ_PROBLEMS)
+    if split == "val":
+        problems = [q for q in ordered if q not in set(problems)][: limit or POJ_PROBLEMS]
+    n_suspects = suspects_per_problem or -(-POJ_SUSPECT_TARGET // len(problems))
     skipped = 0
     for problem in problems:
         refs, suspects, n_skip = split_problem(
@@ -186,16 +192,21 @@ def build_gcj(split: str, limit: int | None) -> Build:
             parts = name.split("/")
             if len(parts) == 3 and parts[2].endswith(".java"):
                 by_problem[parts[1]].append((parts[2], zf.read(name)))
-    need = GCJ_REFS + GCJ_SUSPECTS
-    problems = [str(p) for p in GCJ_PROBLEMS[split] if len(by_problem.get(str(p), [])) >= need]
-    too_small = [str(p) for p in GCJ_PROBLEMS[split] if str(p) not in problems]
+    # val: the train problems' programs after the ones the train split takes (other authors).
+    skip = GCJ_REFS + GCJ_SUSPECTS if split == "val" else 0
+    need = skip + GCJ_REFS + GCJ_SUSPECTS
+    wanted = GCJ_PROBLEMS["train" if split == "val" else split]
+    problems = [str(p) for p in wanted if len(by_problem.get(str(p), [])) >= need]
+    too_small = [str(p) for p in wanted if str(p) not in problems]
     if limit:
         problems = problems[:limit]
     skipped = 0
     for problem in problems:
-        refs, suspects, n_skip = split_problem(
-            f"gcj:{split}:{problem}", by_problem[problem], GCJ_REFS, GCJ_SUSPECTS
-        )
+        programs = by_problem[problem]
+        if skip:  # what the train split's shuffle put first is left out
+            taken = {name for name, _ in split_problem(f"gcj:train:{problem}", programs, skip, 0)[0]}
+            programs = [x for x in programs if x[0] not in taken]
+        refs, suspects, n_skip = split_problem(f"gcj:{split}:{problem}", programs, GCJ_REFS, GCJ_SUSPECTS)
         skipped += n_skip
         for name, data in refs:
             build.refs[f"p{problem}/{name}"] = data
@@ -287,12 +298,16 @@ def write_build(build: Build, out: Path) -> dict[str, Any]:
     return truth
 
 
-def do_build(set_name: str, split: str, out: Path, limit: int | None) -> dict[str, Any]:
+def do_build(
+    set_name: str, split: str, out: Path, limit: int | None, suspects: int | None = None
+) -> dict[str, Any]:
     """Build one set/split into ``out`` and print a one-line summary."""
     if set_name == "poj104":
-        build = build_poj104(split, limit)
+        build = build_poj104(split, limit, suspects)
     elif set_name == "gcj":
         build = build_gcj(split, limit)
+    elif split == "val":
+        raise SystemExit(f"{set_name} has no val split (one collection)")
     else:
         build = build_soco(set_name, split, limit)
     truth = write_build(build, out)
@@ -404,6 +419,12 @@ def evaluate(truth: dict[str, Any], findings: list[dict[str, Any]]) -> dict[str,
     filters += [(mt, lambda f, mt=mt: f["match_type"] == mt) for mt in MATCH_TYPES]
     if has_prob:
         filters += [(f"p ≥ {t}", lambda f, t=t: (f.get("probability") or 0.0) >= t) for t in THRESHOLDS]
+    # A finding with a verbatim run of many lines is rarely independent work: an author's own
+    # template reused across tasks (GCJ), a file handed out with the assignment. The labels call
+    # every such finding false; this row says how many of them there are, so both readings show.
+    if any("verbatim_lines" in f for f in findings):
+        name = f"verbatim run ≥ {VERBATIM_LINES} lines"
+        filters.append((name, lambda f: verbatim_lines(f) >= VERBATIM_LINES))
 
     if truth["set"] in ("poj104", "gcj"):
         rows = []
@@ -472,6 +493,37 @@ def index_and_scan(
     for f in findings:
         f["path"] = norm_path(f["path"], scan_dir)
     return index_s, scan_s, findings
+
+
+VERBATIM_LINES = 10
+
+
+def verbatim_lines(f: dict[str, Any]) -> int:
+    """Lines of a finding's longest run of identical lines (see ``add_verbatim_lines``)."""
+    return int(f.get("verbatim_lines", 0))
+
+
+def add_verbatim_lines(findings: list[dict[str, Any]], scan_dir: Path, source_dirs: dict[str, Path]) -> None:
+    """Set each finding's ``verbatim_lines``: the longest run of consecutive lines (blank lines
+    left out, indentation ignored) that its two ranges share word for word."""
+    import difflib
+
+    def lines(path: Path, lo: int, hi: int) -> list[str]:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace").splitlines()[lo - 1 : hi]
+        except OSError:
+            return []
+        return [t.strip() for t in text if t.strip()]
+
+    for f in findings:
+        o = f.get("origin") or {}
+        src = source_dirs.get(o.get("source", ""))
+        if src is None:
+            continue
+        a = lines(scan_dir / f["path"], f["start_line"], f["end_line"])
+        b = lines(src / o["path"], o.get("start_line", 1), o.get("end_line", 1))
+        blocks = difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+        f["verbatim_lines"] = max((m.size for m in blocks), default=0)
 
 
 def drop_self(findings: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int, int]:
@@ -547,6 +599,7 @@ def do_run(out: Path, with_model: bool, cross: bool = False) -> dict[str, Any]:
         out, sources, out / truth["suspect_dir"], out / ".index", with_model
     )
     findings, dropped, promoted = drop_self(raw)
+    add_verbatim_lines(findings, out / truth["suspect_dir"], {name: d for d, name, _ in sources})
     res = evaluate(truth, findings)
     res.update(
         {
@@ -706,8 +759,14 @@ def main(argv: list[str] | None = None) -> None:
     b = sub.add_parser("build", help="write OUT/refs, OUT/suspect and OUT/truth.json")
     b.add_argument("out", type=Path)
     b.add_argument("--set", required=True, choices=SETS, dest="set_name")
-    b.add_argument("--split", required=True, choices=("train", "test"))
+    b.add_argument(
+        "--split",
+        required=True,
+        choices=("train", "val", "test"),
+        help="val: poj104/gcj only, disjoint from both",
+    )
     b.add_argument("--limit", type=int, help="at most N problems (poj104, gcj) or files (soco)")
+    b.add_argument("--suspects", type=int, help="poj104: suspects per problem (more training negatives)")
     r = sub.add_parser("run", help="index OUT/refs, scan OUT/suspect, print tables")
     r.add_argument("out", type=Path)
     r.add_argument("--with-model", action="store_true", help="semantic matching too (default --no-ml)")
@@ -715,7 +774,7 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--cross", action="store_true", help="SOCO: also measure with no self matches")
     a = sub.add_parser("all", help="build and run every set, print a summary")
     a.add_argument("outroot", type=Path)
-    a.add_argument("--split", default="test", choices=("train", "test"))
+    a.add_argument("--split", default="test", choices=("train", "val", "test"))
     a.add_argument("--with-model", action="store_true")
     a.add_argument("--limit", type=int)
     a.add_argument("--cross", action="store_true", help="SOCO: also measure with no self matches")
@@ -726,12 +785,12 @@ def main(argv: list[str] | None = None) -> None:
     if getattr(args, "verdict", None):
         SCAN_EXTRA[:] = ["--verdict", str(args.verdict.resolve())]
     if args.cmd == "build":
-        do_build(args.set_name, args.split, args.out, args.limit)
+        do_build(args.set_name, args.split, args.out, args.limit, args.suspects)
     elif args.cmd == "run":
         write_json(args.json, do_run(args.out, args.with_model, args.cross))
     else:
         results = []
-        for set_name in SETS:
+        for set_name in SETS if args.split != "val" else ("poj104", "gcj"):
             out = args.outroot / f"{set_name}-{args.split}"
             do_build(set_name, args.split, out, args.limit)
             results.append(do_run(out, args.with_model, args.cross))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codeguard.licenses.cache import LicenseFileCache
 from codeguard.licenses.metadata import PARSERS, Declared, declared_in
 
 LICENSE_FILE_RE = re.compile(
@@ -70,8 +71,18 @@ def read_head(path: Path, limit: int = MAX_LICENSE_FILE_BYTES) -> bytes:
         return fh.read(limit)
 
 
-def tree_license(names: list[str], read: Callable[[str], bytes | None]) -> TreeLicense:
-    """License of a tree from its top-level file ``names``; ``read`` returns a file's bytes."""
+def _license_file_expressions(text: str) -> list[str]:
+    """The SPDX expressions stated in a license file's text, in order, each once."""
+    return list(dict.fromkeys(m.spdx for m in _detect(text) if m.spdx))
+
+
+def tree_license(
+    names: list[str], read: Callable[[str], bytes | None], cache: LicenseFileCache | None = None
+) -> TreeLicense:
+    """License of a tree from its top-level file ``names``; ``read`` returns a file's bytes.
+
+    What license files state comes from ``cache`` (default: the per-user one) when their text
+    was seen before."""
     evidence: list[dict[str, Any]] = []
     declared: list[Declared] = []
     for name in sorted(names):
@@ -92,16 +103,17 @@ def tree_license(names: list[str], read: Callable[[str], bytes | None]) -> TreeL
         if raw is None:
             continue
         text = raw[:MAX_LICENSE_FILE_BYTES].decode("utf-8", "replace")
-        found = [m for m in _detect(text) if m.spdx]
-        exprs = list(dict.fromkeys(m.spdx for m in found))
+        cache = cache or LicenseFileCache()
+        exprs = cache.expressions(text, _license_file_expressions)
         evidence.append({"file": name, "kind": "license-file", "license": join_expressions(exprs)})
         from_files.extend(exprs)
     explicit = [d.expression for d in declared if d.expression]
     return TreeLicense(join_expressions(explicit) or join_expressions(from_files), evidence)
 
 
-def directory_license(root: Path) -> TreeLicense:
-    """License of a directory tree from its top-level files."""
+def directory_license(root: Path, cache: LicenseFileCache | None = None) -> TreeLicense:
+    """License of a directory tree from its top-level files (license files' detections through
+    ``cache``, default: the per-user one)."""
     try:
         names = [p.name for p in root.iterdir() if p.is_file()]
     except OSError:
@@ -113,7 +125,7 @@ def directory_license(root: Path) -> TreeLicense:
         except OSError:
             return None
 
-    return tree_license(names, read)
+    return tree_license(names, read, cache)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -190,3 +192,93 @@ def test_invalid_exceptions_file_names_every_problem(tmp_path: Path) -> None:
     p.write_text("exceptions: []\n")
     with pytest.raises(ConfigError, match="expected 'grants' and 'exceptions' mappings"):
         load_exceptions(str(p))
+
+
+# -- the policy's SPDX parsing: a table of only the symbols an expression names ------------------
+@functools.cache
+def _whole_spdx_licensing() -> Any:
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+def _full_and_small(expression: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(repr of the parse, str, validation errors, invalid symbols, normalized expression) with
+    license-expression's whole SPDX licensing and with the one built for this expression."""
+    from codeguard.licenses.spdx import spdx_licensing_for
+
+    def outcome(licensing: Any) -> tuple[str, ...]:
+        try:
+            parsed = licensing.parse(expression, validate=False)
+            shown = (repr(parsed), str(parsed))
+        except Exception as exc:  # noqa: BLE001 - the error itself must be the same
+            shown = (type(exc).__name__, str(exc))
+        info = licensing.validate(expression)
+        return (
+            *shown,
+            repr(info.errors),
+            repr(sorted(info.invalid_symbols)),
+            str(info.normalized_expression),
+        )
+
+    return outcome(_whole_spdx_licensing()), outcome(spdx_licensing_for(expression))
+
+
+def _names() -> list[str]:
+    from license_expression import get_license_index
+
+    out = []
+    for lic in get_license_index():
+        if lic.get("spdx_license_key"):
+            out += [lic["spdx_license_key"], *(lic.get("other_spdx_license_keys") or [])]
+    return out
+
+
+def test_every_spdx_name_parses_as_with_the_whole_table() -> None:
+    """Each key and alias alone (as written, lower-cased, or with a suffix in parentheses), as
+    the whole table parses them (aliases with spaces among them)."""
+    names = _names()
+    assert len(names) > 2000 and any(" " in n for n in names)
+    for i, name in enumerate(names):
+        text = (name, name.lower(), f"({name}+)")[i % 3]
+        full, small = _full_and_small(text)
+        assert small == full, text
+
+
+def test_expressions_parse_as_with_the_whole_table() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    names = _names()
+    word = st.one_of(
+        st.sampled_from(names),
+        st.sampled_from(names).map(str.lower),
+        st.sampled_from(["foo", "bar-1.0", "BSD 3-Clause", "gpl", "2.0", "mit-0", "Apache"]),
+    )
+    op = st.sampled_from([" AND ", " or ", " WITH ", " with ", "  OR  ", " and "])
+
+    @st.composite
+    def expression(draw: st.DrawFn) -> str:
+        parts = [draw(word)]
+        for _ in range(draw(st.integers(0, 3))):
+            parts += [draw(op), draw(word)]
+        text = "".join(parts)
+        return f"({text})" if draw(st.booleans()) else text
+
+    @settings(max_examples=400, deadline=None)
+    @given(expression())
+    def check(text: str) -> None:
+        full, small = _full_and_small(text)
+        assert small == full, text
+
+    check()
+
+
+def test_the_default_policy_decides_as_with_the_whole_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeguard.licenses import policy as policy_module
+
+    whole = _whole_spdx_licensing()
+    pairs = [(c["origin"], c["project"]) for c in CASES]
+    small = [load_policy().decide(o, p) for o, p in pairs]
+    monkeypatch.setattr(policy_module, "_licensing", lambda _expression: whole)
+    assert [load_policy().decide(o, p) for o, p in pairs] == small

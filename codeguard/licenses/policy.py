@@ -233,11 +233,12 @@ def _database_category(key: str) -> str:
         return "unknown"
 
 
-@cache
-def _licensing() -> Any:
-    from license_expression import get_spdx_licensing
+def _licensing(expression: str) -> Any:
+    """license-expression's SPDX licensing, as far as ``expression`` needs it (imported and
+    built only when an expression is parsed)."""
+    from codeguard.licenses.spdx import spdx_licensing_for
 
-    return get_spdx_licensing()
+    return spdx_licensing_for(expression)
 
 
 def parse_expression(expression: str | None) -> Any:
@@ -245,7 +246,7 @@ def parse_expression(expression: str | None) -> Any:
     if not expression or not expression.strip():
         return None
     try:
-        return _licensing().parse(expression, validate=False)
+        return _licensing(expression).parse(expression, validate=False)
     except Exception:  # noqa: BLE001 - license-expression raises several error types
         return None
 
@@ -253,14 +254,14 @@ def parse_expression(expression: str | None) -> Any:
 def normalize_expression(expression: str) -> str:
     """Canonical SPDX rendering (``gpl-2.0+`` -> ``GPL-2.0-or-later``); raises ConfigError."""
     try:
-        return str(_licensing().parse(expression, validate=False))
+        return str(_licensing(expression).parse(expression, validate=False))
     except Exception as exc:  # noqa: BLE001
         raise ConfigError(f"Invalid SPDX license expression {expression!r}: {exc}") from None
 
 
 def validate_expression(expression: str) -> list[str]:
     """Problems with an SPDX expression (unknown ids, syntax); empty when valid."""
-    info = _licensing().validate(expression)
+    info = _licensing(expression).validate(expression)
     return list(info.errors)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -274,11 +275,78 @@ def test_expressions_parse_as_with_the_whole_table() -> None:
     check()
 
 
-def test_the_default_policy_decides_as_with_the_whole_table(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def expression_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The policy's parsed-expression cache in a temp file, this process's memory of it empty;
+    ``expression_cache()`` starts again as a new process would (same file)."""
     from codeguard.licenses import policy as policy_module
+    from codeguard.licenses.cache import StampedCache
 
-    whole = _whole_spdx_licensing()
+    path = tmp_path / "expressions.json"
+
+    def fresh() -> StampedCache:
+        store = StampedCache("expressions.json", path=path)
+        monkeypatch.setattr(policy_module, "_PARSED", {})
+        monkeypatch.setattr(policy_module, "_STORE", [store])
+        return store
+
+    fresh()
+    return fresh
+
+
+def test_the_default_policy_decides_as_with_the_whole_table(
+    monkeypatch: pytest.MonkeyPatch, expression_cache: Any
+) -> None:
+    from codeguard.licenses import policy as policy_module
+    from codeguard.licenses.cache import StampedCache
+
     pairs = [(c["origin"], c["project"]) for c in CASES]
     small = [load_policy().decide(o, p) for o, p in pairs]
-    monkeypatch.setattr(policy_module, "_licensing", lambda _expression: whole)
-    assert [load_policy().decide(o, p) for o, p in pairs] == small
+    whole = _whole_spdx_licensing()
+    with monkeypatch.context() as m:
+        m.setattr(policy_module, "_licensing", lambda _expression: whole)
+        m.setattr(policy_module, "_PARSED", {})
+        m.setattr(policy_module, "_STORE", [StampedCache("x", path=Path(os.devnull) / "x")])  # uncached
+        assert [load_policy().decide(o, p) for o, p in pairs] == small
+
+
+def test_parsed_expressions_are_cached_across_processes(
+    monkeypatch: pytest.MonkeyPatch, expression_cache: Any
+) -> None:
+    from codeguard.licenses import policy as policy_module
+
+    pairs = [(c["origin"], c["project"]) for c in CASES]
+    first = expression_cache()
+    verdicts = [load_policy().decide(o, p) for o, p in pairs]
+    distinct = {e for pair in pairs for e in pair if e and e.strip()}
+    assert (first.hits, first.misses) == (0, len(distinct))
+    again = expression_cache()  # a new process: the file answers, nothing is parsed
+
+    def refuse(expression: str) -> Any:
+        raise AssertionError(f"parsed {expression!r} again")
+
+    monkeypatch.setattr(policy_module, "_licensing", refuse)
+    assert [load_policy().decide(o, p) for o, p in pairs] == verdicts
+    assert (again.hits, again.misses) == (len(distinct), 0)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "not json {",
+        '{"format": 1, "detector": "STAMP", "entries": {"GPL-2.0-only OR MIT": {"tree": {"op": "NOT"}}}}',
+        '{"format": 1, "detector": "STAMP", "entries": {"GPL-2.0-only OR MIT": {"tree": [1]}}}',
+        '{"format": 1, "detector": "STAMP", "entries": {"GPL-2.0-only OR MIT": "MIT"}}',
+    ],
+)
+def test_a_corrupt_expression_cache_is_ignored_and_rewritten(expression_cache: Any, stored: str) -> None:
+    from codeguard.licenses.policy import parse_expression
+
+    store = expression_cache()
+    store.path.write_text(stored.replace("STAMP", store.stamp))
+    store = expression_cache()
+    tree = parse_expression("GPL-2.0-only OR MIT")
+    assert tree is not None and tree.op == "OR" and [a.key for a in tree.args] == ["GPL-2.0-only", "MIT"]
+    assert store.misses == 1
+    data = json.loads(store.path.read_text())
+    assert data["entries"]["GPL-2.0-only OR MIT"] == {"tree": {"op": "OR", "args": ["GPL-2.0-only", "MIT"]}}

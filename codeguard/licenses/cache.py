@@ -1,15 +1,20 @@
-"""Per-user cache of what license files (LICENSE, COPYING, NOTICE...) state, by content hash.
+"""Per-user caches of license results that every scan would otherwise compute again.
 
-Every scan decides the project's license from its license files, and detecting the license in
-an unchanged LICENSE file is the same work each time: loading the rule index and matching took
-0.15-0.2 s of a 0.8 s pre-commit scan here. The SPDX expressions found in a file's text are kept
-in one small JSON file next to the license rule index (``$CODEGUARD_CACHE_DIR/licenses``, else
-the user cache directory), keyed by the SHA-256 of the text, for the detector that found them:
-the installed licensedcode-data and license-expression versions and the size and modification
-time of the detector's own files (its modules, the index format among them, and the shipped
-rule set). Another detector (an upgrade, an edited rule set or module) starts an empty cache.
-The cache is an accelerator only: a missing, unreadable or corrupt file is ignored and
-rewritten, a file that cannot be written leaves detection as it was (uncached).
+- What license files (LICENSE, COPYING, NOTICE...) state, by the SHA-256 of their text: every
+  scan decides the project's license from its license files, and detecting it in an unchanged
+  LICENSE file is the same work each time (loading the rule index and matching took 0.15-0.2 s
+  of a 0.8 s pre-commit scan here).
+- The policy's parse of the license expressions it judges (``policy.parse_expression``): the
+  few expressions of a project and its indexed origins, parsed against license-expression's
+  SPDX table, which costs tens of milliseconds to load and build in every process.
+
+Each is one small JSON file next to the license rule index (``$CODEGUARD_CACHE_DIR/licenses``,
+else the user cache directory), valid for the code that made its entries: the installed
+licensedcode-data and license-expression versions and the size and modification time of the
+files of ``codeguard.licenses`` (the detector's modules, the index format among them, the
+shipped rule set, the policy). Other code (an upgrade, an edited module) starts an empty cache.
+A cache is an accelerator only: a missing, unreadable or corrupt file is ignored and rewritten,
+a file that cannot be written leaves results as they were (uncached).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def default_cache_dir() -> Path:
 
 
 def detector_stamp() -> str:
-    """Identity of the license detector whose results the cache holds."""
+    """Identity of the code whose results the caches hold."""
     # The modules' stamps cover the rule index's format and parameters (index.py) without
     # importing the index; the versions are read from the installed dist-info folders' names,
     # as importing importlib.metadata alone cost 0.03 s here.
@@ -75,45 +80,24 @@ def _versions(names: tuple[str, ...]) -> list[str]:
     return [f"{n} {found.get(n, 'none')}" for n in names]
 
 
-class LicenseFileCache:
-    """Text of a license file -> the SPDX expressions detected in it (in order, unique)."""
+class StampedCache:
+    """A JSON file of key -> value for one code stamp, the oldest entries dropped past a limit."""
 
-    def __init__(self, path: Path | None = None, stamp: str | None = None) -> None:
-        self.path = path or default_cache_dir() / "licenses" / CACHE_FILE
+    def __init__(self, name: str, path: Path | None = None, stamp: str | None = None) -> None:
+        self.path = path or default_cache_dir() / "licenses" / name
         self.stamp = stamp if stamp is not None else detector_stamp()
         self.hits = self.misses = 0
-        self._entries: dict[str, dict[str, object]] | None = None
+        self._entries: dict[str, object] | None = None
 
-    def expressions(self, text: str, detect: Callable[[str], list[str]]) -> list[str]:
-        """The expressions of ``text``: cached, or ``detect(text)`` stored for next time."""
-        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    def get(self, key: str) -> object | None:
+        """The value stored under ``key`` (None if there is none)."""
+        return self._load().get(key)
+
+    def put(self, key: str, value: object) -> None:
+        """Store ``value`` under ``key`` and write the file (the newest entry last)."""
         entries = self._load()
-        entry = entries.get(key)
-        found = entry.get("spdx") if entry is not None else None
-        if isinstance(found, list) and all(isinstance(e, str) for e in found):
-            self.hits += 1  # a hit writes nothing: a scan of an unchanged project only reads
-            return list(found)
-        self.misses += 1
-        exprs = detect(text)
         entries.pop(key, None)
-        entries[key] = {"spdx": list(exprs)}  # the newest last (JSON objects keep the order)
-        self._save(entries)
-        return list(exprs)
-
-    def _load(self) -> dict[str, dict[str, object]]:
-        if self._entries is None:
-            self._entries = {}
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                return self._entries  # none yet, or corrupt: rebuilt by the next store
-            if isinstance(data, dict) and data.get("format") == FORMAT and data.get("detector") == self.stamp:
-                entries = data.get("entries")
-                if isinstance(entries, dict):
-                    self._entries = {k: v for k, v in entries.items() if isinstance(v, dict)}
-        return self._entries
-
-    def _save(self, entries: dict[str, dict[str, object]]) -> None:
+        entries[key] = value  # JSON objects keep their order: the oldest come first
         while len(entries) > MAX_ENTRIES:
             entries.pop(next(iter(entries)))
         payload = {"format": FORMAT, "detector": self.stamp, "entries": entries}
@@ -129,3 +113,36 @@ class LicenseFileCache:
                 raise
         except OSError:
             pass  # a read-only cache directory: results stay right, only uncached
+
+    def _load(self) -> dict[str, object]:
+        if self._entries is None:
+            self._entries = {}
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return self._entries  # none yet, or corrupt: rebuilt by the next store
+            if isinstance(data, dict) and data.get("format") == FORMAT and data.get("detector") == self.stamp:
+                entries = data.get("entries")
+                if isinstance(entries, dict):
+                    self._entries = dict(entries)
+        return self._entries
+
+
+class LicenseFileCache(StampedCache):
+    """Text of a license file -> the SPDX expressions detected in it (in order, unique)."""
+
+    def __init__(self, path: Path | None = None, stamp: str | None = None) -> None:
+        super().__init__(CACHE_FILE, path, stamp)
+
+    def expressions(self, text: str, detect: Callable[[str], list[str]]) -> list[str]:
+        """The expressions of ``text``: cached, or ``detect(text)`` stored for next time."""
+        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        entry = self.get(key)
+        found = entry.get("spdx") if isinstance(entry, dict) else None
+        if isinstance(found, list) and all(isinstance(e, str) for e in found):
+            self.hits += 1  # a hit writes nothing: a scan of an unchanged project only reads
+            return list(found)
+        self.misses += 1
+        exprs = detect(text)
+        self.put(key, {"spdx": list(exprs)})
+        return list(exprs)

@@ -151,15 +151,14 @@ class Policy:
         verdicts = [self._decide_origin(origin_expr, p) for p in project_leaves]
         return max(verdicts, key=lambda v: v.severity)
 
-    def _decide_origin(self, expr: Any, project: str) -> Verdict:
+    def _decide_origin(self, expr: Expr | None, project: str) -> Verdict:
         if expr is None:
             return self._decide_leaf("unknown", project)
-        kind = type(expr).__name__
-        if kind == "OR":
+        if expr.op == "OR":
             return min((self._decide_origin(a, project) for a in expr.args), key=lambda v: v.severity)
-        if kind == "AND":
+        if expr.op == "AND":
             return max((self._decide_origin(a, project) for a in expr.args), key=lambda v: v.severity)
-        return self._decide_leaf(_key(expr), project)
+        return self._decide_leaf(expr.key, project)
 
     def _decide_leaf(self, origin: str, project: str) -> Verdict:
         if any(fnmatch.fnmatchcase(origin, p) for p in self.allow_licenses):
@@ -241,14 +240,74 @@ def _licensing(expression: str) -> Any:
     return spdx_licensing_for(expression)
 
 
-def parse_expression(expression: str | None) -> Any:
+@dataclass(frozen=True)
+class Expr:
+    """A license expression as the policy reads it: an AND or OR of parts, or one license key
+    (``X WITH E`` being one key)."""
+
+    op: str  # "AND" | "OR" | "" (a license)
+    args: tuple[Expr, ...] = ()
+    key: str = ""
+
+    def to_json(self) -> object:
+        return {"op": self.op, "args": [a.to_json() for a in self.args]} if self.op else self.key
+
+    @classmethod
+    def from_json(cls, node: object) -> Expr:
+        """The inverse of ``to_json``; ValueError for anything it cannot have written."""
+        if isinstance(node, str):
+            return cls("", key=node)
+        if isinstance(node, dict) and node.get("op") in ("AND", "OR") and isinstance(node.get("args"), list):
+            return cls(str(node["op"]), tuple(cls.from_json(a) for a in node["args"]))
+        raise ValueError(f"not a stored expression: {node!r}")
+
+
+def _tree(parsed: Any) -> Expr:
+    """license-expression's parse as an ``Expr``."""
+    kind = type(parsed).__name__
+    if kind in ("OR", "AND"):
+        return Expr(kind, tuple(_tree(a) for a in parsed.args))
+    return Expr("", key=_key(parsed))
+
+
+def _parse(expression: str) -> Expr | None:
+    try:
+        parsed = _licensing(expression).parse(expression, validate=False)
+    except Exception:  # noqa: BLE001 - license-expression raises several error types
+        return None
+    return None if parsed is None else _tree(parsed)
+
+
+# Parsed expressions of this process, and the per-user cache of them (codeguard.licenses.cache):
+# a scan judges the same few expressions (the project's, its origins') run after run.
+EXPRESSIONS_FILE = "expressions.json"
+_PARSED: dict[str, Expr | None] = {}
+_STORE: list[Any] = []  # the StampedCache, opened on first use
+
+
+def parse_expression(expression: str | None) -> Expr | None:
     """Parse an SPDX expression leniently (unknown ids kept as-is); None when empty or invalid."""
     if not expression or not expression.strip():
         return None
+    if expression in _PARSED:
+        return _PARSED[expression]
+    if not _STORE:
+        from codeguard.licenses.cache import StampedCache
+
+        _STORE.append(StampedCache(EXPRESSIONS_FILE))
+    store = _STORE[0]
+    stored = store.get(expression)
     try:
-        return _licensing(expression).parse(expression, validate=False)
-    except Exception:  # noqa: BLE001 - license-expression raises several error types
-        return None
+        if not isinstance(stored, dict) or "tree" not in stored:
+            raise ValueError("not cached")
+        tree = None if stored["tree"] is None else Expr.from_json(stored["tree"])
+        store.hits += 1
+    except ValueError:
+        store.misses += 1
+        tree = _parse(expression)
+        store.put(expression, {"tree": None if tree is None else tree.to_json()})
+    _PARSED[expression] = tree
+    return tree
 
 
 def normalize_expression(expression: str) -> str:
@@ -272,12 +331,12 @@ def _key(symbol: Any) -> str:
     return str(getattr(symbol, "key", symbol))
 
 
-def _leaves(expr: Any) -> list[str]:
+def _leaves(expr: Expr | None) -> list[str]:
     if expr is None:
         return []
-    if type(expr).__name__ in ("OR", "AND"):
+    if expr.op:
         return [leaf for a in expr.args for leaf in _leaves(a)]
-    return [_key(expr)]
+    return [expr.key]
 
 
 # -- loading --------------------------------------------------------------------------------

@@ -77,6 +77,7 @@ NOT_AT_STARTUP = [
     "faiss",
     "torch",
     "pathspec",  # no ignore files, no --exclude
+    "yaml",  # the loaded policy is cached
     "multiprocessing",  # five files are analyzed in this process
 ]
 

@@ -350,3 +350,52 @@ def test_a_corrupt_expression_cache_is_ignored_and_rewritten(expression_cache: A
     assert store.misses == 1
     data = json.loads(store.path.read_text())
     assert data["entries"]["GPL-2.0-only OR MIT"] == {"tree": {"op": "OR", "args": ["GPL-2.0-only", "MIT"]}}
+
+
+# -- the loaded policy, cached per user by the bytes of its files ----------------------------------
+def test_a_cached_policy_is_the_policy_its_files_say(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeguard.licenses import policy as policy_module
+
+    monkeypatch.setenv("CODEGUARD_CACHE_DIR", str(tmp_path / "cache"))
+    read = load_policy()  # from the YAML files, stored
+    assert (tmp_path / "cache" / "licenses" / policy_module.POLICIES_FILE).is_file()
+
+    def refuse(*_: Any) -> Any:
+        raise AssertionError("the YAML files were read again")
+
+    with monkeypatch.context() as m:
+        m.setattr(policy_module, "_read_policy", refuse)
+        cached = load_policy()
+    assert cached == read and cached is not read
+    assert cached.decide("GPL-3.0-only", "MIT") == read.decide("GPL-3.0-only", "MIT")
+    # Another policy file, then the same file changed: each is read, never a stale copy.
+    own = _write(tmp_path, "rules:\n  - id: X1\n    level: warning\n    when: {origin: [strong-copyleft]}\n")
+    assert [r.id for r in load_policy(own).rules] == ["X1"]
+    own.write_text("rules:\n  - id: X2\n    level: error\n    when: {origin: [strong-copyleft]}\n")
+    assert [(r.id, r.level) for r in load_policy(own).rules] == [("X2", "error")]
+
+
+def test_an_invalid_policy_is_reported_every_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEGUARD_CACHE_DIR", str(tmp_path / "cache"))
+    bad = _write(tmp_path, "rules:\n  - id: X1\n    level: fatal\n    when: {origin: [strong-copyleft]}\n")
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="level 'fatal'"):
+            load_policy(bad)
+
+
+@pytest.mark.parametrize(
+    "damage", ["{not json", '{"format": 1, "detector": "S", "entries": {"K": {"rules": 3}}}']
+)
+def test_a_corrupt_policy_cache_is_ignored_and_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    from codeguard.licenses import policy as policy_module
+
+    monkeypatch.setenv("CODEGUARD_CACHE_DIR", str(tmp_path / "cache"))
+    read = load_policy()
+    cache = tmp_path / "cache" / "licenses" / policy_module.POLICIES_FILE
+    data = json.loads(cache.read_text())
+    [key] = data["entries"]
+    cache.write_text(damage.replace('"S"', json.dumps(data["detector"])).replace('"K"', json.dumps(key)))
+    assert load_policy() == read
+    assert json.loads(cache.read_text())["entries"][key]["rules"] == data["entries"][key]["rules"]

@@ -12,19 +12,25 @@ copy itself, and the verdict's reason says which.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from codeguard.errors import ConfigError
 
-# libyaml's parser where PyYAML was built with it (the same nodes and values, ~10x faster: the
-# rule files are read on every scan).
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+@cache
+def _loader() -> type:
+    """libyaml's parser where PyYAML was built with it (the same nodes and values, ~10x faster).
+    PyYAML is imported only when a policy file is read, not when its loaded form is cached."""
+    import yaml
+
+    loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return loader
+
 
 LEVELS = ("none", "note", "warning", "error")
 SEVERITY = {name: i for i, name in enumerate(LEVELS)}
@@ -347,9 +353,11 @@ def _default_file(name: str) -> Path:
 @cache
 def load_categories(path: str | None = None) -> dict[str, str]:
     """SPDX key -> category from a categories file (default: rules/categories.yaml)."""
+    import yaml
+
     file = Path(path) if path else _default_file("categories.yaml")
     node = _compose(file)
-    data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader) or {}
+    data = yaml.load(file.read_text(encoding="utf-8"), Loader=_loader()) or {}
     cats = data.get("categories") if isinstance(data, dict) else None
     if not isinstance(cats, dict):
         raise ConfigError(f"{file}:{_line(node)}: expected a 'categories' mapping")
@@ -369,6 +377,8 @@ _EXCEPTION_KEYS = {"name", "grants", "reason", "covers_copy", "aliases"}
 @cache
 def load_exceptions(path: str | None = None) -> dict[str, LicenseException]:
     """Exception id -> what it grants, from an exceptions file (default: rules/exceptions.yaml)."""
+    import yaml
+
     file = Path(path) if path else _default_file("exceptions.yaml")
     root = _compose(file)
     top = _mapping(root) if isinstance(root, yaml.MappingNode) else {}
@@ -408,11 +418,106 @@ def load_exceptions(path: str | None = None) -> dict[str, LicenseException]:
     return out
 
 
+# Loaded policies by the bytes of their files (codeguard.licenses.cache): a scan reads the same
+# three YAML files every time, and PyYAML's import and parse cost ~0.02 s of its start-up here.
+POLICIES_FILE = "policies.json"
+
+
 def load_policy(path: Path | None = None, categories: str | None = None) -> Policy:
-    """Load and validate a policy file; every problem names the file, key and line."""
+    """Load and validate a policy file; every problem names the file, key and line.
+
+    A policy loaded before from the same bytes (policy, categories and exceptions files) comes
+    from the per-user cache; invalid files are never cached, so their errors are reported each
+    time."""
     file = path or _default_file("policy.yaml")
     if not file.is_file():
         raise ConfigError(f"Policy file not found: {file}")
+    sources = [file, Path(categories) if categories else _default_file("categories.yaml")]
+    sources.append(_default_file("exceptions.yaml"))
+    try:
+        digest = hashlib.sha256()
+        for f in sources:
+            data = f.read_bytes()
+            digest.update(f"{f}\0{len(data)}\0".encode("utf-8", "surrogateescape") + data)
+    except OSError:
+        return _read_policy(file, categories)  # let the reader say what is wrong
+    from codeguard.licenses.cache import StampedCache
+
+    store = StampedCache(POLICIES_FILE)
+    key = digest.hexdigest()
+    try:
+        return _policy_from_json(store.get(key))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        policy = _read_policy(file, categories)
+        store.put(key, _policy_to_json(policy))
+        return policy
+
+
+def _policy_to_json(p: Policy) -> dict[str, Any]:
+    return {
+        "rules": [asdict(r) for r in p.rules],
+        "allow_licenses": list(p.allow_licenses),
+        "allow_sources": list(p.allow_sources),
+        "path": p.path,
+        "categories": dict(p.categories),
+        "exceptions": {k: asdict(e) for k, e in p.exceptions.items()},
+    }
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"not a string: {value!r}")
+    return value
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"not a list of strings: {value!r}")
+    return tuple(_str(v) for v in value)
+
+
+def _condition_from_json(node: Any) -> Condition:
+    return Condition(
+        **{k: _strs(node[k]) for k in ("origin", "project", "origin_license", "project_license")}
+    )
+
+
+def _policy_from_json(node: Any) -> Policy:
+    """The inverse of ``_policy_to_json``; TypeError, ValueError, KeyError or AttributeError for
+    anything else."""
+    if not isinstance(node, dict):
+        raise ValueError("no cached policy")
+    rules = [
+        Rule(
+            **{k: _str(r[k]) for k in ("id", "name", "level", "message", "help")},
+            when=_condition_from_json(r["when"]),
+            exceptions=tuple(_condition_from_json(c) for c in r["exceptions"]),
+        )
+        for r in node["rules"]
+    ]
+    categories = node["categories"]
+    exceptions: dict[str, LicenseException] = {}
+    for k, e in node["exceptions"].items():
+        if not isinstance(e["covers_copy"], bool):
+            raise ValueError("bad exception")
+        fields = {f: _str(e[f]) for f in ("id", "name", "grants", "reason", "phrase")}
+        exceptions[_str(k)] = LicenseException(**fields, covers_copy=e["covers_copy"])
+    if not isinstance(categories, dict) or not all(isinstance(v, str) for v in categories.values()):
+        raise ValueError("bad categories")
+    return Policy(
+        rules,
+        _strs(node["allow_licenses"]),
+        _strs(node["allow_sources"]),
+        _str(node["path"]),
+        dict(categories),
+        exceptions,
+    )
+
+
+def _read_policy(file: Path, categories: str | None) -> Policy:
+    """A policy from its YAML files, validated."""
+    import yaml
+
     root = _compose(file)
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(
@@ -458,6 +563,8 @@ def load_policy(path: Path | None = None, categories: str | None = None) -> Poli
 
 
 def _rule(file: Path, node: Any, errors: list[str]) -> Rule | None:
+    import yaml
+
     if not isinstance(node, yaml.MappingNode):
         errors.append(f"{file}:{_line(node)}: a rule must be a mapping")
         return None
@@ -506,6 +613,8 @@ def _rule(file: Path, node: Any, errors: list[str]) -> Rule | None:
 
 def _condition(file: Path, where: str, node: Any, errors: list[str]) -> Condition:
     """A 'when' or exception mapping, validated (unknown keys and categories are errors)."""
+    import yaml
+
     if not isinstance(node, yaml.MappingNode):
         errors.append(f"{file}:{_line(node)}: '{where}' must be a mapping")
         return Condition()
@@ -529,12 +638,14 @@ def _condition(file: Path, where: str, node: Any, errors: list[str]) -> Conditio
 
 
 def _compose(file: Path) -> Any:
+    import yaml
+
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read {file}: {exc}") from None
     try:
-        return yaml.compose(text, Loader=_Loader)
+        return yaml.compose(text, Loader=_loader())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: invalid YAML: {exc}") from None
 
@@ -544,6 +655,8 @@ def _mapping(node: Any) -> dict[str, tuple[Any, Any]]:
 
 
 def _str_list(file: Path, key: str, node: Any, errors: list[str]) -> tuple[str, ...]:
+    import yaml
+
     if isinstance(node, yaml.ScalarNode):
         return (str(node.value),)
     if not isinstance(node, yaml.SequenceNode) or not all(isinstance(v, yaml.ScalarNode) for v in node.value):

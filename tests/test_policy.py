@@ -399,3 +399,18 @@ def test_a_corrupt_policy_cache_is_ignored_and_rewritten(
     cache.write_text(damage.replace('"S"', json.dumps(data["detector"])).replace('"K"', json.dumps(key)))
     assert load_policy() == read
     assert json.loads(cache.read_text())["entries"][key]["rules"] == data["entries"][key]["rules"]
+
+
+def test_the_policy_cache_keeps_a_few_policies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeguard.licenses import policy as policy_module
+
+    monkeypatch.setenv("CODEGUARD_CACHE_DIR", str(tmp_path / "cache"))
+    for i in range(policy_module.MAX_POLICIES + 3):
+        own = _write(
+            tmp_path, f"rules:\n  - id: X{i}\n    level: note\n    when: {{origin: [strong-copyleft]}}\n"
+        )
+        assert [r.id for r in load_policy(own).rules] == [f"X{i}"]
+    cache = tmp_path / "cache" / "licenses" / policy_module.POLICIES_FILE
+    entries = json.loads(cache.read_text())["entries"]
+    assert len(entries) == policy_module.MAX_POLICIES
+    assert [e["rules"][0]["id"] for e in entries.values()][-1] == f"X{policy_module.MAX_POLICIES + 2}"

@@ -83,9 +83,12 @@ def _versions(names: tuple[str, ...]) -> list[str]:
 class StampedCache:
     """A JSON file of key -> value for one code stamp, the oldest entries dropped past a limit."""
 
-    def __init__(self, name: str, path: Path | None = None, stamp: str | None = None) -> None:
+    def __init__(
+        self, name: str, path: Path | None = None, stamp: str | None = None, max_entries: int | None = None
+    ) -> None:
         self.path = path or default_cache_dir() / "licenses" / name
         self.stamp = stamp if stamp is not None else detector_stamp()
+        self.max_entries = MAX_ENTRIES if max_entries is None else max_entries
         self.hits = self.misses = 0
         self._entries: dict[str, object] | None = None
 
@@ -98,7 +101,7 @@ class StampedCache:
         entries = self._load()
         entries.pop(key, None)
         entries[key] = value  # JSON objects keep their order: the oldest come first
-        while len(entries) > MAX_ENTRIES:
+        while len(entries) > self.max_entries:
             entries.pop(next(iter(entries)))
         payload = {"format": FORMAT, "detector": self.stamp, "entries": entries}
         try:

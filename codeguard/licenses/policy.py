@@ -421,6 +421,8 @@ def load_exceptions(path: str | None = None) -> dict[str, LicenseException]:
 # Loaded policies by the bytes of their files (codeguard.licenses.cache): a scan reads the same
 # three YAML files every time, and PyYAML's import and parse cost ~0.02 s of its start-up here.
 POLICIES_FILE = "policies.json"
+# Policies kept (~30 KB each, read by every scan): the few a developer's projects use.
+MAX_POLICIES = 8
 
 
 def load_policy(path: Path | None = None, categories: str | None = None) -> Policy:
@@ -443,7 +445,7 @@ def load_policy(path: Path | None = None, categories: str | None = None) -> Poli
         return _read_policy(file, categories)  # let the reader say what is wrong
     from codeguard.licenses.cache import StampedCache
 
-    store = StampedCache(POLICIES_FILE)
+    store = StampedCache(POLICIES_FILE, max_entries=MAX_POLICIES)
     key = digest.hexdigest()
     try:
         return _policy_from_json(store.get(key))

@@ -19,6 +19,7 @@ a file that cannot be written leaves results as they were (uncached).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -43,8 +44,9 @@ def default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("codeguard"))
 
 
+@functools.cache
 def detector_stamp() -> str:
-    """Identity of the code whose results the caches hold."""
+    """Identity of the code whose results the caches hold (computed once per process)."""
     # The modules' stamps cover the rule index's format and parameters (index.py) without
     # importing the index; the versions are read from the installed dist-info folders' names,
     # as importing importlib.metadata alone cost 0.03 s here.

@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
-"""Pre-commit latency: `codeguard scan --staged` on a repository with 5 staged files against
+"""Pre-commit latency: `codeguard scan --staged` on a repository with 7 staged files against
 an index of the Python standard library, cold start included (a new process per run, as
 pre-commit and git hooks start one).
 
-The repository is made in a temp dir: an MIT LICENSE committed, then the five files of
-examples/demo-project/src/demo staged (three of them hold copied stdlib functions). The index
-is built once from .bench/stdlib unless --index names an existing one. Prints a markdown table
-(median, min, max wall time; median peak RSS) and writes .bench/results/precommit_latency.json.
+The repository is made in a temp dir: an MIT LICENSE committed, then the seven modules of
+examples/demo-project/src/demo staged (three of them hold copied stdlib functions, one a GPL
+snippet). The index is built once from .bench/stdlib unless --index names an existing one.
+Prints a markdown table (median, min, max wall time; median CPU time; median peak RSS) and
+writes .bench/results/precommit_latency.json.
 
 Three modes on the same index (built with the shipped model's embeddings): fingerprints only
 (`--no-ml`); the semantic layer with an empty embedding cache (every staged chunk embedded, as
-after editing all five files); the semantic layer with a warm cache (unchanged chunks).
+after editing all seven files); the semantic layer with a warm cache (unchanged chunks).
 
 `--before CMD` times another version too (a command prefix that runs its CLI, e.g.
 `.venv/bin/python bench/run_checkout.py ../old-checkout`), run for run alternating with this
@@ -183,7 +184,7 @@ def main() -> int:
     finally:
         os.chdir(cwd)
     print(
-        "\n## pre-commit latency: `codeguard scan --staged`, 5 staged files, stdlib index "
+        "\n## pre-commit latency: `codeguard scan --staged`, 7 staged files, stdlib index "
         f"(runs={args.runs})\n"
     )
     headers = ["mode", *(["version"] if len(versions) > 1 else []), "median wall (s)", "min (s)", "max (s)"]

@@ -78,7 +78,9 @@ NOT_AT_STARTUP = [
     "torch",
     "pathspec",  # no ignore files, no --exclude
     "yaml",  # the loaded policy is cached
-    "multiprocessing",  # five files are analyzed in this process
+    "multiprocessing",  # a few files are analyzed in this process
+    "codeguard.ml.cli",  # `train` and `eval` are imported when named
+    "codeguard.evaluate",
 ]
 
 
@@ -130,3 +132,12 @@ def test_a_pre_commit_scan_loads_only_what_it_needs(
         args, cwd=repo, capture_output=True, text=True, env=env | {"OPENBLAS_NUM_THREADS": "2"}
     )
     assert "MODULES [] [2]" in chosen.stderr, chosen.stderr
+
+
+def test_the_optional_commands_are_listed_and_load_when_named(run_cli: Any) -> None:
+    code, out, _ = run_cli("--help")
+    assert code == 0 and "train" in out and "eval" in out
+    code, out, _ = run_cli("eval", "--help")
+    assert code == 0 and "clone benchmarks" in out
+    code, out, _ = run_cli("train", "--help")
+    assert code == 0 and "--base" in out

@@ -68,7 +68,7 @@ def test_scanning_a_sharded_index_does_not_import_ray() -> None:
 # each cost tens of milliseconds of its start-up (README "Latency").
 NOT_AT_STARTUP = [
     "git",  # gitpython: plain git subprocesses read the change
-    "license_expression",  # the policy's parsed expressions and the LICENSE's detection are cached
+    "license_expression",  # the policy's expressions, the LICENSE's and the headers' detection: cached
     "codeguard.licenses.detect",
     "codeguard.licenses.index",
     "importlib.metadata",
@@ -97,7 +97,8 @@ def test_a_pre_commit_scan_loads_only_what_it_needs(
     )
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "initial")
-    (repo / "dist.py").write_text(LEVENSHTEIN)
+    # A header as most files of a project have one: detected once, then cached.
+    (repo / "dist.py").write_text("# SPDX-License-Identifier: MIT\n# Copyright (c) 2026 Ada\n" + LEVENSHTEIN)
     git(repo, "add", ".")
     code = (
         "import runpy, sys\n"

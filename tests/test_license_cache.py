@@ -123,3 +123,60 @@ def test_the_oldest_texts_are_dropped_beyond_the_limit(
     # "c" pushed out "a" (the oldest stored); "b" was still there; "a" is detected again.
     assert calls == ["a", "b", "c", "a"]
     assert list(json.loads(path.read_text())["entries"]) != []
+
+
+# -- headers of scanned files ---------------------------------------------------------------------
+HEADERS = [
+    b"# SPDX-License-Identifier: Apache-2.0\nimport os\n",
+    b"# Copyright (c) 2026 Ada\n# Licensed under the MIT License. See LICENSE in the project root.\nx = 1\n",
+    b"/* This program is free software: you can redistribute it and/or modify it under the terms of\n"
+    b" * the GNU General Public License as published by the Free Software Foundation, either\n"
+    b" * version 3 of the License, or (at your option) any later version. */\nint x;\n",
+    b"# Copyright (c) 2026 Ada, all rights reserved by nobody in particular\nx = 1\n",  # a hint, no license
+]
+
+
+def test_a_header_is_detected_once_then_read_from_the_cache(tmp_path: Path) -> None:
+    from codeguard.licenses.cache import StampedCache
+    from codeguard.licenses.project import header_license
+
+    path = tmp_path / "headers.json"
+    plain = [header_license(h) for h in HEADERS]
+    assert [f.expression if f else None for f in plain] == ["Apache-2.0", "MIT", "GPL-3.0-or-later", None]
+    first = StampedCache("headers.json", path=path)
+    assert [header_license(h, first) for h in HEADERS] == plain
+    assert (first.hits, first.misses) == (0, len(HEADERS)) and not path.exists()  # stores wait for flush
+    first.flush()
+    again = StampedCache("headers.json", path=path)
+    assert [header_license(h, again) for h in HEADERS] == plain
+    assert (again.hits, again.misses) == (len(HEADERS), 0)
+    assert header_license(b"x = 1\n", again) is None and again.hits + again.misses == len(HEADERS)  # no hint
+    # A hit is what the cache says (it is read, not detected again).
+    data = json.loads(path.read_text())
+    key = next(k for k, v in data["entries"].items() if v.get("expression") == "MIT")
+    data["entries"][key]["expression"] = "0BSD"
+    path.write_text(json.dumps(data))
+    hit = header_license(HEADERS[1], StampedCache("headers.json", path=path))
+    assert hit is not None and hit.expression == "0BSD"
+
+
+@pytest.mark.parametrize(
+    "entry", [{"expression": "MIT"}, {"none": "yes"}, [1], {"expression": 1, "start_line": 1}, "MIT"]
+)
+def test_a_damaged_header_entry_is_detected_again(tmp_path: Path, entry: object) -> None:
+    from codeguard.licenses.cache import StampedCache
+    from codeguard.licenses.project import header_license
+
+    path = tmp_path / "headers.json"
+    first = StampedCache("headers.json", path=path)
+    header_license(HEADERS[1], first)
+    first.flush()
+    data = json.loads(path.read_text())
+    [key] = data["entries"]
+    data["entries"][key] = entry
+    path.write_text(json.dumps(data))
+    cache = StampedCache("headers.json", path=path)
+    assert header_license(HEADERS[1], cache) == header_license(HEADERS[1])
+    assert (cache.hits, cache.misses) == (0, 1)
+    cache.flush()
+    assert json.loads(path.read_text())["entries"][key]["expression"] == "MIT"

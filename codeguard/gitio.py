@@ -230,9 +230,10 @@ def _is_commit(top: Path, rev: str) -> bool:
     return True
 
 
-def _index_blobs(top: Path, names: list[str]) -> dict[str, bytes]:
-    """The staged content of ``names`` from one ``git cat-file --batch``; names it cannot give
-    as a blob (a submodule, a name with a line break) are left out for ``git show``."""
+def _blobs_at(top: Path, where: str, names: list[str]) -> dict[str, bytes]:
+    """The content of ``names`` in the git index (``where`` "") or in a revision's tree, from
+    one ``git cat-file --batch``; names it cannot give as a blob (a submodule, a name with a
+    line break) are left out for ``git show``."""
     asked = [n for n in names if "\n" not in n]
     if not asked:
         return {}
@@ -241,7 +242,7 @@ def _index_blobs(top: Path, names: list[str]) -> dict[str, bytes]:
             top,
             "cat-file",
             "--batch",
-            stdin="".join(f":{n}\n" for n in asked).encode("utf-8", "surrogateescape"),
+            stdin="".join(f"{where}:{n}\n" for n in asked).encode("utf-8", "surrogateescape"),
         )
     except _GitFailed:
         return {}
@@ -315,7 +316,7 @@ def staged_files(path: Path) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
     files: list[ChangedFile] = []
     left_out = [(p, "unmerged (merge in progress): resolve and stage it first") for p in sorted(unmerged)]
     wanted = sorted(n for n in names if n and n not in unmerged)
-    blobs = _index_blobs(top, wanted)
+    blobs = _blobs_at(top, "", wanted)
     for name in wanted:
         data = blobs.get(name)
         if data is None:
@@ -370,8 +371,12 @@ def diff_files(path: Path, spec: str) -> tuple[list[ChangedFile], list[tuple[str
         )
         hunks = _split_patch(patch)
         files = []
-        for name in sorted(n for n in names if n):
-            data = _git(top, "show", f"{head}:{name}")
+        wanted = sorted(n for n in names if n)
+        blobs = _blobs_at(top, head, wanted)
+        for name in wanted:
+            data = blobs.get(name)
+            if data is None:
+                data = _git(top, "show", f"{head}:{name}")
             files.append(ChangedFile(display_name(name), data, _changed_lines(hunks.get(name, ""))))
     except _GitFailed as exc:
         raise SourceError(f"Cannot diff {spec!r}: {_git_msg(exc)}") from None

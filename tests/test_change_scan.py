@@ -168,3 +168,34 @@ def test_staged_content_is_each_file_of_the_git_index(repo: Path) -> None:
     assert by_path["main.py"].data == b"def main():\n    return 1\n"
     assert by_path["main.py"].changed_lines == frozenset({2})
     assert by_path["link.py"].data == b"main.py"
+
+
+def test_diff_range_content_is_each_file_on_the_new_side(repo: Path) -> None:
+    """A diff range's files are read in one `git cat-file --batch` too: each file's bytes must be
+    those `git show NEW:NAME` gives, with the changed lines."""
+    from codeguard.gitio import diff_files
+
+    git(repo, "checkout", "-qb", "feature")
+    (repo / "main.py").write_text("def main():\n    return 1\n")
+    (repo / "blob.bin").write_bytes(b"\x00\n\xff 123 blob 9\n" * 50)
+    (repo / "odd name 1 2.py").write_text("x = 1\n")
+    (repo / "link.py").symlink_to("main.py")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "feature")
+    (repo / "main.py").write_text("def main():\n    return 2\n")  # work tree only: not the range
+    files, left_out = diff_files(repo, "main...feature")
+    assert left_out == [] and sorted(f.path for f in files) == [
+        "blob.bin",
+        "link.py",
+        "main.py",
+        "odd name 1 2.py",
+    ]
+    env = os.environ | {"GIT_CONFIG_GLOBAL": os.devnull, "HOME": str(repo)}
+    for f in files:
+        shown = subprocess.run(
+            ["git", "show", f"feature:{f.path}"], cwd=repo, capture_output=True, check=True, env=env
+        ).stdout
+        assert f.data == shown, f.path
+    by_path = {f.path: f for f in files}
+    assert by_path["main.py"].data == b"def main():\n    return 1\n"
+    assert by_path["main.py"].changed_lines == frozenset({2})

@@ -132,6 +132,9 @@ class RunResult:
     rc: int | None
     wall_s: float
     peak_rss_kb: int  # max RSS of the child and its waited-for descendants
+    # user + system CPU time of the child and its waited-for descendants (git, workers): less
+    # sensitive than wall time to other jobs on a shared machine
+    cpu_s: float = 0.0
     # max over time of the summed RSS of the child's process group, sampled every 0.1 s
     # (counts shared pages once per process, so it can overstate forked workers)
     peak_tree_rss_kb: int = 0
@@ -212,6 +215,7 @@ def run_measured(
         rc=proc.returncode,
         wall_s=round(wall, 3),
         peak_rss_kb=int(usage.ru_maxrss),
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
         peak_tree_rss_kb=max(tree_peak, int(usage.ru_maxrss)),
         timed_out=timed_out,
         limit_s=timeout,

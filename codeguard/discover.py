@@ -19,12 +19,14 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from codeguard.errors import UsageError
 from codeguard.model import Skip
 from codeguard.parsing.languages import LanguageSpec, language_for_path
+
+if TYPE_CHECKING:
+    import pathspec
 
 DEFAULT_MAX_BYTES = 2_000_000
 # Files over the size limit but under this are still read once for their whole-file identity
@@ -117,6 +119,8 @@ def skipped_dir_reason(directory: Path, name: str, top: bool) -> str | None:
 
 
 def _exclude_spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    import pathspec  # only where there are patterns: a staged scan often has none
+
     for p in patterns:
         try:
             pathspec.GitIgnoreSpec.from_lines([p])
@@ -127,6 +131,8 @@ def _exclude_spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
 
 def _ignore_spec(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
     """A spec from an ignore file; malformed lines match nothing, as in git."""
+    import pathspec
+
     lines = list(lines)
     try:
         return pathspec.GitIgnoreSpec.from_lines(lines)

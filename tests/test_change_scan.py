@@ -4,6 +4,7 @@ on real git repositories."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -136,3 +137,65 @@ def test_diff_in_a_repository_without_commits_and_unwritable_outputs(
             "scan", repo, "--index", gpl_index, flag, tmp_path / "no-such-dir" / "out.sarif"
         )
         assert code == 2 and "Cannot write the report" in err and "Traceback" not in err
+
+
+def test_staged_content_is_each_file_of_the_git_index(repo: Path) -> None:
+    """The staged files are read in one `git cat-file --batch`: every file's bytes must be those
+    `git show :NAME` gives (binary and empty files, a symlink, a name with a line break and
+    spaces, a submodule entry), with the changed lines of the staged diff."""
+    from codeguard.gitio import staged_files
+
+    (repo / "main.py").write_text("def main():\n    return 1\n")
+    (repo / "empty.py").write_bytes(b"")
+    (repo / "blob.bin").write_bytes(b"\x00\n\xff 123 blob 9\n" * 50)
+    (repo / "odd\nname 1 2.py").write_text("x = 1\n")
+    (repo / "link.py").symlink_to("main.py")
+    git(repo, "add", ".")
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},vendored")  # a gitlink
+    (repo / "main.py").write_text("def main():\n    return 2\n")  # unstaged: not scanned
+    files, left_out = staged_files(repo)
+    assert left_out == []
+    names = ["blob.bin", "empty.py", "link.py", "main.py", "odd\nname 1 2.py", "vendored"]
+    assert sorted(f.path for f in files) == sorted(names)
+    env = os.environ | {"GIT_CONFIG_GLOBAL": os.devnull, "HOME": str(repo)}
+    for f in files:
+        shown = subprocess.run(
+            ["git", "show", f":{f.path}"], cwd=repo, capture_output=True, check=True, env=env
+        ).stdout
+        assert f.data == shown, f.path
+    by_path = {f.path: f for f in files}
+    assert by_path["main.py"].data == b"def main():\n    return 1\n"
+    assert by_path["main.py"].changed_lines == frozenset({2})
+    assert by_path["link.py"].data == b"main.py"
+
+
+def test_diff_range_content_is_each_file_on_the_new_side(repo: Path) -> None:
+    """A diff range's files are read in one `git cat-file --batch` too: each file's bytes must be
+    those `git show NEW:NAME` gives, with the changed lines."""
+    from codeguard.gitio import diff_files
+
+    git(repo, "checkout", "-qb", "feature")
+    (repo / "main.py").write_text("def main():\n    return 1\n")
+    (repo / "blob.bin").write_bytes(b"\x00\n\xff 123 blob 9\n" * 50)
+    (repo / "odd name 1 2.py").write_text("x = 1\n")
+    (repo / "link.py").symlink_to("main.py")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "feature")
+    (repo / "main.py").write_text("def main():\n    return 2\n")  # work tree only: not the range
+    files, left_out = diff_files(repo, "main...feature")
+    assert left_out == [] and sorted(f.path for f in files) == [
+        "blob.bin",
+        "link.py",
+        "main.py",
+        "odd name 1 2.py",
+    ]
+    env = os.environ | {"GIT_CONFIG_GLOBAL": os.devnull, "HOME": str(repo)}
+    for f in files:
+        shown = subprocess.run(
+            ["git", "show", f"feature:{f.path}"], cwd=repo, capture_output=True, check=True, env=env
+        ).stdout
+        assert f.data == shown, f.path
+    by_path = {f.path: f for f in files}
+    assert by_path["main.py"].data == b"def main():\n    return 1\n"
+    assert by_path["main.py"].changed_lines == frozenset({2})

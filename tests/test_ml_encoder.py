@@ -156,6 +156,30 @@ def test_corrupt_file_is_unavailable(copy_of: Path, victim: str) -> None:
         Encoder.load(copy_of)
 
 
+@pytest.mark.parametrize("victim", ["model.onnx", "tokenizer.json"])
+def test_a_lazy_encoder_opens_the_session_and_says_what_is_wrong_when_first_needed(
+    copy_of: Path, victim: str
+) -> None:
+    (copy_of / victim).write_bytes(b"\x00garbage" * 10)
+    enc = Encoder.load(copy_of, lazy=True)  # card and pair head are fine: nothing else is read
+    assert (enc.session, enc.tokenizer, enc.seconds_open) == (None, None, None)
+    assert enc.pair_probability(
+        np.ones((1, enc.dim), np.float32), np.ones((1, enc.dim), np.float32)
+    ).shape == (1,)
+    with pytest.raises(ModelUnavailable, match="corrupt|cannot be loaded"):
+        enc.embed(["def f():\n    return 1\n"])
+
+
+def test_a_lazy_encoder_embeds_as_an_eager_one(model_dir: Path) -> None:
+    texts = ["def f(x):\n    return x + 1\n", "class A:\n    pass\n" * 30]
+    eager = Encoder.load(model_dir)
+    lazy = Encoder.load(model_dir, lazy=True)
+    assert lazy.session is None and eager.session is not None
+    assert np.array_equal(lazy.embed(texts), eager.embed(texts))
+    assert lazy.session is not None and lazy.seconds_open is not None
+    assert [e.ids for e in lazy.tokenize(texts, 8)] == [e.ids for e in eager.tokenize(texts, 8)]
+
+
 def test_mismatched_embedding_dim_is_unavailable(copy_of: Path) -> None:
     card = json.loads((copy_of / "codeguard-model.json").read_text())
     card["dim"] = 384

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -190,3 +193,224 @@ def test_invalid_exceptions_file_names_every_problem(tmp_path: Path) -> None:
     p.write_text("exceptions: []\n")
     with pytest.raises(ConfigError, match="expected 'grants' and 'exceptions' mappings"):
         load_exceptions(str(p))
+
+
+# -- the policy's SPDX parsing: a table of only the symbols an expression names ------------------
+@functools.cache
+def _whole_spdx_licensing() -> Any:
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+def _full_and_small(expression: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(repr of the parse, str, validation errors, invalid symbols, normalized expression) with
+    license-expression's whole SPDX licensing and with the one built for this expression."""
+    from codeguard.licenses.spdx import spdx_licensing_for
+
+    def outcome(licensing: Any) -> tuple[str, ...]:
+        try:
+            parsed = licensing.parse(expression, validate=False)
+            shown = (repr(parsed), str(parsed))
+        except Exception as exc:  # noqa: BLE001 - the error itself must be the same
+            shown = (type(exc).__name__, str(exc))
+        info = licensing.validate(expression)
+        return (
+            *shown,
+            repr(info.errors),
+            repr(sorted(info.invalid_symbols)),
+            str(info.normalized_expression),
+        )
+
+    return outcome(_whole_spdx_licensing()), outcome(spdx_licensing_for(expression))
+
+
+def _names() -> list[str]:
+    from license_expression import get_license_index
+
+    out = []
+    for lic in get_license_index():
+        if lic.get("spdx_license_key"):
+            out += [lic["spdx_license_key"], *(lic.get("other_spdx_license_keys") or [])]
+    return out
+
+
+def test_every_spdx_name_parses_as_with_the_whole_table() -> None:
+    """Each key and alias alone (as written, lower-cased, or with a suffix in parentheses), as
+    the whole table parses them (aliases with spaces among them)."""
+    names = _names()
+    assert len(names) > 2000 and any(" " in n for n in names)
+    for i, name in enumerate(names):
+        text = (name, name.lower(), f"({name}+)")[i % 3]
+        full, small = _full_and_small(text)
+        assert small == full, text
+
+
+def test_expressions_parse_as_with_the_whole_table() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    names = _names()
+    word = st.one_of(
+        st.sampled_from(names),
+        st.sampled_from(names).map(str.lower),
+        st.sampled_from(["foo", "bar-1.0", "BSD 3-Clause", "gpl", "2.0", "mit-0", "Apache"]),
+    )
+    op = st.sampled_from([" AND ", " or ", " WITH ", " with ", "  OR  ", " and "])
+
+    @st.composite
+    def expression(draw: st.DrawFn) -> str:
+        parts = [draw(word)]
+        for _ in range(draw(st.integers(0, 3))):
+            parts += [draw(op), draw(word)]
+        text = "".join(parts)
+        return f"({text})" if draw(st.booleans()) else text
+
+    @settings(max_examples=400, deadline=None)
+    @given(expression())
+    def check(text: str) -> None:
+        full, small = _full_and_small(text)
+        assert small == full, text
+
+    check()
+
+
+@pytest.fixture
+def expression_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The policy's parsed-expression cache in a temp file, this process's memory of it empty;
+    ``expression_cache()`` starts again as a new process would (same file)."""
+    from codeguard.licenses import policy as policy_module
+    from codeguard.licenses.cache import StampedCache
+
+    path = tmp_path / "expressions.json"
+
+    def fresh() -> StampedCache:
+        store = StampedCache("expressions.json", path=path)
+        monkeypatch.setattr(policy_module, "_PARSED", {})
+        monkeypatch.setattr(policy_module, "_STORE", [store])
+        return store
+
+    fresh()
+    return fresh
+
+
+def test_the_default_policy_decides_as_with_the_whole_table(
+    monkeypatch: pytest.MonkeyPatch, expression_cache: Any
+) -> None:
+    from codeguard.licenses import policy as policy_module
+    from codeguard.licenses.cache import StampedCache
+
+    pairs = [(c["origin"], c["project"]) for c in CASES]
+    small = [load_policy().decide(o, p) for o, p in pairs]
+    whole = _whole_spdx_licensing()
+    with monkeypatch.context() as m:
+        m.setattr(policy_module, "_licensing", lambda _expression: whole)
+        m.setattr(policy_module, "_PARSED", {})
+        m.setattr(policy_module, "_STORE", [StampedCache("x", path=Path(os.devnull) / "x")])  # uncached
+        assert [load_policy().decide(o, p) for o, p in pairs] == small
+
+
+def test_parsed_expressions_are_cached_across_processes(
+    monkeypatch: pytest.MonkeyPatch, expression_cache: Any
+) -> None:
+    from codeguard.licenses import policy as policy_module
+
+    pairs = [(c["origin"], c["project"]) for c in CASES]
+    first = expression_cache()
+    verdicts = [load_policy().decide(o, p) for o, p in pairs]
+    distinct = {e for pair in pairs for e in pair if e and e.strip()}
+    assert (first.hits, first.misses) == (0, len(distinct))
+    again = expression_cache()  # a new process: the file answers, nothing is parsed
+
+    def refuse(expression: str) -> Any:
+        raise AssertionError(f"parsed {expression!r} again")
+
+    monkeypatch.setattr(policy_module, "_licensing", refuse)
+    assert [load_policy().decide(o, p) for o, p in pairs] == verdicts
+    assert (again.hits, again.misses) == (len(distinct), 0)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "not json {",
+        '{"format": 1, "detector": "STAMP", "entries": {"GPL-2.0-only OR MIT": {"tree": {"op": "NOT"}}}}',
+        '{"format": 1, "detector": "STAMP", "entries": {"GPL-2.0-only OR MIT": {"tree": [1]}}}',
+        '{"format": 1, "detector": "STAMP", "entries": {"GPL-2.0-only OR MIT": "MIT"}}',
+    ],
+)
+def test_a_corrupt_expression_cache_is_ignored_and_rewritten(expression_cache: Any, stored: str) -> None:
+    from codeguard.licenses.policy import parse_expression
+
+    store = expression_cache()
+    store.path.write_text(stored.replace("STAMP", store.stamp))
+    store = expression_cache()
+    tree = parse_expression("GPL-2.0-only OR MIT")
+    assert tree is not None and tree.op == "OR" and [a.key for a in tree.args] == ["GPL-2.0-only", "MIT"]
+    assert store.misses == 1
+    data = json.loads(store.path.read_text())
+    assert data["entries"]["GPL-2.0-only OR MIT"] == {"tree": {"op": "OR", "args": ["GPL-2.0-only", "MIT"]}}
+
+
+# -- the loaded policy, cached per user by the bytes of its files ----------------------------------
+def test_a_cached_policy_is_the_policy_its_files_say(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeguard.licenses import policy as policy_module
+
+    monkeypatch.setenv("CODEGUARD_CACHE_DIR", str(tmp_path / "cache"))
+    read = load_policy()  # from the YAML files, stored
+    assert (tmp_path / "cache" / "licenses" / policy_module.POLICIES_FILE).is_file()
+
+    def refuse(*_: Any) -> Any:
+        raise AssertionError("the YAML files were read again")
+
+    with monkeypatch.context() as m:
+        m.setattr(policy_module, "_read_policy", refuse)
+        cached = load_policy()
+    assert cached == read and cached is not read
+    assert cached.decide("GPL-3.0-only", "MIT") == read.decide("GPL-3.0-only", "MIT")
+    # Another policy file, then the same file changed: each is read, never a stale copy.
+    own = _write(tmp_path, "rules:\n  - id: X1\n    level: warning\n    when: {origin: [strong-copyleft]}\n")
+    assert [r.id for r in load_policy(own).rules] == ["X1"]
+    own.write_text("rules:\n  - id: X2\n    level: error\n    when: {origin: [strong-copyleft]}\n")
+    assert [(r.id, r.level) for r in load_policy(own).rules] == [("X2", "error")]
+
+
+def test_an_invalid_policy_is_reported_every_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODEGUARD_CACHE_DIR", str(tmp_path / "cache"))
+    bad = _write(tmp_path, "rules:\n  - id: X1\n    level: fatal\n    when: {origin: [strong-copyleft]}\n")
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="level 'fatal'"):
+            load_policy(bad)
+
+
+@pytest.mark.parametrize(
+    "damage", ["{not json", '{"format": 1, "detector": "S", "entries": {"K": {"rules": 3}}}']
+)
+def test_a_corrupt_policy_cache_is_ignored_and_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    from codeguard.licenses import policy as policy_module
+
+    monkeypatch.setenv("CODEGUARD_CACHE_DIR", str(tmp_path / "cache"))
+    read = load_policy()
+    cache = tmp_path / "cache" / "licenses" / policy_module.POLICIES_FILE
+    data = json.loads(cache.read_text())
+    [key] = data["entries"]
+    cache.write_text(damage.replace('"S"', json.dumps(data["detector"])).replace('"K"', json.dumps(key)))
+    assert load_policy() == read
+    assert json.loads(cache.read_text())["entries"][key]["rules"] == data["entries"][key]["rules"]
+
+
+def test_the_policy_cache_keeps_a_few_policies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codeguard.licenses import policy as policy_module
+
+    monkeypatch.setenv("CODEGUARD_CACHE_DIR", str(tmp_path / "cache"))
+    for i in range(policy_module.MAX_POLICIES + 3):
+        own = _write(
+            tmp_path, f"rules:\n  - id: X{i}\n    level: note\n    when: {{origin: [strong-copyleft]}}\n"
+        )
+        assert [r.id for r in load_policy(own).rules] == [f"X{i}"]
+    cache = tmp_path / "cache" / "licenses" / policy_module.POLICIES_FILE
+    entries = json.loads(cache.read_text())["entries"]
+    assert len(entries) == policy_module.MAX_POLICIES
+    assert [e["rules"][0]["id"] for e in entries.values()][-1] == f"X{policy_module.MAX_POLICIES + 2}"

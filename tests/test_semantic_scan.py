@@ -8,7 +8,10 @@ tests/test_default_model.py.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,6 +100,39 @@ def test_rescan_embeds_only_changed_chunks(
     (project / "ranges.py").write_text(REWRITTEN.replace("out = []", "out = list()"))
     _, changed, _ = scan_json(project, index_dir, "--model", model)
     assert changed["stats"]["semantic"]["embedded"] == 1
+
+
+def test_a_rescan_of_unchanged_chunks_never_loads_the_encoder(
+    model: Path, reference_corpus: Corpus, index_dir: Path, project: Path, add_json: Any, tmp_path: Path
+) -> None:
+    """All chunks in the embedding cache: onnxruntime and tokenizers are not even imported, and
+    the findings are those of the scan that embedded them."""
+    add_json(reference_corpus.root, index_dir, "--model", model)
+    env = os.environ | {"CODEGUARD_EMBEDDING_CACHE": str(tmp_path / "embeddings.sqlite")}
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['codeguard', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('codeguard', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('loaded', 'onnxruntime' in sys.modules, 'tokenizers' in sys.modules, file=sys.stderr)\n"
+    )
+    args = ["scan", str(project), "--index", str(index_dir), "--model", str(model), "--format", "json"]
+
+    def scan() -> tuple[dict[str, Any], str]:
+        run = subprocess.run(
+            [sys.executable, "-c", code, *args, "--fail-on", "none"], capture_output=True, text=True, env=env
+        )
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout), run.stderr
+
+    first, err = scan()
+    assert first["stats"]["semantic"]["embedded"] > 0 and "loaded True True" in err
+    assert first["stats"]["semantic"]["seconds_encoder_open"] >= 0
+    again, err = scan()
+    stats = again["stats"]["semantic"]
+    assert stats["embedded"] == 0 and stats["cache_hits"] == stats["chunks_considered"] > 0
+    assert "loaded False False" in err and "seconds_encoder_open" not in stats
+    assert again["findings"] == first["findings"]
 
 
 def test_index_embedded_by_another_model_or_dimension_is_exit_4(

@@ -11,7 +11,6 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -218,6 +217,8 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], jobs: int, min_parall
     if jobs <= 1 or len(items) < min_parallel:
         yield from map(fn, items)
         return
+    from concurrent.futures import ProcessPoolExecutor  # multiprocessing: only for real pools
+
     chunksize = max(1, min(32, len(items) // (jobs * 8)))
     with ProcessPoolExecutor(max_workers=jobs, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         try:

@@ -12,6 +12,7 @@ from codeguard.licenses.packages import Packages, attribute, directory_reader, f
 from codeguard.licenses.project import (
     LICENSE_FILE_RE,
     directory_license,
+    header_cache,
     header_license,
     project_root,
     read_head,
@@ -61,6 +62,7 @@ def license_report(root: Path, exclude: tuple[str, ...] = (), own: tuple[Path, .
     skipped: list[dict[str, str]] = []
     n = 0
     configured = {p.resolve() for p in own}
+    headers = header_cache()
     for item in items:
         if isinstance(item, Skip):
             skipped.append({"path": item.path, "reason": item.reason})
@@ -80,12 +82,13 @@ def license_report(root: Path, exclude: tuple[str, ...] = (), own: tuple[Path, .
             for m in _detect(text.decode("utf-8", "replace")):
                 files.append(_row(item.relpath, m.spdx, m.start_line, m.end_line, m.score, m.kind))
         else:
-            found = header_license(text)
+            found = header_license(text, headers)
             if found:
                 row = _row(
                     item.relpath, found.expression, found.start_line, found.end_line, found.score, found.kind
                 )
                 files.append({**row, **_resolved(packages, item.relpath, found.to_json())})
+    headers.flush()
     proj = project_root(root)
     tree = directory_license(proj)
     return {

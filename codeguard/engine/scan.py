@@ -607,9 +607,12 @@ def _license_findings(analyzed: list[Analyzed], policy: Policy, project: str | N
     """Project files whose own license notice conflicts with the project's license."""
     if not project:
         return []
+    from codeguard.licenses.project import header_cache
+
     out: list[LicenseFinding] = []
+    headers = header_cache()  # headers seen before are not detected again (no rule index load)
     for a in analyzed:
-        found = header_license(a.source)
+        found = header_license(a.source, headers)
         if found is None:
             continue
         v = policy.decide(found.expression, project)
@@ -628,6 +631,7 @@ def _license_findings(analyzed: list[Analyzed], policy: Policy, project: str | N
                 v.help,
             )
         )
+    headers.flush()
     return sorted(out, key=lambda f: f.path)
 
 

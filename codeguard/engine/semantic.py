@@ -94,7 +94,7 @@ def load_semantic(
             f"the index was embedded with model {vectors.model_id}, but no model is installed; pass "
             "--model DIR (the model directory it was built with) or scan with --no-ml"
         )
-    encoder = Encoder.load(model_dir)
+    encoder = Encoder.load(model_dir, lazy=True)  # the ONNX session only if a chunk must be embedded
     if encoder.card.model_id != vectors.model_id or encoder.dim != vectors.dim:
         raise EmbeddingModelMismatch(
             f"the index was embedded with model {vectors.model_id} ({vectors.dim} dimensions), but "
@@ -198,6 +198,8 @@ def semantic_findings(
     else:
         qvecs = sem.encoder.embed(texts)
         sem.stats |= {"embedded": len(texts)}
+    if sem.encoder.seconds_open is not None:
+        sem.stats["seconds_encoder_open"] = round(sem.encoder.seconds_open, 3)
     t_embed = time.perf_counter()
     own = own or OwnCopies()
     # One more neighbour where a file's own indexed copy will take a place (and is dropped).

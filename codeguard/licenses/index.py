@@ -42,6 +42,7 @@ import numpy as np
 
 from codeguard.errors import IndexUnavailable
 from codeguard.licenses import ruledb, ruleset
+from codeguard.licenses.cache import default_cache_dir as default_cache_dir  # one place for both caches
 from codeguard.licenses.ruleset import KIND_CODE as KIND_CODE  # re-exported: match.py, detect.py
 from codeguard.licenses.ruleset import KINDS as KINDS
 from codeguard.licenses.ruleset import Ruleset
@@ -240,16 +241,6 @@ def _build_arrays(rules: Ruleset) -> tuple[dict[str, np.ndarray], dict[str, obje
     )
     meta: dict[str, object] = {"format": FORMAT_VERSION, "k": K, **rules.meta}
     return arrays, meta
-
-
-def default_cache_dir() -> Path:
-    """``$CODEGUARD_CACHE_DIR`` or the per-user cache directory (platformdirs)."""
-    env = os.environ.get("CODEGUARD_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("codeguard"))
 
 
 def index_path(cache_dir: Path | None = None) -> Path:

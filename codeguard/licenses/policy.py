@@ -12,19 +12,25 @@ copy itself, and the verdict's reason says which.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from codeguard.errors import ConfigError
 
-# libyaml's parser where PyYAML was built with it (the same nodes and values, ~10x faster: the
-# rule files are read on every scan).
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+@cache
+def _loader() -> type:
+    """libyaml's parser where PyYAML was built with it (the same nodes and values, ~10x faster).
+    PyYAML is imported only when a policy file is read, not when its loaded form is cached."""
+    import yaml
+
+    loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return loader
+
 
 LEVELS = ("none", "note", "warning", "error")
 SEVERITY = {name: i for i, name in enumerate(LEVELS)}
@@ -151,15 +157,14 @@ class Policy:
         verdicts = [self._decide_origin(origin_expr, p) for p in project_leaves]
         return max(verdicts, key=lambda v: v.severity)
 
-    def _decide_origin(self, expr: Any, project: str) -> Verdict:
+    def _decide_origin(self, expr: Expr | None, project: str) -> Verdict:
         if expr is None:
             return self._decide_leaf("unknown", project)
-        kind = type(expr).__name__
-        if kind == "OR":
+        if expr.op == "OR":
             return min((self._decide_origin(a, project) for a in expr.args), key=lambda v: v.severity)
-        if kind == "AND":
+        if expr.op == "AND":
             return max((self._decide_origin(a, project) for a in expr.args), key=lambda v: v.severity)
-        return self._decide_leaf(_key(expr), project)
+        return self._decide_leaf(expr.key, project)
 
     def _decide_leaf(self, origin: str, project: str) -> Verdict:
         if any(fnmatch.fnmatchcase(origin, p) for p in self.allow_licenses):
@@ -233,34 +238,95 @@ def _database_category(key: str) -> str:
         return "unknown"
 
 
-@cache
-def _licensing() -> Any:
-    from license_expression import get_spdx_licensing
+def _licensing(expression: str) -> Any:
+    """license-expression's SPDX licensing, as far as ``expression`` needs it (imported and
+    built only when an expression is parsed)."""
+    from codeguard.licenses.spdx import spdx_licensing_for
 
-    return get_spdx_licensing()
+    return spdx_licensing_for(expression)
 
 
-def parse_expression(expression: str | None) -> Any:
+@dataclass(frozen=True)
+class Expr:
+    """A license expression as the policy reads it: an AND or OR of parts, or one license key
+    (``X WITH E`` being one key)."""
+
+    op: str  # "AND" | "OR" | "" (a license)
+    args: tuple[Expr, ...] = ()
+    key: str = ""
+
+    def to_json(self) -> object:
+        return {"op": self.op, "args": [a.to_json() for a in self.args]} if self.op else self.key
+
+    @classmethod
+    def from_json(cls, node: object) -> Expr:
+        """The inverse of ``to_json``; ValueError for anything it cannot have written."""
+        if isinstance(node, str):
+            return cls("", key=node)
+        if isinstance(node, dict) and node.get("op") in ("AND", "OR") and isinstance(node.get("args"), list):
+            return cls(str(node["op"]), tuple(cls.from_json(a) for a in node["args"]))
+        raise ValueError(f"not a stored expression: {node!r}")
+
+
+def _tree(parsed: Any) -> Expr:
+    """license-expression's parse as an ``Expr``."""
+    kind = type(parsed).__name__
+    if kind in ("OR", "AND"):
+        return Expr(kind, tuple(_tree(a) for a in parsed.args))
+    return Expr("", key=_key(parsed))
+
+
+def _parse(expression: str) -> Expr | None:
+    try:
+        parsed = _licensing(expression).parse(expression, validate=False)
+    except Exception:  # noqa: BLE001 - license-expression raises several error types
+        return None
+    return None if parsed is None else _tree(parsed)
+
+
+# Parsed expressions of this process, and the per-user cache of them (codeguard.licenses.cache):
+# a scan judges the same few expressions (the project's, its origins') run after run.
+EXPRESSIONS_FILE = "expressions.json"
+_PARSED: dict[str, Expr | None] = {}
+_STORE: list[Any] = []  # the StampedCache, opened on first use
+
+
+def parse_expression(expression: str | None) -> Expr | None:
     """Parse an SPDX expression leniently (unknown ids kept as-is); None when empty or invalid."""
     if not expression or not expression.strip():
         return None
+    if expression in _PARSED:
+        return _PARSED[expression]
+    if not _STORE:
+        from codeguard.licenses.cache import StampedCache
+
+        _STORE.append(StampedCache(EXPRESSIONS_FILE))
+    store = _STORE[0]
+    stored = store.get(expression)
     try:
-        return _licensing().parse(expression, validate=False)
-    except Exception:  # noqa: BLE001 - license-expression raises several error types
-        return None
+        if not isinstance(stored, dict) or "tree" not in stored:
+            raise ValueError("not cached")
+        tree = None if stored["tree"] is None else Expr.from_json(stored["tree"])
+        store.hits += 1
+    except ValueError:
+        store.misses += 1
+        tree = _parse(expression)
+        store.put(expression, {"tree": None if tree is None else tree.to_json()})
+    _PARSED[expression] = tree
+    return tree
 
 
 def normalize_expression(expression: str) -> str:
     """Canonical SPDX rendering (``gpl-2.0+`` -> ``GPL-2.0-or-later``); raises ConfigError."""
     try:
-        return str(_licensing().parse(expression, validate=False))
+        return str(_licensing(expression).parse(expression, validate=False))
     except Exception as exc:  # noqa: BLE001
         raise ConfigError(f"Invalid SPDX license expression {expression!r}: {exc}") from None
 
 
 def validate_expression(expression: str) -> list[str]:
     """Problems with an SPDX expression (unknown ids, syntax); empty when valid."""
-    info = _licensing().validate(expression)
+    info = _licensing(expression).validate(expression)
     return list(info.errors)
 
 
@@ -271,12 +337,12 @@ def _key(symbol: Any) -> str:
     return str(getattr(symbol, "key", symbol))
 
 
-def _leaves(expr: Any) -> list[str]:
+def _leaves(expr: Expr | None) -> list[str]:
     if expr is None:
         return []
-    if type(expr).__name__ in ("OR", "AND"):
+    if expr.op:
         return [leaf for a in expr.args for leaf in _leaves(a)]
-    return [_key(expr)]
+    return [expr.key]
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -287,9 +353,11 @@ def _default_file(name: str) -> Path:
 @cache
 def load_categories(path: str | None = None) -> dict[str, str]:
     """SPDX key -> category from a categories file (default: rules/categories.yaml)."""
+    import yaml
+
     file = Path(path) if path else _default_file("categories.yaml")
     node = _compose(file)
-    data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader) or {}
+    data = yaml.load(file.read_text(encoding="utf-8"), Loader=_loader()) or {}
     cats = data.get("categories") if isinstance(data, dict) else None
     if not isinstance(cats, dict):
         raise ConfigError(f"{file}:{_line(node)}: expected a 'categories' mapping")
@@ -309,6 +377,8 @@ _EXCEPTION_KEYS = {"name", "grants", "reason", "covers_copy", "aliases"}
 @cache
 def load_exceptions(path: str | None = None) -> dict[str, LicenseException]:
     """Exception id -> what it grants, from an exceptions file (default: rules/exceptions.yaml)."""
+    import yaml
+
     file = Path(path) if path else _default_file("exceptions.yaml")
     root = _compose(file)
     top = _mapping(root) if isinstance(root, yaml.MappingNode) else {}
@@ -348,11 +418,108 @@ def load_exceptions(path: str | None = None) -> dict[str, LicenseException]:
     return out
 
 
+# Loaded policies by the bytes of their files (codeguard.licenses.cache): a scan reads the same
+# three YAML files every time, and PyYAML's import and parse cost ~0.02 s of its start-up here.
+POLICIES_FILE = "policies.json"
+# Policies kept (~30 KB each, read by every scan): the few a developer's projects use.
+MAX_POLICIES = 8
+
+
 def load_policy(path: Path | None = None, categories: str | None = None) -> Policy:
-    """Load and validate a policy file; every problem names the file, key and line."""
+    """Load and validate a policy file; every problem names the file, key and line.
+
+    A policy loaded before from the same bytes (policy, categories and exceptions files) comes
+    from the per-user cache; invalid files are never cached, so their errors are reported each
+    time."""
     file = path or _default_file("policy.yaml")
     if not file.is_file():
         raise ConfigError(f"Policy file not found: {file}")
+    sources = [file, Path(categories) if categories else _default_file("categories.yaml")]
+    sources.append(_default_file("exceptions.yaml"))
+    try:
+        digest = hashlib.sha256()
+        for f in sources:
+            data = f.read_bytes()
+            digest.update(f"{f}\0{len(data)}\0".encode("utf-8", "surrogateescape") + data)
+    except OSError:
+        return _read_policy(file, categories)  # let the reader say what is wrong
+    from codeguard.licenses.cache import StampedCache
+
+    store = StampedCache(POLICIES_FILE, max_entries=MAX_POLICIES)
+    key = digest.hexdigest()
+    try:
+        return _policy_from_json(store.get(key))
+    except (TypeError, ValueError, KeyError, AttributeError):
+        policy = _read_policy(file, categories)
+        store.put(key, _policy_to_json(policy))
+        return policy
+
+
+def _policy_to_json(p: Policy) -> dict[str, Any]:
+    return {
+        "rules": [asdict(r) for r in p.rules],
+        "allow_licenses": list(p.allow_licenses),
+        "allow_sources": list(p.allow_sources),
+        "path": p.path,
+        "categories": dict(p.categories),
+        "exceptions": {k: asdict(e) for k, e in p.exceptions.items()},
+    }
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"not a string: {value!r}")
+    return value
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"not a list of strings: {value!r}")
+    return tuple(_str(v) for v in value)
+
+
+def _condition_from_json(node: Any) -> Condition:
+    return Condition(
+        **{k: _strs(node[k]) for k in ("origin", "project", "origin_license", "project_license")}
+    )
+
+
+def _policy_from_json(node: Any) -> Policy:
+    """The inverse of ``_policy_to_json``; TypeError, ValueError, KeyError or AttributeError for
+    anything else."""
+    if not isinstance(node, dict):
+        raise ValueError("no cached policy")
+    rules = [
+        Rule(
+            **{k: _str(r[k]) for k in ("id", "name", "level", "message", "help")},
+            when=_condition_from_json(r["when"]),
+            exceptions=tuple(_condition_from_json(c) for c in r["exceptions"]),
+        )
+        for r in node["rules"]
+    ]
+    categories = node["categories"]
+    exceptions: dict[str, LicenseException] = {}
+    for k, e in node["exceptions"].items():
+        if not isinstance(e["covers_copy"], bool):
+            raise ValueError("bad exception")
+        fields = {f: _str(e[f]) for f in ("id", "name", "grants", "reason", "phrase")}
+        exceptions[_str(k)] = LicenseException(**fields, covers_copy=e["covers_copy"])
+    if not isinstance(categories, dict) or not all(isinstance(v, str) for v in categories.values()):
+        raise ValueError("bad categories")
+    return Policy(
+        rules,
+        _strs(node["allow_licenses"]),
+        _strs(node["allow_sources"]),
+        _str(node["path"]),
+        dict(categories),
+        exceptions,
+    )
+
+
+def _read_policy(file: Path, categories: str | None) -> Policy:
+    """A policy from its YAML files, validated."""
+    import yaml
+
     root = _compose(file)
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(
@@ -398,6 +565,8 @@ def load_policy(path: Path | None = None, categories: str | None = None) -> Poli
 
 
 def _rule(file: Path, node: Any, errors: list[str]) -> Rule | None:
+    import yaml
+
     if not isinstance(node, yaml.MappingNode):
         errors.append(f"{file}:{_line(node)}: a rule must be a mapping")
         return None
@@ -446,6 +615,8 @@ def _rule(file: Path, node: Any, errors: list[str]) -> Rule | None:
 
 def _condition(file: Path, where: str, node: Any, errors: list[str]) -> Condition:
     """A 'when' or exception mapping, validated (unknown keys and categories are errors)."""
+    import yaml
+
     if not isinstance(node, yaml.MappingNode):
         errors.append(f"{file}:{_line(node)}: '{where}' must be a mapping")
         return Condition()
@@ -469,12 +640,14 @@ def _condition(file: Path, where: str, node: Any, errors: list[str]) -> Conditio
 
 
 def _compose(file: Path) -> Any:
+    import yaml
+
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read {file}: {exc}") from None
     try:
-        return yaml.compose(text, Loader=_Loader)
+        return yaml.compose(text, Loader=_loader())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: invalid YAML: {exc}") from None
 
@@ -484,6 +657,8 @@ def _mapping(node: Any) -> dict[str, tuple[Any, Any]]:
 
 
 def _str_list(file: Path, key: str, node: Any, errors: list[str]) -> tuple[str, ...]:
+    import yaml
+
     if isinstance(node, yaml.ScalarNode):
         return (str(node.value),)
     if not isinstance(node, yaml.SequenceNode) or not all(isinstance(v, yaml.ScalarNode) for v in node.value):

@@ -8,12 +8,14 @@ What cannot be decided stays ``None`` (unknown), never guessed.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codeguard.licenses.cache import LicenseFileCache, StampedCache
 from codeguard.licenses.metadata import PARSERS, Declared, declared_in
 
 LICENSE_FILE_RE = re.compile(
@@ -70,8 +72,18 @@ def read_head(path: Path, limit: int = MAX_LICENSE_FILE_BYTES) -> bytes:
         return fh.read(limit)
 
 
-def tree_license(names: list[str], read: Callable[[str], bytes | None]) -> TreeLicense:
-    """License of a tree from its top-level file ``names``; ``read`` returns a file's bytes."""
+def _license_file_expressions(text: str) -> list[str]:
+    """The SPDX expressions stated in a license file's text, in order, each once."""
+    return list(dict.fromkeys(m.spdx for m in _detect(text) if m.spdx))
+
+
+def tree_license(
+    names: list[str], read: Callable[[str], bytes | None], cache: LicenseFileCache | None = None
+) -> TreeLicense:
+    """License of a tree from its top-level file ``names``; ``read`` returns a file's bytes.
+
+    What license files state comes from ``cache`` (default: the per-user one) when their text
+    was seen before."""
     evidence: list[dict[str, Any]] = []
     declared: list[Declared] = []
     for name in sorted(names):
@@ -92,16 +104,17 @@ def tree_license(names: list[str], read: Callable[[str], bytes | None]) -> TreeL
         if raw is None:
             continue
         text = raw[:MAX_LICENSE_FILE_BYTES].decode("utf-8", "replace")
-        found = [m for m in _detect(text) if m.spdx]
-        exprs = list(dict.fromkeys(m.spdx for m in found))
+        cache = cache or LicenseFileCache()
+        exprs = cache.expressions(text, _license_file_expressions)
         evidence.append({"file": name, "kind": "license-file", "license": join_expressions(exprs)})
         from_files.extend(exprs)
     explicit = [d.expression for d in declared if d.expression]
     return TreeLicense(join_expressions(explicit) or join_expressions(from_files), evidence)
 
 
-def directory_license(root: Path) -> TreeLicense:
-    """License of a directory tree from its top-level files."""
+def directory_license(root: Path, cache: LicenseFileCache | None = None) -> TreeLicense:
+    """License of a directory tree from its top-level files (license files' detections through
+    ``cache``, default: the per-user one)."""
     try:
         names = [p.name for p in root.iterdir() if p.is_file()]
     except OSError:
@@ -113,7 +126,7 @@ def directory_license(root: Path) -> TreeLicense:
         except OSError:
             return None
 
-    return tree_license(names, read)
+    return tree_license(names, read, cache)
 
 
 @dataclass(frozen=True)
@@ -131,8 +144,20 @@ class FileLicense:
         return {"license": self.expression, "kind": self.kind, "pointer": self.pointer}
 
 
-def header_license(source: bytes) -> FileLicense | None:
-    """The license a source file declares in its header (SPDX tag or notice), if any."""
+# Detected headers kept per user (codeguard.licenses.cache): ~150 bytes each.
+HEADERS_FILE = "headers.json"
+MAX_HEADERS = 1024
+
+
+def header_cache() -> StampedCache:
+    """The per-user cache of detected headers (stores written by its ``flush``)."""
+    return StampedCache(HEADERS_FILE, max_entries=MAX_HEADERS)
+
+
+def header_license(source: bytes, cache: StampedCache | None = None) -> FileLicense | None:
+    """The license a source file declares in its header (SPDX tag or notice), if any; with a
+    ``cache``, a header seen before is not detected again (new ones are stored without writing:
+    the caller flushes it)."""
     head = source[:HEADER_BYTES]
     cut = 0
     for _ in range(HEADER_LINES):
@@ -143,6 +168,41 @@ def header_license(source: bytes) -> FileLicense | None:
     head = head[:cut]
     if not _HINT_RE.search(head):
         return None
+    if cache is None:
+        return _header_license(head)
+    key = hashlib.sha256(head).hexdigest()
+    stored = cache.get(key)
+    if isinstance(stored, dict):
+        try:
+            found = None if stored.get("none") is True else _file_license_from_json(stored)
+            cache.hits += 1
+            return found
+        except (KeyError, TypeError, ValueError):
+            pass
+    cache.misses += 1
+    found = _header_license(head)
+    cache.put(key, {"none": True} if found is None else asdict(found), write=False)
+    return found
+
+
+def _file_license_from_json(node: dict[str, Any]) -> FileLicense:
+    values = {k: node[k] for k in ("expression", "start_line", "end_line", "score", "kind", "pointer")}
+    types = {
+        "expression": str,
+        "start_line": int,
+        "end_line": int,
+        "score": float,
+        "kind": str,
+        "pointer": bool,
+    }
+    for k, t in types.items():
+        if not isinstance(values[k], t) or (t is int and isinstance(values[k], bool)):
+            raise ValueError(f"bad {k}")
+    return FileLicense(**values)
+
+
+def _header_license(head: bytes) -> FileLicense | None:
+    """The license a header (the first lines of a file, with a hint of one) declares."""
     matches = [m for m in _detect(head.decode("utf-8", "replace")) if m.spdx]
     if not matches:
         return None

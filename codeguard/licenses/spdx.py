@@ -133,6 +133,56 @@ def _flatten(expr: Any) -> list[Any]:
     return out
 
 
+# How license-expression's tokenizer splits text before it matches license names: lowercased,
+# at whitespace and parentheses (license_expression._pyahocorasick.get_tokens).
+_NAME_TOKENS = re.compile(r"[^\s()]+|[()]")
+
+
+def _name_tokens(text: str) -> str:
+    return " ".join(_NAME_TOKENS.findall(text.lower()))
+
+
+@lru_cache(maxsize=1)
+def _spdx_entries() -> tuple[list[dict[str, Any]], list[tuple[str, ...]]]:
+    """license-expression's SPDX symbols as ``get_spdx_licensing`` builds them (its vendored
+    ScanCode index, SPDX keys first), and the tokenized names (key, aliases) of each."""
+    from license_expression import get_license_index
+
+    entries = [
+        {
+            "key": lic.get("spdx_license_key", ""),
+            "aliases": lic.get("other_spdx_license_keys", []),
+            "is_deprecated": lic.get("is_deprecated", False),
+            "is_exception": lic.get("is_exception", False),
+        }
+        for lic in get_license_index()
+        if lic.get("spdx_license_key")
+    ]
+    names = [tuple(_name_tokens(n) for n in (e["key"], *e["aliases"]) if n) for e in entries]
+    return entries, names
+
+
+@lru_cache(maxsize=256)
+def _licensing_of(chosen: tuple[int, ...]) -> Licensing:
+    entries, _ = _spdx_entries()
+    return Licensing([LicenseSymbol(**entries[i]) for i in chosen])
+
+
+def spdx_licensing_for(expression: str) -> Licensing:
+    """A Licensing that parses and validates ``expression`` exactly as license-expression's
+    ``get_spdx_licensing()`` does, made of only the SPDX symbols whose key or an alias occurs in
+    it: building all 2,400 symbols and their matching automaton cost 0.03-0.1 s of every scan.
+
+    Its tokenizer matches a name where the name's tokens occur in a row among the text's, so a
+    symbol whose tokens do not occur that way cannot match; keeping every symbol that passes the
+    weaker substring test below keeps every match, in the table's order (no two symbols share
+    a name: license-expression refuses such tables)."""
+    text = _name_tokens(expression)
+    _, names = _spdx_entries()
+    chosen = tuple(i for i, ns in enumerate(names) if any(n and n in text for n in ns))
+    return _licensing_of(chosen)
+
+
 def parse(expression: str) -> Any:
     """Parse a license expression; ExpressionError when it is malformed."""
     return _LICENSING.parse(expression, validate=False, strict=False)

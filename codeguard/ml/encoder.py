@@ -37,75 +37,60 @@ PREFIX_CHARS_PER_TOKEN = 5
 
 @dataclass
 class Encoder:
-    """A loaded model directory: tokenizer, ONNX session, pair head and card."""
+    """A loaded model directory: tokenizer, ONNX session, pair head and card.
+
+    Loaded with ``lazy=True``, the card and the pair head are read at once and the tokenizer and
+    ONNX session (onnxruntime's import and the session build: about 0.15 s of a pre-commit scan
+    here) on the first call that embeds or tokenizes: a scan whose chunks are all in the
+    embedding cache never needs them."""
 
     card: ModelCard
-    session: Any  # onnxruntime.InferenceSession
-    tokenizer: Any  # tokenizers.Tokenizer
+    session: Any  # onnxruntime.InferenceSession (None until opened, when lazy)
+    tokenizer: Any  # tokenizers.Tokenizer (None until opened, when lazy)
     head: PairHead
     _input_names: tuple[str, ...] = ()
     workers: int = 1
+    model_dir: Path | None = None
+    seconds_open: float | None = None  # time the tokenizer and session took to load
 
     @property
     def dim(self) -> int:
         return self.card.dim
 
     @classmethod
-    def load(cls, model_dir: str | Path, threads: int = 0) -> Encoder:
+    def load(cls, model_dir: str | Path, threads: int = 0, lazy: bool = False) -> Encoder:
         """Load ``model_dir``; raise :class:`ModelUnavailable` saying what is wrong and what to do.
 
         ``threads``: texts embedded in parallel, one core each (0: the CPU count, at most 4).
+        ``lazy``: open the tokenizer and the ONNX session when first needed (the errors about
+        them are raised then).
         """
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
         model_dir = Path(model_dir)
         card = load_card(model_dir)
         for name in (ONNX_FILE, TOKENIZER_FILE):
             if not (model_dir / name).is_file():
                 raise ModelUnavailable(f"{model_dir / name} is missing; re-export the model")
-        try:
-            tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
-        except Exception as exc:  # noqa: BLE001 - the Rust side raises plain Exception
-            raise ModelUnavailable(f"{model_dir / TOKENIZER_FILE} is corrupt ({exc})") from None
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(card.max_length)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         workers = threads or min(
             MAX_WORKERS,
             len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
         )
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        try:
-            session = ort.InferenceSession(
-                str(model_dir / ONNX_FILE), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
-            raise ModelUnavailable(
-                f"{model_dir / ONNX_FILE} cannot be loaded ({exc}); re-export the model"
-            ) from None
-        inputs = tuple(i.name for i in session.get_inputs())
-        if "input_ids" not in inputs or "attention_mask" not in inputs:
-            raise ModelUnavailable(
-                f"{model_dir / ONNX_FILE} does not take input_ids/attention_mask: {inputs}"
-            )
-        out_dim = session.get_outputs()[0].shape[-1]
-        if isinstance(out_dim, int) and out_dim != card.dim:
-            raise ModelUnavailable(
-                f"{model_dir / ONNX_FILE} produces {out_dim}-dimensional embeddings but the card says "
-                f"{card.dim}; the files come from different models"
-            )
+        runtime = None if lazy else _open_runtime(model_dir, card)
         head = load_head(model_dir, card.dim, card.head.hidden, len(card.head.extra_features))
-        return cls(
-            card=card,
-            session=session,
-            tokenizer=tokenizer,
-            head=head,
-            _input_names=inputs,
-            workers=max(1, workers),
+        enc = cls(
+            card=card, session=None, tokenizer=None, head=head, workers=max(1, workers), model_dir=model_dir
         )
+        if runtime is not None:
+            enc._set_runtime(*runtime)
+        return enc
+
+    def open(self) -> None:
+        """Load the tokenizer and the ONNX session (once)."""
+        if self.session is None:
+            self._set_runtime(*_open_runtime(Path(self.model_dir or "."), self.card))
+
+    def _set_runtime(self, tokenizer: Any, session: Any, inputs: tuple[str, ...], seconds: float) -> None:
+        self.tokenizer, self.session, self._input_names = tokenizer, session, inputs
+        self.seconds_open = seconds
 
     def embed(
         self,
@@ -119,6 +104,7 @@ class Encoder:
         out = np.zeros((len(texts), self.card.dim), dtype=np.float32)
         if not texts:
             return out
+        self.open()
         encodings = self.tokenize(texts, max_length or self.card.max_length, prefix)
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
@@ -155,6 +141,7 @@ class Encoder:
         PREFIX_CHARS_PER_TOKEN * max_length characters (tokenizers split words at whitespace, so
         the prefix's tokens begin the text's tokens) and tokenized whole only if that yields fewer
         than ``max_length`` tokens."""
+        self.open()
         if max_length != self.card.max_length:
             self.tokenizer.enable_truncation(max_length)
         try:
@@ -181,6 +168,44 @@ class Encoder:
         n_extra = len(self.card.head.extra_features)
         features = pair_features(emb_a, emb_b, extra_features if n_extra else None, n_extra)
         return self.head.probability(features)
+
+
+def _open_runtime(model_dir: Path, card: ModelCard) -> tuple[Any, Any, tuple[str, ...], float]:
+    """(tokenizer, ONNX session, its input names, seconds it took) of a model directory."""
+    import time
+
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    t0 = time.perf_counter()
+    try:
+        tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
+    except Exception as exc:  # noqa: BLE001 - the Rust side raises plain Exception
+        raise ModelUnavailable(f"{model_dir / TOKENIZER_FILE} is corrupt ({exc})") from None
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(card.max_length)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(
+            str(model_dir / ONNX_FILE), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+        raise ModelUnavailable(
+            f"{model_dir / ONNX_FILE} cannot be loaded ({exc}); re-export the model"
+        ) from None
+    inputs = tuple(i.name for i in session.get_inputs())
+    if "input_ids" not in inputs or "attention_mask" not in inputs:
+        raise ModelUnavailable(f"{model_dir / ONNX_FILE} does not take input_ids/attention_mask: {inputs}")
+    out_dim = session.get_outputs()[0].shape[-1]
+    if isinstance(out_dim, int) and out_dim != card.dim:
+        raise ModelUnavailable(
+            f"{model_dir / ONNX_FILE} produces {out_dim}-dimensional embeddings but the card says "
+            f"{card.dim}; the files come from different models"
+        )
+    return tokenizer, session, inputs, time.perf_counter() - t0
 
 
 def _head(text: str, cut: int) -> str:

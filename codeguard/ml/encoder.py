@@ -125,7 +125,7 @@ class Encoder:
             return out
         row_of: dict[str, int] = {}
         rows = [row_of.setdefault(t, len(row_of)) for t in texts]
-        if len(row_of) < len(texts):  # a text's vector does not depend on its company: embed it once
+        if len(row_of) < len(texts):  # repeats (the same function in two files): embed each once
             unique: np.ndarray = self.embed(list(row_of), batch_size, max_length, prefix)[rows]
             return unique
         encodings = self.tokenize(texts, max_length or self.card.max_length, prefix)

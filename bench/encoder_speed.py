@@ -10,13 +10,19 @@ OpenJDK's java.base (Java), each looked up among all functions of its language a
 query's origin must rank first (@1) or among the first ten (@10). Files are split in two by a
 hash of their path: ``dev`` for choosing, ``test`` for reporting (never tuned on).
 
-Variants: the shipped encoder as it ran before (whole text tokenized, then truncated), as it
-runs now (only a prefix long enough for max_length tokens is tokenized: the same vectors), at
-a shorter max_length, and a static token-vector first stage (each vocabulary token embedded
-alone by the same encoder, a text = mean of its token vectors) alone and with the encoder
-re-ranking its top 50. No assertions; prints markdown tables, writes .bench/results/encoder_speed.json.
+Side by side: the shipped model as its card says (codeguard-minilm-v2, texts cut at 256
+tokens) and the same ONNX graph, tokenizer and head with texts cut at --other-length tokens
+(default 128: chosen on the dev split in issue 11, measured and not shipped). Both speeds are
+the median of --runs alternating runs over the same chunks; the recall columns are the mean
+over the three languages.
+
+Other variants: other max_length values, and a static token-vector first stage (each vocabulary
+token embedded alone by the same encoder, a text = mean of its token vectors) alone and with the
+encoder re-ranking its top 50. No assertions; prints markdown tables, writes
+.bench/results/encoder_speed.json.
 
 Usage:  python bench/encoder_speed.py [--model DIR] [--split test] [--queries 150] [--chunks 600]
+                                      [--other-length 128] [--lengths 96,64] [--runs 3]
 """
 
 from __future__ import annotations
@@ -158,42 +164,65 @@ def reranked(
     return r1 / len(truth), r10 / len(truth)
 
 
+def median(xs: list[float]) -> float:
+    return float(np.median(np.array(xs)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, default=REPO / "codeguard" / "_model")
     ap.add_argument("--split", choices=["dev", "test"], default="test")
     ap.add_argument("--queries", type=int, default=150, help="disguised copies per language")
     ap.add_argument("--chunks", type=int, default=600, help="stdlib index chunks timed")
-    ap.add_argument("--lengths", default="256,128", help="max_length values to measure")
+    ap.add_argument("--other-length", type=int, default=128, help="max_length compared with the card's")
+    ap.add_argument("--lengths", default="96,64", help="other max_length values to measure")
+    ap.add_argument("--runs", type=int, default=3, help="alternating timed runs of before and after")
+    ap.add_argument("--no-static", action="store_true", help="leave out the static first stage")
     args = ap.parse_args()
 
     from codeguard.ml.encoder import Encoder
 
     enc = Encoder.load(args.model)
-    lengths = [int(x) for x in args.lengths.split(",")]
-    results: dict[str, Any] = {"model": enc.card.model_id, "split": args.split}
+    before_len, after_len = enc.card.max_length, args.other_length
+    before_name = f"shipped: {before_len} tokens (card of {enc.card.model_id})"
+    after_name = f"other: {after_len} tokens (same model, inputs cut shorter)"
+    lengths = [int(x) for x in args.lengths.split(",") if x and int(x) not in (before_len, after_len)]
+    results: dict[str, Any] = {"model": enc.card.model_id, "split": args.split, "runs": args.runs}
 
     # -- speed on real index chunks ------------------------------------------------------------
     chunks, n_stdlib = index_chunks(args.chunks)
     enc.embed(chunks[:16])
-    variants: dict[str, Callable[[list[str]], np.ndarray]] = {
-        "before: whole text tokenized, 256": lambda t: enc.embed(t, prefix=False),
-    }
+    timings: dict[str, list[tuple[float, float]]] = {before_name: [], after_name: []}
+    for _ in range(args.runs):  # alternating, so that load on the shared machine hits both alike
+        for name, n in ((before_name, before_len), (after_name, after_len)):
+            _, wall, cpu = timed(lambda n=n: enc.embed(chunks, max_length=n))
+            timings[name].append((wall, cpu))
     for n in lengths:
-        variants[f"encoder, prefix tokenized, {n}"] = lambda t, n=n: enc.embed(t, max_length=n)
-    static = Static(enc)
-    variants["static token vectors"] = static.embed
-    speed_rows = []
-    for name, fn in variants.items():
-        _, wall, cpu = timed(lambda fn=fn: fn(chunks))
-        rate = len(chunks) / wall
-        speed_rows.append([name, f"{rate:.0f}", f"{len(chunks) / cpu:.0f}", f"{n_stdlib / rate:.0f}"])
-        results.setdefault("speed", {})[name] = {"chunks_per_s": rate, "chunks_per_cpu_s": len(chunks) / cpu}
+        _, wall, cpu = timed(lambda n=n: enc.embed(chunks, max_length=n))
+        timings[f"encoder, {n} tokens"] = [(wall, cpu)]
+    static = None
+    if not args.no_static:
+        static = Static(enc)
+        _, wall, cpu = timed(lambda: static.embed(chunks))
+        timings["static token vectors"] = [(wall, cpu)]
+    speed: dict[str, dict[str, float]] = {}
+    for name, runs in timings.items():
+        wall, cpu = median([w for w, _ in runs]), median([c for _, c in runs])
+        speed[name] = {
+            "chunks_per_s": len(chunks) / wall,
+            "chunks_per_cpu_s": len(chunks) / cpu,
+            "stdlib_embed_s": n_stdlib * wall / len(chunks),
+            "runs": len(runs),
+        }
+    results["speed"] = speed
     print(f"\n{len(chunks)} stdlib index chunks (of {n_stdlib:,}), model {enc.card.model_id}\n")
-    print("| variant | chunks/s (wall) | chunks per CPU-s | stdlib embedding, s (projected) |")
-    print("| --- | --- | --- | --- |")
-    for row in speed_rows:
-        print("| " + " | ".join(row) + " |")
+    print("| variant | runs | chunks/s (wall) | chunks per CPU-s | stdlib embedding, s (projected) |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, v in speed.items():
+        print(
+            f"| {name} | {v['runs']} | {v['chunks_per_s']:.0f} | {v['chunks_per_cpu_s']:.0f} "
+            f"| {v['stdlib_embed_s']:.0f} |"
+        )
 
     # -- origin recall for disguised copies ----------------------------------------------------
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,6 +234,7 @@ def main() -> None:
                         z.extract(name, java_dir)
         functions = corpus_functions(args.split, java_dir)
     rec_rows = []
+    per_variant: dict[str, list[tuple[float, float]]] = {}
     for lang, gallery in functions.items():
         if len(gallery) < 50:
             continue
@@ -212,24 +242,44 @@ def main() -> None:
         truth = np.array(rng.sample(range(len(gallery)), min(args.queries, len(gallery))))
         queries = [disguise(gallery[i], lang, rng) for i in truth]
         row = {}
-        tq = tg = None
-        for n in lengths:
+        vecs = {}
+        for name, n in [(before_name, before_len), (after_name, after_len)] + [
+            (f"encoder, {n} tokens", n) for n in lengths
+        ]:
             q, g = enc.embed(queries, max_length=n), enc.embed(gallery, max_length=n)
-            row[f"encoder {n}"] = recall(q, g, truth)
-            if n == lengths[0]:
-                tq, tg = q, g
-        sq, sg = static.embed(queries), static.embed(gallery)
-        row["static"] = recall(sq, sg, truth)
-        assert tq is not None and tg is not None
-        row[f"static top {RERANK} + encoder {lengths[0]}"] = reranked(sq, sg, tq, tg, truth)
+            row[name] = recall(q, g, truth)
+            vecs[n] = (q, g)
+        if static is not None:
+            sq, sg = static.embed(queries), static.embed(gallery)
+            row["static token vectors"] = recall(sq, sg, truth)
+            tq, tg = vecs[before_len]
+            row[f"static top {RERANK} + encoder {before_len}"] = reranked(sq, sg, tq, tg, truth)
         results.setdefault("recall", {})[lang] = {k: {"at1": v[0], "at10": v[1]} for k, v in row.items()}
         for k, (r1, r10) in row.items():
+            per_variant.setdefault(k, []).append((r1, r10))
             rec_rows.append([lang, str(len(gallery)), str(len(truth)), k, f"{r1:.3f}", f"{r10:.3f}"])
     print(f"\norigin recall, disguised copies, {args.split} split\n")
     print("| language | gallery | queries | variant | recall@1 | recall@10 |")
     print("| --- | --- | --- | --- | --- | --- |")
     for row_ in rec_rows:
         print("| " + " | ".join(row_) + " |")
+
+    # -- before / after ------------------------------------------------------------------------
+    print(f"\nbefore / after ({args.split} split; recall: mean over languages; speed: median of runs)\n")
+    print("| | chunks/s (wall) | chunks per CPU-s | stdlib embedding, s (projected) | recall@1 | recall@10 |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    summary = {}
+    for name in (before_name, after_name):
+        r = per_variant.get(name, [])
+        r1 = float(np.mean([a for a, _ in r])) if r else float("nan")
+        r10 = float(np.mean([b for _, b in r])) if r else float("nan")
+        v = speed[name]
+        summary[name] = v | {"recall_at1": r1, "recall_at10": r10}
+        print(
+            f"| {name} | {v['chunks_per_s']:.0f} | {v['chunks_per_cpu_s']:.0f} | {v['stdlib_embed_s']:.0f} "
+            f"| {r1:.3f} | {r10:.3f} |"
+        )
+    results["before_after"] = summary
     out = REPO / ".bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "encoder_speed.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

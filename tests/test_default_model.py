@@ -169,3 +169,78 @@ def test_tokenizing_a_prefix_gives_the_same_tokens_and_vectors(encoder: Any) -> 
     assert [e.ids for e in whole] == [e.ids for e in cut_first]
     assert sum(len(e.ids) == encoder.card.max_length for e in whole) >= 40
     assert np.array_equal(encoder.embed(texts, prefix=False), encoder.embed(texts))
+
+
+def _stdlib_chunk_texts(*names: str) -> list[str]:
+    import sysconfig
+
+    from codeguard.index.vectors import ChunkTexts
+    from codeguard.parsing.chunker import parse_file
+
+    texts = []
+    for name in names:
+        source = (Path(sysconfig.get_paths()["stdlib"]) / name).read_bytes()
+        chunks = ChunkTexts(source)
+        texts += [chunks.text(c.start_line, c.end_line) for c in parse_file(source, "python").chunks]
+    return texts
+
+
+def test_texts_embedded_together_get_the_vectors_they_get_alone(encoder: Any) -> None:
+    """What indexing does (hundreds of chunks per call, sorted by length, over threads, repeats
+    embedded once) gives every chunk the vector a scan computes for it alone."""
+    texts = _stdlib_chunk_texts("textwrap.py", "difflib.py")[::3][:60]
+    texts += texts[:5]  # repeated texts
+    lengths = [len(e.ids) for e in encoder.tokenize(texts, encoder.card.max_length)]
+    assert min(lengths) < 40 and sum(n == encoder.card.max_length for n in lengths) >= 10
+    together = encoder.embed(texts)
+    alone = np.stack([encoder.embed([t])[0] for t in texts])
+    assert np.abs(together - alone).max() <= 1e-6
+    shuffled = encoder.embed(texts[::-1])[::-1]
+    assert np.abs(shuffled - alone).max() <= 1e-6
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+def test_index_of_another_model_is_refused_until_re_embedded(
+    reference_corpus: Corpus, index_dir: Path, tmp_path: Path, run_cli: Any, add_json: Any
+) -> None:
+    """The shipped weights with inputs cut at 128 tokens are another model (another id): an
+    index embedded by it is refused with what to do, and `index embed` redoes it with the
+    vectors a scan with the shipped model computes."""
+    import json
+    import shutil
+    import sqlite3
+    import zlib
+
+    from codeguard.index.vectors import ChunkTexts, decode_vectors
+    from codeguard.ml.encoder import Encoder
+
+    shipped = default_model_dir()
+    assert shipped is not None
+    old = tmp_path / "codeguard-minilm-v2-128"
+    shutil.copytree(shipped, old)
+    card = json.loads((old / "codeguard-model.json").read_text())
+    assert card["model_id"] != "codeguard-minilm-v2-128" and card["max_length"] > 128
+    card |= {"model_id": "codeguard-minilm-v2-128", "max_length": 128}
+    (old / "codeguard-model.json").write_text(json.dumps(card))
+    assert add_json(reference_corpus.root, index_dir, "--model", old)["embedded"] > 0
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "ranges.py").write_text(REWRITTEN)
+    code, _, err = run_cli("scan", project, "--index", index_dir)
+    assert code == 4, err
+    assert "codeguard-minilm-v2-128" in err and load_card(shipped).model_id in err and "index embed" in err
+    code, out, err = run_cli("index", "embed", "--index", index_dir)
+    assert code == 0, err
+    assert run_cli("scan", project, "--index", index_dir, "--fail-on", "none")[0] == 0
+    db = index_dir / "index.db"
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT e.vec, c.start_line, c.end_line, f.content FROM embeddings e "
+            "JOIN chunks c ON c.id = e.chunk_id JOIN files f ON f.id = c.file_id"
+        ).fetchall()
+    assert rows
+    enc = Encoder.load(shipped)
+    stored = decode_vectors([r[0] for r in rows], enc.dim)
+    texts = [ChunkTexts(zlib.decompress(r[3])).text(r[1], r[2]) for r in rows]
+    scanned = np.stack([enc.embed([t])[0] for t in texts])
+    assert np.abs(stored - scanned).max() < 2e-3  # stored as float16

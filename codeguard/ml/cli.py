@@ -40,6 +40,14 @@ from codeguard.ml import DATA_KINDS
     "--warmup", default=0.1, show_default=True, type=click.FloatRange(0, 1), help="Fraction of steps."
 )
 @click.option("--max-length", default=256, show_default=True, type=click.IntRange(8))
+@click.option(
+    "--embed-max-length",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Tokens per text the exported model reads when indexing and scanning (0: --max-length); "
+    "fewer embed faster.",
+)
 @click.option("--max-steps", default=0, show_default=True, type=click.IntRange(0), help="0: no cap.")
 @click.option(
     "--limit", default=0, show_default=True, type=click.IntRange(0), help="Pairs per data source (0: all)."
@@ -101,6 +109,7 @@ def train_command(
     lr: float,
     warmup: float,
     max_length: int,
+    embed_max_length: int,
     max_steps: int,
     limit: int,
     seed: int,
@@ -131,6 +140,7 @@ def train_command(
             lr=lr,
             warmup=warmup,
             max_length=max_length,
+            embed_max_length=embed_max_length,
             max_steps=max_steps,
             seed=seed,
             precision=precision,

@@ -1,8 +1,9 @@
 """The scan-time encoder: int8 ONNX through ONNX Runtime, tokenized by ``tokenizers``.
 
 Imports only NumPy, onnxruntime and tokenizers (never torch): measured here, loading and the
-first embedding take 0.27 s instead of 4.6 s with torch. Batches are sorted by token length so
-that padding is minimal (40-50% faster than input order).
+first embedding take 0.27 s instead of 4.6 s with torch. Texts are cut at the card's max_length
+tokens and run one per ONNX run, the longest first, over worker threads; a text repeated in a
+call is embedded once. A text's vector is the same whichever texts it is embedded with.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from codeguard.ml.head import PairHead, load_head, pair_features
 # batch a text's vector depends on its batch mates and their padding (cosine down to 0.969
 # against the same text alone, measured with the shipped model on stdlib code): verdicts near
 # the threshold would flip with what else is scanned. Alone, every text gets the same vector
-# wherever it is embedded, and throughput was the same here (ONNX Runtime parallelizes inside
-# one sequence). Texts are spread over worker threads instead, each ONNX run on one core: 110.8
-# chunks/s on 2 cores against 70.5 for one run at a time on two cores (stdlib functions, measured
-# here), with identical vectors.
+# wherever it is embedded. Batching bought nothing either: the encoder is compute-bound (300
+# stdlib chunks, length-sorted batches of 8 against one text per run, 2 threads: 45.8 against
+# 45.9 chunks per CPU-second; ONNX Runtime's profile: int8 matrix products 51% of the time,
+# attention 16%, layer norms 10%). Texts are spread over worker threads instead, each ONNX
+# run on one core: 110.8 chunks/s on 2 cores against 70.5 for one run at a time on two cores
+# (stdlib functions, measured here), with identical vectors. What made it faster is reading
+# fewer tokens (the card's max_length: 128 for the shipped model, see bench/encoder_speed.py).
 DEFAULT_BATCH_SIZE = 1
 MAX_WORKERS = 4
 # Characters of a text tokenized per token it may keep: the encoder reads max_length tokens, but
@@ -104,6 +108,11 @@ class Encoder:
         out = np.zeros((len(texts), self.card.dim), dtype=np.float32)
         if not texts:
             return out
+        row_of: dict[str, int] = {}
+        rows = [row_of.setdefault(t, len(row_of)) for t in texts]
+        if len(row_of) < len(texts):  # repeats (the same function in two files): embed each once
+            unique: np.ndarray = self.embed(list(row_of), batch_size, max_length, prefix)[rows]
+            return unique
         self.open()
         encodings = self.tokenize(texts, max_length or self.card.max_length, prefix)
         lengths = np.array([len(e.ids) for e in encodings])

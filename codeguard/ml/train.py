@@ -47,7 +47,10 @@ class TrainConfig:
     head_lr: float = 1e-3
     warmup: float = 0.1  # fraction of all steps
     weight_decay: float = 0.01
-    max_length: int = 256
+    max_length: int = 256  # tokens per text in training
+    # Tokens per text the exported model reads at index and scan time (the card's max_length);
+    # 0: max_length. Embedding time grows with it (see bench/encoder_speed.py).
+    embed_max_length: int = 0
     seed: int = 0
     temperature: float = 0.05
     head_hidden: int = 128
@@ -301,7 +304,7 @@ def train(
         model_id=model_id,
         base=describe_base(config.base),
         dim=dim,
-        max_length=config.max_length,
+        max_length=config.embed_max_length or config.max_length,
         pooling=config.pooling,
         head=HeadInfo(hidden=config.head_hidden, extra_features=list(EXTRA_FEATURES)),
     )

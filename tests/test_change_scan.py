@@ -158,16 +158,23 @@ def test_staged_content_is_each_file_of_the_git_index(repo: Path) -> None:
     assert left_out == []
     names = ["blob.bin", "empty.py", "link.py", "main.py", "odd\nname 1 2.py", "vendored"]
     assert sorted(f.path for f in files) == sorted(names)
+    by_path = _as_git_shows(repo, files, "")
+    assert by_path["link.py"].data == b"main.py"
+
+
+def _as_git_shows(repo: Path, files: list[Any], rev: str) -> dict[str, Any]:
+    """Check each file's bytes against `git show REV:NAME` (REV "" = the index) and main.py's
+    changed lines; return the files by path."""
     env = os.environ | {"GIT_CONFIG_GLOBAL": os.devnull, "HOME": str(repo)}
     for f in files:
         shown = subprocess.run(
-            ["git", "show", f":{f.path}"], cwd=repo, capture_output=True, check=True, env=env
+            ["git", "show", f"{rev}:{f.path}"], cwd=repo, capture_output=True, check=True, env=env
         ).stdout
         assert f.data == shown, f.path
     by_path = {f.path: f for f in files}
     assert by_path["main.py"].data == b"def main():\n    return 1\n"
     assert by_path["main.py"].changed_lines == frozenset({2})
-    assert by_path["link.py"].data == b"main.py"
+    return by_path
 
 
 def test_diff_range_content_is_each_file_on_the_new_side(repo: Path) -> None:
@@ -190,12 +197,4 @@ def test_diff_range_content_is_each_file_on_the_new_side(repo: Path) -> None:
         "main.py",
         "odd name 1 2.py",
     ]
-    env = os.environ | {"GIT_CONFIG_GLOBAL": os.devnull, "HOME": str(repo)}
-    for f in files:
-        shown = subprocess.run(
-            ["git", "show", f"feature:{f.path}"], cwd=repo, capture_output=True, check=True, env=env
-        ).stdout
-        assert f.data == shown, f.path
-    by_path = {f.path: f for f in files}
-    assert by_path["main.py"].data == b"def main():\n    return 1\n"
-    assert by_path["main.py"].changed_lines == frozenset({2})
+    _as_git_shows(repo, files, "feature")

@@ -4,6 +4,7 @@ wrong types are errors that name the file and the key."""
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,20 @@ class Config:
 
     def get(self, key: str) -> Any:
         return self.values.get(key)
+
+
+# Where per-user caches live (the license rule index and license results, the embedding cache).
+CACHE_ENV = "CODEGUARD_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """``$CODEGUARD_CACHE_DIR``, else the per-user cache directory of codeguard (platformdirs)."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("codeguard"))
 
 
 def find_config(start: Path) -> Path | None:

@@ -287,7 +287,7 @@ def expression_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     def fresh() -> StampedCache:
         store = StampedCache("expressions.json", path=path)
         monkeypatch.setattr(policy_module, "_PARSED", {})
-        monkeypatch.setattr(policy_module, "_STORE", [store])
+        monkeypatch.setattr(policy_module, "_expression_store", lambda: store)
         return store
 
     fresh()
@@ -306,7 +306,9 @@ def test_the_default_policy_decides_as_with_the_whole_table(
     with monkeypatch.context() as m:
         m.setattr(policy_module, "_licensing", lambda _expression: whole)
         m.setattr(policy_module, "_PARSED", {})
-        m.setattr(policy_module, "_STORE", [StampedCache("x", path=Path(os.devnull) / "x")])  # uncached
+        m.setattr(
+            policy_module, "_expression_store", lambda: StampedCache("x", path=Path(os.devnull) / "x")
+        )  # uncached
         assert [load_policy().decide(o, p) for o, p in pairs] == small
 
 

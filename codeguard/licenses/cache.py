@@ -29,21 +29,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-CACHE_ENV = "CODEGUARD_CACHE_DIR"
+from codeguard.config import cache_dir as default_cache_dir
+
 CACHE_FILE = "license-files.json"
 FORMAT = 1
 # License file texts remembered (the oldest stored go first): a developer's projects.
 MAX_ENTRIES = 256
-
-
-def default_cache_dir() -> Path:
-    """``$CODEGUARD_CACHE_DIR`` or the per-user cache directory (platformdirs)."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("codeguard"))
 
 
 @functools.cache

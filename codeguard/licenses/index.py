@@ -40,9 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
+from codeguard.config import cache_dir as default_cache_dir  # one place for every per-user cache
 from codeguard.errors import IndexUnavailable
 from codeguard.licenses import ruledb, ruleset
-from codeguard.licenses.cache import default_cache_dir as default_cache_dir  # one place for both caches
 from codeguard.licenses.ruleset import KIND_CODE as KIND_CODE  # re-exported: match.py, detect.py
 from codeguard.licenses.ruleset import KINDS as KINDS
 from codeguard.licenses.ruleset import Ruleset

@@ -288,7 +288,14 @@ def _parse(expression: str) -> Expr | None:
 # a scan judges the same few expressions (the project's, its origins') run after run.
 EXPRESSIONS_FILE = "expressions.json"
 _PARSED: dict[str, Expr | None] = {}
-_STORE: list[Any] = []  # the StampedCache, opened on first use
+
+
+@cache
+def _expression_store() -> Any:
+    """The per-user cache of parsed expressions (a StampedCache), opened on first use."""
+    from codeguard.licenses.cache import StampedCache
+
+    return StampedCache(EXPRESSIONS_FILE)
 
 
 def parse_expression(expression: str | None) -> Expr | None:
@@ -297,11 +304,7 @@ def parse_expression(expression: str | None) -> Expr | None:
         return None
     if expression in _PARSED:
         return _PARSED[expression]
-    if not _STORE:
-        from codeguard.licenses.cache import StampedCache
-
-        _STORE.append(StampedCache(EXPRESSIONS_FILE))
-    store = _STORE[0]
+    store = _expression_store()
     stored = store.get(expression)
     try:
         if not isinstance(stored, dict) or "tree" not in stored:

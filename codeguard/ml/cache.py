@@ -18,21 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_ENV = "CODEGUARD_CACHE_DIR"
+from codeguard.config import cache_dir
+
 FILE_ENV = "CODEGUARD_EMBEDDING_CACHE"  # the cache file itself (tests, benchmarks)
 CACHE_FILE = "embeddings.sqlite"
 # Rows kept per model: the oldest are evicted beyond this (about 80 MB at 384 dimensions).
 MAX_ROWS = 100_000
-
-
-def cache_dir() -> Path:
-    """$CODEGUARD_CACHE_DIR, else the user cache directory of codeguard."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("codeguard"))
 
 
 class EmbeddingCache:

@@ -214,15 +214,8 @@ def repo_root(path: Path) -> Path:
     return top
 
 
-def _has_head(top: Path) -> bool:
-    try:
-        _git(top, "rev-parse", "--verify", "--quiet", "HEAD")
-    except _GitFailed:
-        return False
-    return True
-
-
 def _is_commit(top: Path, rev: str) -> bool:
+    """Whether ``rev`` names a commit (``HEAD``: whether the repository has one yet)."""
     try:
         _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     except _GitFailed:
@@ -297,7 +290,7 @@ def staged_files(path: Path) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
     """Added, copied, modified and renamed files of the git index (the content to be committed,
     not the work tree), with their changed lines; and (path, reason) of files left out."""
     top = repo_root(path)
-    has_head = _has_head(top)
+    has_head = _is_commit(top, "HEAD")
     base = "HEAD" if has_head else _EMPTY_TREE
     try:
         names = _text(_git(top, "diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z", base)).split(

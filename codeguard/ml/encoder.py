@@ -28,7 +28,7 @@ from codeguard.ml.head import PairHead, load_head, pair_features
 # 45.9 chunks per CPU-second; ONNX Runtime's profile: int8 matrix products 51% of the time,
 # attention 16%, layer norms 10%). Texts are spread over worker threads instead, each ONNX
 # run on one core: 110.8 chunks/s on 2 cores against 70.5 for one run at a time on two cores
-# (stdlib functions, measured here), with identical vectors. What made it faster is reading
+# (stdlib functions, measured here), with identical vectors. What does make it faster is reading
 # fewer tokens (the card's max_length; 128 instead of 256 was 1.6x faster but cost POJ-104 23
 # MAP@R points, so the shipped card keeps 256: see bench/encoder_speed.py).
 DEFAULT_BATCH_SIZE = 1
